@@ -1,0 +1,375 @@
+// BPF_PROG_TEST_RUN table tests of bpf/raguard.bpf.c on the host kernel.
+// Each case builds a frame, runs the program with ingress_ifindex = lo and
+// checks the verdict and which per-reason counter moved. The policy is
+// written by the CLI's own code (RaGuard::set_policy).
+#include <filesystem>
+#include <random>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <gtest/gtest.h>
+
+#include "packets.h"
+#include "raguard.h"
+
+using namespace umigame;
+using namespace umigame::testing;
+
+namespace {
+
+constexpr uint32_t kLo = 1;
+constexpr int kNone = -1; // no counter may move
+
+const char *kPolicy = R"(
+[raguard]
+routers = ["fe80::1"]
+router-macs = ["02:00:00:00:00:03"]
+prefixes = ["2001:db8:1::/48"]
+max-preference = "medium"
+allow-managed = false
+allow-other-config = true
+dhcpv6-servers = ["fe80::547"]
+
+[[raguard.router]]
+address = "fe80::2"
+mac = "02:00:00:00:00:02"
+)";
+
+class RaGuardTestRun : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		dir_ = "/sys/fs/bpf/umigame-test-" + std::to_string(getpid());
+		guard_ = std::make_unique<RaGuard>(dir_ + "/raguard");
+		ASSERT_TRUE(guard_->open(true));
+		guard_->set_policy(kLo, parse_raguard_policy(kPolicy, "test-policy"));
+	}
+
+	void TearDown() override
+	{
+		guard_.reset();
+		std::error_code ec;
+		std::filesystem::remove_all(dir_, ec);
+	}
+
+	std::array<umigame_raguard_counter, UMIGAME_RAG_REASON_COUNT> counters() const
+	{
+		for (const auto &p : guard_->ports())
+			if (p.ifindex == kLo)
+				return p.counters;
+		return guard_->unattributed();
+	}
+
+	struct Outcome {
+		int action = -1;
+		int reason = kNone; // the one counter that moved
+		int moved = 0;      // how many counters moved
+	};
+
+	Outcome run(const Bytes &frame)
+	{
+		auto before = counters();
+		xdp_md md{};
+		md.data_end = uint32_t(frame.size());
+		md.ingress_ifindex = kLo;
+		Bytes out(frame.size() + 256);
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
+			    .data_out = out.data(), .data_size_in = uint32_t(frame.size()),
+			    .data_size_out = uint32_t(out.size()), .ctx_in = &md,
+			    .ctx_size_in = sizeof(md), .repeat = 1);
+		int err = bpf_prog_test_run_opts(guard_->prog_fd(), &opts);
+		EXPECT_EQ(err, 0) << "BPF_PROG_TEST_RUN failed: " << strerror(errno);
+		auto after = counters();
+		Outcome o;
+		o.action = int(opts.retval);
+		for (int r = 0; r < UMIGAME_RAG_REASON_COUNT; r++) {
+			if (after[r].packets != before[r].packets) {
+				o.moved++;
+				o.reason = r;
+				EXPECT_EQ(after[r].packets - before[r].packets, 1u);
+				EXPECT_EQ(after[r].bytes - before[r].bytes, frame.size());
+			}
+		}
+		return o;
+	}
+
+	std::string dir_;
+	std::unique_ptr<RaGuard> guard_;
+};
+
+struct Case {
+	const char *name;
+	Frame frame;
+	int action;
+	int reason;
+};
+
+Frame ra(Bytes body, std::string src = "fe80::1", std::string mac = "02:00:00:00:00:01")
+{
+	Frame f;
+	f.src = std::move(src);
+	f.src_mac = std::move(mac);
+	f.upper = std::move(body);
+	return f;
+}
+
+Frame with(Frame f, auto change)
+{
+	change(f);
+	return f;
+}
+
+const Bytes kLegitOptions = concat({opt_source_lladdr("02:00:00:00:00:01"), opt_mtu(1500),
+				    opt_prefix("2001:db8:1:2::/64")});
+
+std::vector<Case> cases()
+{
+	const Frame legit = ra(router_advert(0, 1800, kLegitOptions));
+	const Frame dhcp = with(Frame{}, [](Frame &f) {
+		f.src = "fe80::547";
+		f.dst = "fe80::99";
+		f.upper_proto = kUdp;
+		f.upper = udp(547, 546, dhcp6(7));
+	});
+	auto ext = [](std::vector<ExtHeader> e, Frame f) {
+		f.ext = std::move(e);
+		return f;
+	};
+	return {
+		// RFC 6105 §3: RAs from the trusted router pass, others are dropped.
+		{"legit_ra", legit, XDP_PASS, UMIGAME_RAG_RA_TRUSTED},
+		{"untrusted_source", ra(router_advert(), "fe80::bad"), XDP_DROP,
+		 UMIGAME_RAG_RA_UNTRUSTED_SOURCE},
+		{"trusted_addr_pinned_mac_ok", ra(router_advert(), "fe80::2", "02:00:00:00:00:02"),
+		 XDP_PASS, UMIGAME_RAG_RA_TRUSTED},
+		{"trusted_addr_spoofed_mac", ra(router_advert(), "fe80::2", "02:00:00:00:00:66"),
+		 XDP_DROP, UMIGAME_RAG_RA_UNTRUSTED_SOURCE},
+		{"trusted_mac_any_ll", ra(router_advert(), "fe80::77", "02:00:00:00:00:03"), XDP_PASS,
+		 UMIGAME_RAG_RA_TRUSTED},
+		// RFC 6105 §3 (prefix list), RFC 4191 §2.2 (preference).
+		{"prefix_not_allowed", ra(router_advert(0, 1800, opt_prefix("2001:db8:66::/64"))),
+		 XDP_DROP, UMIGAME_RAG_RA_PREFIX},
+		{"prefix_shorter_than_allowed", ra(router_advert(0, 1800, opt_prefix("2001:db8::/32"))),
+		 XDP_DROP, UMIGAME_RAG_RA_PREFIX},
+		{"prefix_exactly_allowed", ra(router_advert(0, 1800, opt_prefix("2001:db8:1::/48"))),
+		 XDP_PASS, UMIGAME_RAG_RA_TRUSTED},
+		{"second_pio_bad", ra(router_advert(0, 1800, concat({opt_prefix("2001:db8:1::/64"),
+								    opt_prefix("2001:db8:9::/64")}))),
+		 XDP_DROP, UMIGAME_RAG_RA_PREFIX},
+		{"preference_high", ra(router_advert(kPrefHigh)), XDP_DROP, UMIGAME_RAG_RA_PREFERENCE},
+		{"preference_low", ra(router_advert(kPrefLow)), XDP_PASS, UMIGAME_RAG_RA_TRUSTED},
+		{"preference_high_lifetime_0", ra(router_advert(kPrefHigh, 0)), XDP_PASS,
+		 UMIGAME_RAG_RA_TRUSTED},
+		{"managed_flag", ra(router_advert(kFlagManaged)), XDP_DROP, UMIGAME_RAG_RA_MANAGED_FLAG},
+		{"other_flag_allowed", ra(router_advert(kFlagOther)), XDP_PASS, UMIGAME_RAG_RA_TRUSTED},
+		{"slla_mismatch", ra(router_advert(0, 1800, opt_source_lladdr("02:00:00:00:00:99"))),
+		 XDP_DROP, UMIGAME_RAG_RA_LLADDR_MISMATCH},
+		// RFC 4861 §4.6: zero-length option; options running off the end.
+		{"option_len_0", ra(router_advert(0, 1800, {5, 0, 0, 0, 0, 0, 0, 0})), XDP_DROP,
+		 UMIGAME_RAG_MALFORMED},
+		{"option_overruns", ra(router_advert(0, 1800, {5, 2, 0, 0, 0, 0, 0, 0})), XDP_DROP,
+		 UMIGAME_RAG_MALFORMED},
+		{"too_many_options",
+		 ra(router_advert(0, 1800, [] {
+			    Bytes b;
+			    for (int i = 0; i < UMIGAME_RAGUARD_MAX_ND_OPTS + 1; i++)
+				    b = concat({b, opt_mtu(1500)});
+			    return b;
+		    }())),
+		 XDP_DROP, UMIGAME_RAG_MALFORMED},
+		// RFC 7113 §3: RAs hosts must ignore (RFC 4861 §6.1.2) pass.
+		{"hop_limit_64", with(legit, [](Frame &f) { f.hop_limit = 64; }), XDP_PASS,
+		 UMIGAME_RAG_RA_NOT_ACCEPTABLE},
+		{"global_source", ra(router_advert(), "2001:db8::1"), XDP_PASS,
+		 UMIGAME_RAG_RA_NOT_ACCEPTABLE},
+		// RFC 7113 §3: the whole chain is walked; RAs behind it are judged.
+		{"legit_behind_4_ext",
+		 ext({{kHopByHop}, {kDestOpts, 16}, {kRouting, 24}, {kDestOpts}}, legit), XDP_PASS,
+		 UMIGAME_RAG_RA_TRUSTED},
+		{"rogue_behind_hbh", ext({{kHopByHop}}, ra(router_advert(), "fe80::bad")), XDP_DROP,
+		 UMIGAME_RAG_RA_UNTRUSTED_SOURCE},
+		{"rogue_behind_7_ext",
+		 ext(std::vector<ExtHeader>(7, ExtHeader{kDestOpts}), ra(router_advert(), "fe80::bad")),
+		 XDP_DROP, UMIGAME_RAG_RA_UNTRUSTED_SOURCE},
+		{"chain_too_long",
+		 ext(std::vector<ExtHeader>(UMIGAME_RAGUARD_MAX_EXT_HDRS, ExtHeader{kDestOpts}),
+		     ra(router_advert(), "fe80::bad")),
+		 XDP_DROP, UMIGAME_RAG_CHAIN_TOO_LONG},
+		// RFC 6980 §5: ND in a fragment (an atomic one too) is dropped.
+		{"atomic_fragment_ra", ext({{kFragment}}, legit), XDP_DROP, UMIGAME_RAG_ND_FRAGMENT},
+		{"first_fragment_ra", ext({{kDestOpts}, {kFragment, 8, 0, true}}, legit), XDP_DROP,
+		 UMIGAME_RAG_ND_FRAGMENT},
+		// RFC 7112 §5: first fragment whose chain stops before the upper layer.
+		{"incomplete_chain",
+		 with(ext({{kFragment, 8, 0, true}, {kDestOpts, 64}}, legit),
+		      [](Frame &f) { f.upper.clear(); }),
+		 XDP_DROP, UMIGAME_RAG_INCOMPLETE_CHAIN},
+		// RFC 7113 §3: non-first fragments pass (their first one is dropped).
+		{"nonfirst_fragment", ext({{kFragment, 8, 100, false}}, legit), XDP_PASS,
+		 UMIGAME_RAG_NONFIRST_FRAGMENT},
+		// 802.1Q and 802.1ad tags.
+		{"vlan_legit", with(legit, [](Frame &f) { f.vlan_tpids = {0x8100}; }), XDP_PASS,
+		 UMIGAME_RAG_RA_TRUSTED},
+		{"vlan_rogue",
+		 with(ra(router_advert(), "fe80::bad"), [](Frame &f) { f.vlan_tpids = {0x8100}; }),
+		 XDP_DROP, UMIGAME_RAG_RA_UNTRUSTED_SOURCE},
+		{"qinq_rogue",
+		 with(ra(router_advert(), "fe80::bad"),
+		      [](Frame &f) { f.vlan_tpids = {0x88a8, 0x8100}; }),
+		 XDP_DROP, UMIGAME_RAG_RA_UNTRUSTED_SOURCE},
+		// RFC 7610 §5: DHCPv6 server messages only from trusted servers.
+		{"dhcp6_reply_trusted", dhcp, XDP_PASS, UMIGAME_RAG_DHCP6_SERVER_TRUSTED},
+		{"dhcp6_advertise_rogue", with(dhcp, [](Frame &f) {
+			 f.src = "fe80::bad";
+			 f.upper = udp(547, 546, dhcp6(2));
+		 }),
+		 XDP_DROP, UMIGAME_RAG_DHCP6_SERVER_UNTRUSTED},
+		{"dhcp6_reconfigure_rogue", with(dhcp, [](Frame &f) {
+			 f.src = "fe80::bad";
+			 f.upper = udp(547, 546, dhcp6(10));
+		 }),
+		 XDP_DROP, UMIGAME_RAG_DHCP6_SERVER_UNTRUSTED},
+		{"dhcp6_relay_reply_rogue", with(dhcp, [](Frame &f) {
+			 f.src = "2001:db8::bad";
+			 f.upper = udp(547, 547, dhcp6(13));
+		 }),
+		 XDP_DROP, UMIGAME_RAG_DHCP6_SERVER_UNTRUSTED},
+		{"dhcp6_rogue_behind_ext", with(ext({{kHopByHop}, {kDestOpts}}, dhcp), [](Frame &f) {
+			 f.src = "fe80::bad";
+		 }),
+		 XDP_DROP, UMIGAME_RAG_DHCP6_SERVER_UNTRUSTED},
+		{"dhcp6_solicit_passes", with(dhcp, [](Frame &f) {
+			 f.src = "fe80::99";
+			 f.upper = udp(546, 547, dhcp6(1));
+		 }),
+		 XDP_PASS, kNone},
+		// Ordinary traffic passes without being counted.
+		{"tcp", with(Frame{}, [](Frame &f) {
+			 f.src = "2001:db8::1";
+			 f.dst = "2001:db8::2";
+			 f.upper_proto = kTcp;
+			 f.upper = tcp_syn();
+		 }),
+		 XDP_PASS, kNone},
+		{"icmpv6_echo", with(Frame{}, [](Frame &f) { f.upper = {128, 0, 0, 0, 0, 1, 0, 1}; }),
+		 XDP_PASS, kNone},
+		{"neighbour_solicit", with(Frame{}, [](Frame &f) { f.upper = Bytes(24, 0); f.upper[0] = 135; }),
+		 XDP_PASS, kNone},
+	};
+}
+
+TEST_F(RaGuardTestRun, VerdictTable)
+{
+	for (const auto &c : cases()) {
+		SCOPED_TRACE(c.name);
+		Outcome o = run(c.frame.serialize());
+		EXPECT_EQ(o.action, c.action);
+		EXPECT_EQ(o.reason, c.reason) << "moved counter: "
+					      << (o.reason >= 0 ? raguard_reason_names[o.reason] : "none");
+		EXPECT_LE(o.moved, 1);
+	}
+}
+
+TEST_F(RaGuardTestRun, BlockAllPort)
+{
+	guard_->set_policy(kLo, parse_raguard_policy("[raguard]\nblock-all = true\n", "p"));
+	Outcome o = run(ra(router_advert(0, 1800, kLegitOptions)).serialize());
+	EXPECT_EQ(o.action, XDP_DROP);
+	EXPECT_EQ(o.reason, UMIGAME_RAG_RA_BLOCK_ALL);
+}
+
+TEST_F(RaGuardTestRun, DropInvalidOptIn)
+{
+	guard_->set_policy(kLo, parse_raguard_policy(
+					"[raguard]\nrouters = [\"fe80::1\"]\ndrop-invalid = true\n", "p"));
+	Frame f = ra(router_advert());
+	f.hop_limit = 1;
+	Outcome o = run(f.serialize());
+	EXPECT_EQ(o.action, XDP_DROP);
+	EXPECT_EQ(o.reason, UMIGAME_RAG_RA_INVALID);
+}
+
+TEST_F(RaGuardTestRun, PortWithoutPolicyDropsRas)
+{
+	guard_->clear_policy(kLo);
+	Outcome o = run(ra(router_advert()).serialize());
+	EXPECT_EQ(o.action, XDP_DROP);
+	EXPECT_EQ(o.reason, UMIGAME_RAG_NO_POLICY);
+}
+
+// A policy swap keeps judging by a complete policy: before it the old
+// trusted router passes, after it only the new one does.
+TEST_F(RaGuardTestRun, PolicySwapIsAtomicPerPacket)
+{
+	EXPECT_EQ(run(ra(router_advert()).serialize()).action, XDP_PASS);
+	guard_->set_policy(kLo, parse_raguard_policy("[raguard]\nrouters = [\"fe80::9\"]\n", "p"));
+	EXPECT_EQ(run(ra(router_advert()).serialize()).action, XDP_DROP);
+	EXPECT_EQ(run(ra(router_advert(), "fe80::9").serialize()).action, XDP_PASS);
+	auto ports = guard_->ports();
+	ASSERT_EQ(ports.size(), 1u);
+	EXPECT_EQ(ports[0].routers.size(), 1u) << "old generation's entries must be gone";
+}
+
+// Every truncation of a rogue RA, and of a legit one inside an option,
+// is dropped; none is an error.
+TEST_F(RaGuardTestRun, TruncatedFramesNeverPass)
+{
+	Frame rogue = ra(router_advert(0, 1800, kLegitOptions), "fe80::bad");
+	rogue.ext = {{kHopByHop}, {kDestOpts}};
+	Bytes full = rogue.serialize();
+	for (size_t len = 1; len < full.size(); len++) {
+		SCOPED_TRACE("rogue truncated to " + std::to_string(len));
+		Bytes cut(full.begin(), full.begin() + long(len));
+		if (len < 14) {
+			// Shorter than an Ethernet header: test-run refuses < 14 bytes.
+			continue;
+		}
+		Outcome o = run(cut);
+		// A cut before the IPv6 header's next-header byte is an IPv6
+		// frame too short to judge: dropped as malformed.
+		EXPECT_EQ(o.action, XDP_DROP);
+	}
+	Frame legit = ra(router_advert(0, 1800, kLegitOptions));
+	full = legit.serialize();
+	const size_t options_start = full.size() - kLegitOptions.size();
+	for (size_t len = options_start + 1; len < full.size(); len++) {
+		size_t into = len - options_start;
+		// Cuts on an option boundary leave a valid, shorter RA.
+		if (into == 8 || into == 16)
+			continue;
+		SCOPED_TRACE("legit truncated to " + std::to_string(len));
+		Bytes cut(full.begin(), full.begin() + long(len));
+		Outcome o = run(cut);
+		EXPECT_EQ(o.action, XDP_DROP);
+		EXPECT_EQ(o.reason, UMIGAME_RAG_MALFORMED);
+	}
+}
+
+// Random bytes after the IPv6 header: never an error; anything claiming to
+// be an RA from an untrusted source is never passed.
+TEST_F(RaGuardTestRun, GarbageNeverPassesAsRa)
+{
+	std::mt19937 rng(20261123);
+	const uint8_t nexthdrs[] = {kHopByHop, kRouting, kFragment, kDestOpts, kIcmpv6, kUdp, 135, 139,
+				    140, 253, 51, 59, 50};
+	for (int i = 0; i < 3000; i++) {
+		Frame f;
+		f.src = "fe80::bad";
+		f.upper_proto = nexthdrs[rng() % sizeof(nexthdrs)];
+		f.upper.resize(rng() % 200);
+		for (auto &b : f.upper)
+			b = uint8_t(rng());
+		bool claims_ra = f.upper_proto == kIcmpv6 && !f.upper.empty();
+		if (claims_ra)
+			f.upper[0] = 134;
+		Bytes frame = f.serialize();
+		Outcome o = run(frame);
+		ASSERT_TRUE(o.action == XDP_PASS || o.action == XDP_DROP) << "iteration " << i;
+		if (claims_ra) {
+			EXPECT_EQ(o.action, XDP_DROP) << "iteration " << i;
+		}
+	}
+}
+
+} // namespace

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Install, idempotently, every Debian 12 package the build, the tests, the
+# demo and the benchmarks need. `make deps` runs it; `make check` and
+# `make demo` run it when a package is missing. Only Debian packages: nothing
+# else is downloaded.
+set -euo pipefail
+
+packages=(
+	# build: C/C++ toolchain, BPF, kernel module with BTF
+	build-essential cmake pkg-config clang llvm gcc-multilib
+	libbpf-dev bpftool libelf-dev zlib1g-dev dwarves
+	linux-headers-amd64 linux-image-amd64 linux-source-6.1 bc bison flex
+	libssl-dev libmnl-dev libtomlplusplus-dev libsystemd-dev
+	nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
+	# VM runner
+	qemu-system-x86 busybox-static kmod cpio xz-utils
+	# network tests, interop peers, packet tools
+	iproute2 radvd thc-ipv6 ndisc6 python3-scapy tcpdump jq procps
+	util-linux
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+
+if [ "${1:-}" = "--check" ]; then
+	[ ${#missing[@]} -eq 0 ] && exit 0
+	echo "missing packages: ${missing[*]}" >&2
+	exit 1
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "deps: all ${#packages[@]} packages present"
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: need root to install: ${missing[*]}" >&2
+	exit 1
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: installed ${#missing[@]} packages"

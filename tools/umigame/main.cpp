@@ -1,0 +1,94 @@
+// umigame — the command line for the umigame stack.
+//
+//   umigame raguard attach DEV --policy FILE [--generic]
+//   umigame raguard detach DEV
+//   umigame raguard show [DEV] [--json]
+//   umigame raguard events [DEV] [--count N] [--timeout SECS] [--json]
+//   umigame raguard check --policy FILE
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cli.h"
+#include "umigame/config.h"
+
+namespace {
+
+void usage(FILE *out)
+{
+	std::fputs("usage: umigame [--pin-dir DIR] COMMAND ...\n"
+		   "\n"
+		   "commands:\n"
+		   "  raguard attach DEV --policy FILE [--generic]\n"
+		   "                         guard DEV's ingress (or replace its policy in place)\n"
+		   "  raguard detach DEV     remove the guard from DEV\n"
+		   "  raguard show [DEV] [--json]\n"
+		   "                         ports, policies and per-reason counters\n"
+		   "  raguard events [DEV] [--count N] [--timeout SECS] [--json]\n"
+		   "                         follow drop events\n"
+		   "  raguard check --policy FILE\n"
+		   "                         validate a policy file\n"
+		   "  version                print the version\n"
+		   "\n"
+		   "Objects pin under /sys/fs/bpf/umigame/ (--pin-dir or UMIGAME_PIN_DIR override).\n"
+		   "See docs/raguard.md.\n",
+		   out);
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	std::vector<std::string> args(argv + 1, argv + argc);
+	umigame::cli::Globals globals;
+	while (!args.empty() && args.front().rfind("--", 0) == 0) {
+		if (args.front() == "--help" || args.front() == "-h") {
+			usage(stdout);
+			return 0;
+		}
+		if (args.front() == "--version") {
+			args = {"version"};
+			break;
+		}
+		if (args.front() == "--pin-dir" && args.size() > 1) {
+			globals.pin_dir = args[1];
+			args.erase(args.begin(), args.begin() + 2);
+			continue;
+		}
+		std::fprintf(stderr, "umigame: unknown option '%s'\n", args.front().c_str());
+		usage(stderr);
+		return 2;
+	}
+	if (args.empty()) {
+		usage(stderr);
+		return 2;
+	}
+	const std::string cmd = args.front();
+	args.erase(args.begin());
+	try {
+		if (cmd == "version") {
+			std::printf("umigame %s\n", UMIGAME_VERSION);
+			return 0;
+		}
+		if (cmd == "raguard")
+			return umigame::cli::raguard(globals, args);
+		if (cmd == "help") {
+			usage(stdout);
+			return 0;
+		}
+		std::fprintf(stderr, "umigame: unknown command '%s'\n", cmd.c_str());
+		usage(stderr);
+		return 2;
+	} catch (const umigame::cli::UsageError &e) {
+		std::fprintf(stderr, "umigame: %s\n", e.what());
+		return 2;
+	} catch (const umigame::ConfigError &e) {
+		std::fprintf(stderr, "umigame: %s\n", e.what());
+		return 1;
+	} catch (const std::exception &e) {
+		std::fprintf(stderr, "umigame: %s\n", e.what());
+		return 1;
+	}
+}

@@ -1,0 +1,95 @@
+#include "raguard_policy.h"
+
+#include <gtest/gtest.h>
+
+#include "umigame/config.h"
+
+using namespace umigame;
+
+namespace {
+std::string error_of(const std::string &text)
+{
+	try {
+		parse_raguard_policy(text, "policy.toml");
+	} catch (const ConfigError &e) {
+		return e.what();
+	}
+	return "";
+}
+} // namespace
+
+TEST(RaGuardPolicy, FullPolicy)
+{
+	auto p = parse_raguard_policy(R"(
+[raguard]
+routers = ["fe80::1"]
+router-macs = ["02:00:00:00:00:02"]
+prefixes = ["2001:db8:1::/48", "2001:db8:2::/64"]
+max-preference = "medium"
+allow-managed = false
+allow-other-config = true
+dhcpv6-servers = ["fe80::53"]
+
+[[raguard.router]]
+address = "fe80::2"
+mac = "02:00:00:00:00:03"
+)",
+				      "policy.toml");
+	ASSERT_EQ(p.routers.size(), 2u);
+	EXPECT_EQ(p.routers[0].address.str(), "fe80::1");
+	EXPECT_FALSE(p.routers[0].mac);
+	EXPECT_EQ(p.routers[1].mac->str(), "02:00:00:00:00:03");
+	EXPECT_EQ(p.router_macs.size(), 1u);
+	EXPECT_TRUE(p.check_prefixes);
+	EXPECT_EQ(p.prefixes.size(), 2u);
+	EXPECT_EQ(p.max_preference, UMIGAME_RAG_PREF_MEDIUM);
+	EXPECT_EQ(p.map_flags(), UMIGAME_RAG_F_ALLOW_OTHER | UMIGAME_RAG_F_CHECK_PREFIXES);
+	EXPECT_EQ(p.dhcpv6_servers.size(), 1u);
+}
+
+TEST(RaGuardPolicy, DefaultsFollowRfc6105)
+{
+	auto p = parse_raguard_policy("[raguard]\nrouters = [\"fe80::1\"]\n", "p");
+	EXPECT_FALSE(p.check_prefixes);
+	EXPECT_EQ(p.max_preference, UMIGAME_RAG_PREF_HIGH);
+	EXPECT_TRUE(p.allow_managed);
+	EXPECT_TRUE(p.allow_other_config);
+	EXPECT_FALSE(p.block_all);
+	EXPECT_TRUE(p.dhcpv6_servers.empty());
+}
+
+TEST(RaGuardPolicy, BlockAllNeedsNoRouter)
+{
+	auto p = parse_raguard_policy("[raguard]\nblock-all = true\n", "p");
+	EXPECT_TRUE(p.block_all);
+}
+
+TEST(RaGuardPolicy, ErrorsNameFileAndLine)
+{
+	struct Case {
+		const char *text;
+		const char *error;
+	} cases[] = {
+		{"[raguard]\nrouters = [\"2001:db8::1\"]\n",
+		 "policy.toml:2:12: router address 2001:db8::1 is not link-local"},
+		{"[raguard]\nrouters = [\"fe80::1\"]\nprefixes = [\"2001:db8::1/64\"]\n",
+		 "policy.toml:3:13: invalid IPv6 prefix (host bits must be zero) '2001:db8::1/64'"},
+		{"[raguard]\nrouters = [\"fe80::1\"]\nmax-preference = \"highest\"\n",
+		 "policy.toml:3:18: max-preference must be low, medium or high"},
+		{"[raguard]\nrouters = [\"fe80::1\"]\nallow-manged = true\n",
+		 "policy.toml:3:1: unknown key 'raguard.allow-manged'"},
+		{"[raguard]\nrouter-macs = [\"01:00:5e:00:00:01\"]\n",
+		 "policy.toml:2:16: MAC address 01:00:5e:00:00:01 is not a unicast address"},
+		{"[raguard]\nrouters = [\"fe80::1\"]\nblock-all = \"yes\"\n",
+		 "policy.toml:3:13: 'raguard.block-all' must be true or false"},
+		{"[raguard]\nallow-managed = false\n", "policy.toml:1:1: no trusted router"},
+		{"[raguard]\n[[raguard.router]]\nmac = \"02:00:00:00:00:01\"\n",
+		 "policy.toml:2:1: [[raguard.router]] needs an 'address'"},
+		{"[ragaurd]\n", "policy.toml:1:1: missing [raguard] section"},
+		{"[raguard]\nrouters = [\"fe80::1\"\n", "policy.toml:2:"},
+	};
+	for (const auto &c : cases) {
+		auto msg = error_of(c.text);
+		EXPECT_EQ(msg.rfind(c.error, 0), 0u) << "text:\n" << c.text << "\ngot: " << msg;
+	}
+}

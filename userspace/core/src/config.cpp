@@ -1,0 +1,155 @@
+#include "umigame/config.h"
+
+namespace umigame {
+
+std::string SourceLocation::str() const
+{
+	std::string s = file.empty() ? "<config>" : file;
+	if (line)
+		s += ":" + std::to_string(line);
+	if (column)
+		s += ":" + std::to_string(column);
+	return s;
+}
+
+ConfigError::ConfigError(SourceLocation where, const std::string &message)
+	: std::runtime_error(where.str() + ": " + message), where_(std::move(where)),
+	  message_(message)
+{
+}
+
+ConfigTable::ConfigTable(const toml::table &table, std::string file, std::string path)
+	: table_(table), file_(std::move(file)), path_(std::move(path))
+{
+}
+
+SourceLocation ConfigTable::locate(const toml::node &node) const
+{
+	const auto &src = node.source();
+	return SourceLocation{file_, src.begin.line, src.begin.column};
+}
+
+SourceLocation ConfigTable::where() const
+{
+	return locate(table_);
+}
+
+std::string ConfigTable::key_name(const std::string &key) const
+{
+	return path_.empty() ? key : path_ + "." + key;
+}
+
+void ConfigTable::fail(const std::string &message) const
+{
+	throw ConfigError(where(), message);
+}
+
+std::optional<Located<std::string>> ConfigTable::string(const std::string &key)
+{
+	read_.insert(key);
+	const toml::node *node = table_.get(key);
+	if (!node)
+		return std::nullopt;
+	if (!node->is_string())
+		throw ConfigError(locate(*node), "'" + key_name(key) + "' must be a string");
+	return Located<std::string>{**node->as_string(), locate(*node)};
+}
+
+bool ConfigTable::boolean(const std::string &key, bool fallback)
+{
+	read_.insert(key);
+	const toml::node *node = table_.get(key);
+	if (!node)
+		return fallback;
+	if (!node->is_boolean())
+		throw ConfigError(locate(*node),
+				  "'" + key_name(key) + "' must be true or false");
+	return **node->as_boolean();
+}
+
+std::optional<Located<int64_t>> ConfigTable::integer(const std::string &key)
+{
+	read_.insert(key);
+	const toml::node *node = table_.get(key);
+	if (!node)
+		return std::nullopt;
+	if (!node->is_integer())
+		throw ConfigError(locate(*node), "'" + key_name(key) + "' must be an integer");
+	return Located<int64_t>{**node->as_integer(), locate(*node)};
+}
+
+std::vector<Located<std::string>> ConfigTable::string_array(const std::string &key)
+{
+	read_.insert(key);
+	std::vector<Located<std::string>> out;
+	const toml::node *node = table_.get(key);
+	if (!node)
+		return out;
+	const toml::array *arr = node->as_array();
+	if (!arr)
+		throw ConfigError(locate(*node),
+				  "'" + key_name(key) + "' must be an array of strings");
+	for (const toml::node &elem : *arr) {
+		if (!elem.is_string())
+			throw ConfigError(locate(elem),
+					  "'" + key_name(key) + "' must hold only strings");
+		out.push_back({**elem.as_string(), locate(elem)});
+	}
+	return out;
+}
+
+std::optional<ConfigTable> ConfigTable::table(const std::string &key)
+{
+	read_.insert(key);
+	const toml::node *node = table_.get(key);
+	if (!node)
+		return std::nullopt;
+	if (!node->is_table())
+		throw ConfigError(locate(*node), "'" + key_name(key) + "' must be a table");
+	return ConfigTable(*node->as_table(), file_, key_name(key));
+}
+
+std::vector<ConfigTable> ConfigTable::table_array(const std::string &key)
+{
+	read_.insert(key);
+	std::vector<ConfigTable> out;
+	const toml::node *node = table_.get(key);
+	if (!node)
+		return out;
+	const toml::array *arr = node->as_array();
+	if (!arr || !arr->is_array_of_tables())
+		throw ConfigError(locate(*node), "'" + key_name(key) +
+							 "' must be an array of tables ([[" +
+							 key_name(key) + "]])");
+	for (const toml::node &elem : *arr)
+		out.emplace_back(*elem.as_table(), file_, key_name(key));
+	return out;
+}
+
+void ConfigTable::finish() const
+{
+	for (const auto &[key, node] : table_) {
+		std::string name(key.str());
+		if (!read_.count(name)) {
+			const auto &src = key.source();
+			SourceLocation at = src.begin.line ? SourceLocation{file_, src.begin.line,
+									    src.begin.column}
+							   : locate(node);
+			throw ConfigError(at, "unknown key '" + key_name(name) + "'");
+		}
+	}
+}
+
+toml::table load_toml_file(const std::string &file)
+{
+	try {
+		return toml::parse_file(file);
+	} catch (const toml::parse_error &err) {
+		const auto &src = err.source();
+		// toml++ reports an unreadable file as a parse error at line 0.
+		throw ConfigError(SourceLocation{file, src.begin.line, src.begin.column},
+				  std::string(err.description()));
+	}
+}
+
+} // namespace umigame

@@ -1,0 +1,88 @@
+#include "umigame/net.h"
+
+#include <arpa/inet.h>
+#include <charconv>
+#include <cstdio>
+
+namespace umigame {
+
+std::optional<Ipv6Address> Ipv6Address::parse(std::string_view text)
+{
+	// inet_pton needs a NUL-terminated string; bound the copy first.
+	if (text.empty() || text.size() >= INET6_ADDRSTRLEN)
+		return std::nullopt;
+	std::string s(text);
+	Ipv6Address a;
+	if (inet_pton(AF_INET6, s.c_str(), a.bytes.data()) != 1)
+		return std::nullopt;
+	return a;
+}
+
+std::string Ipv6Address::str() const
+{
+	char buf[INET6_ADDRSTRLEN];
+	inet_ntop(AF_INET6, bytes.data(), buf, sizeof(buf));
+	return buf;
+}
+
+std::optional<Ipv6Prefix> Ipv6Prefix::parse(std::string_view text)
+{
+	auto slash = text.find('/');
+	if (slash == std::string_view::npos)
+		return std::nullopt;
+	auto addr = Ipv6Address::parse(text.substr(0, slash));
+	auto len_text = text.substr(slash + 1);
+	unsigned len = 0;
+	auto [end, ec] = std::from_chars(len_text.data(), len_text.data() + len_text.size(), len);
+	if (!addr || ec != std::errc() || end != len_text.data() + len_text.size() ||
+	    len_text.empty() || len > 128)
+		return std::nullopt;
+	for (unsigned bit = len; bit < 128; bit++)
+		if (addr->bytes[bit / 8] & (0x80 >> (bit % 8)))
+			return std::nullopt;
+	return Ipv6Prefix{*addr, static_cast<uint8_t>(len)};
+}
+
+std::string Ipv6Prefix::str() const
+{
+	return address.str() + "/" + std::to_string(length);
+}
+
+bool Ipv6Prefix::contains(const Ipv6Prefix &inner) const
+{
+	if (inner.length < length)
+		return false;
+	for (unsigned bit = 0; bit < length; bit++) {
+		uint8_t mask = 0x80 >> (bit % 8);
+		if ((address.bytes[bit / 8] & mask) != (inner.address.bytes[bit / 8] & mask))
+			return false;
+	}
+	return true;
+}
+
+std::optional<MacAddress> MacAddress::parse(std::string_view text)
+{
+	// Exactly six two-digit hex groups separated by ':' (or '-').
+	if (text.size() != 17)
+		return std::nullopt;
+	MacAddress m;
+	for (size_t i = 0; i < 6; i++) {
+		const char *p = text.data() + i * 3;
+		if (i < 5 && p[2] != ':' && p[2] != '-')
+			return std::nullopt;
+		auto [end, ec] = std::from_chars(p, p + 2, m.bytes[i], 16);
+		if (ec != std::errc() || end != p + 2)
+			return std::nullopt;
+	}
+	return m;
+}
+
+std::string MacAddress::str() const
+{
+	char buf[18];
+	std::snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", bytes[0], bytes[1],
+		      bytes[2], bytes[3], bytes[4], bytes[5]);
+	return buf;
+}
+
+} // namespace umigame

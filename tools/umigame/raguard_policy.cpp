@@ -120,13 +120,7 @@ RaGuardPolicy load_raguard_policy(const std::string &file)
 
 RaGuardPolicy parse_raguard_policy(std::string_view text, const std::string &name)
 {
-	try {
-		return parse(toml::parse(text, std::string_view(name)), name);
-	} catch (const toml::parse_error &err) {
-		const auto &src = err.source();
-		throw ConfigError(SourceLocation{name, src.begin.line, src.begin.column},
-				  std::string(err.description()));
-	}
+	return parse(parse_toml(text, name), name);
 }
 
 } // namespace umigame

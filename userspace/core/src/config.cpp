@@ -1,5 +1,11 @@
 #include "umigame/config.h"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
 namespace umigame {
 
 std::string SourceLocation::str() const
@@ -140,16 +146,44 @@ void ConfigTable::finish() const
 	}
 }
 
-toml::table load_toml_file(const std::string &file)
+toml::table parse_toml(std::string_view text, const std::string &name)
 {
+	uint32_t line = 1, column = 1;
+	for (unsigned char c : text) {
+		// TOML 1.0: control characters other than tab (and the newline
+		// pair) may appear nowhere, not even in comments or strings.
+		if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
+			char hex[8];
+			std::snprintf(hex, sizeof(hex), "0x%02x", c);
+			throw ConfigError(SourceLocation{name, line, column},
+					  std::string("control character ") + hex +
+						  " is not allowed in TOML");
+		}
+		if (c == '\n') {
+			line++;
+			column = 1;
+		} else {
+			column++;
+		}
+	}
 	try {
-		return toml::parse_file(file);
+		return toml::parse(text, std::string_view(name));
 	} catch (const toml::parse_error &err) {
 		const auto &src = err.source();
-		// toml++ reports an unreadable file as a parse error at line 0.
-		throw ConfigError(SourceLocation{file, src.begin.line, src.begin.column},
+		throw ConfigError(SourceLocation{name, src.begin.line, src.begin.column},
 				  std::string(err.description()));
 	}
+}
+
+toml::table load_toml_file(const std::string &file)
+{
+	std::ifstream in(file, std::ios::binary);
+	if (!in)
+		throw ConfigError(SourceLocation{file, 0, 0},
+				  std::string("cannot read: ") + std::strerror(errno));
+	std::stringstream buf;
+	buf << in.rdbuf();
+	return parse_toml(buf.str(), file);
 }
 
 } // namespace umigame

@@ -70,3 +70,13 @@ TEST(LoadTomlFile, MissingFile)
 	auto msg = error_of([] { load_toml_file("/nonexistent/umigame.toml"); });
 	EXPECT_NE(msg.find("/nonexistent/umigame.toml"), std::string::npos) << msg;
 }
+
+TEST(ParseToml, RefusesControlCharacters)
+{
+	// Found by the policy fuzzer: toml++ 3.3 asserts on a NUL in a header.
+	using namespace std::string_literals;
+	const std::string text = "[ok]\nx = 1\n[\0\0]\n"s;
+	EXPECT_EQ(error_of([&] { parse_toml(text, "t.toml"); }),
+		  "t.toml:3:2: control character 0x00 is not allowed in TOML");
+	EXPECT_NO_THROW(parse_toml("a = \"tab\there\"\r\n", "t.toml"));
+}

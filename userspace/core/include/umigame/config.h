@@ -80,8 +80,13 @@ private:
 	std::set<std::string> read_;
 };
 
-// Parse a TOML file; syntax errors become ConfigError with file:line:column.
+// Parse TOML text; syntax errors become ConfigError with name:line:column.
+// Control characters TOML forbids (NUL and friends) are refused before
+// toml++ sees them: its 3.3 parser asserts on some of them.
 // The returned table must outlive every ConfigTable made from it.
+toml::table parse_toml(std::string_view text, const std::string &name);
+
+// Read a file and parse_toml() it.
 toml::table load_toml_file(const std::string &file);
 
 } // namespace umigame

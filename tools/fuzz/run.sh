@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Build every libFuzzer target with clang (ASan + UBSan) and run each for a
+# short, fixed time. `make check` runs this; longer runs: FUZZ_SECONDS=600.
+# Prints one TAP point per target.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+out=$top/build/fuzz
+seconds=${FUZZ_SECONDS:-20}
+mkdir -p "$out"
+# shellcheck source=../../selftests/lib/tap.sh
+source "$top/selftests/lib/tap.sh"
+
+flags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+       -I"$top/userspace/core/include" -I"$top/include" -I"$top/tools/umigame")
+core=("$top/userspace/core/src/config.cpp" "$top/userspace/core/src/net.cpp")
+# The same toml++ build the CLI links (Debian's shared library).
+toml_libs=$(pkg-config --cflags --libs tomlplusplus)
+
+targets=(raguard_policy)
+tap_plan ${#targets[@]}
+for t in "${targets[@]}"; do
+	bin=$out/${t}_fuzz
+	# shellcheck disable=SC2086
+	if ! clang++ "${flags[@]}" "$top/tools/fuzz/${t}_fuzz.cpp" \
+		"$top/tools/umigame/${t}.cpp" "${core[@]}" $toml_libs -o "$bin" 2>"$out/$t.build.log"; then
+		tap_fail "fuzz $t builds" "$(tail -20 "$out/$t.build.log")"
+		continue
+	fi
+	corpus=$out/corpus-$t
+	mkdir -p "$corpus"
+	cp -n "$top/tools/fuzz/corpus/$t"/* "$corpus/" 2>/dev/null || true
+	if "$bin" -print_final_stats=1 -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 \
+		"$corpus" >"$out/$t.log" 2>&1; then
+		tap_ok "fuzz $t ($seconds s, $(grep -o 'stat::number_of_executed_units: [0-9]*' "$out/$t.log" | awk '{print $2}') runs)"
+	else
+		tap_fail "fuzz $t" "$(grep -A15 -E 'ERROR|SUMMARY|crash' "$out/$t.log" | head -30)"
+	fi
+done
+tap_finish

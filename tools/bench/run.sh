@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# make bench: every benchmark, each printing a table of ratios against a
+# baseline measured in the same run. Numbers are for comparison on one
+# machine only; the machines are noisy, so each bench takes medians/trimmed
+# means of several rounds.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+bin=$top/build/release/tools/bench
+
+echo "== RA guard (XDP, host kernel $(uname -r))"
+"$bin/raguard_bench"

@@ -266,6 +266,9 @@ static __always_inline enum walk_result walk_chain(struct packet *pkt, __u32 off
 	__u8 nexthdr = pkt->ip6->nexthdr;
 	int i;
 
+	/* Unrolled: Linux 6.1's CFG check refuses a loop whose back-edge clang
+	 * lays out as a fall-through ("back-edge from insn …"). */
+#pragma unroll
 	for (i = 0; i < UMIGAME_RAGUARD_MAX_EXT_HDRS; i++) {
 		struct ipv6_ext_hdr *eh;
 		struct frag_hdr *fh;
@@ -495,6 +498,7 @@ static __always_inline int classify(struct packet *pkt)
 	off = sizeof(struct ethhdr);
 
 	/* 802.1Q and 802.1ad (QinQ): up to two tags. */
+#pragma unroll
 	for (i = 0; i < 2; i++) {
 		struct vlan_hdr *vh;
 

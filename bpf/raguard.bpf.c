@@ -552,11 +552,17 @@ static __always_inline int classify(struct packet *pkt)
 		if (!byte)
 			return pkt->fragment ? UMIGAME_RAG_INCOMPLETE_CHAIN :
 					       UMIGAME_RAG_MALFORMED;
+		/* RFC 6980 §5: ND messages must not be fragmented. A fragment
+		 * that only looks like something else but carries ND's
+		 * signature (hop limit 255 from a link-local source) is dropped
+		 * too: an overlapping later fragment can turn it into an RA on
+		 * hosts that do not discard overlaps (RFC 5722). */
+		if (pkt->fragment &&
+		    ((*byte >= ND_ROUTER_SOLICIT && *byte <= ND_REDIRECT) ||
+		     (pkt->ip6->hop_limit == 255 && is_link_local(&pkt->ip6->saddr))))
+			return UMIGAME_RAG_ND_FRAGMENT;
 		if (*byte < ND_ROUTER_SOLICIT || *byte > ND_REDIRECT)
 			return NOT_JUDGED;
-		/* RFC 6980 §5: ND messages must not be fragmented. */
-		if (pkt->fragment)
-			return UMIGAME_RAG_ND_FRAGMENT;
 		return *byte == ND_ROUTER_ADVERT ? JUDGE_RA : NOT_JUDGED;
 	}
 

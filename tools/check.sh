@@ -80,7 +80,12 @@ for tier in $tiers; do
 			[ -e "$t" ] && run_tap "netns $(basename "$t" .sh)" "$t"
 		done
 		;;
-	vm) run_tap "vm" selftests/vm/run.sh ;;
+	vm)
+		for t in selftests/vm/*.sh; do
+			[ "$(basename "$t")" = run.sh ] && continue
+			run_tap "vm $(basename "$t" .sh)" selftests/vm/run.sh "$(basename "$t")"
+		done
+		;;
 	*) echo "unknown tier '$tier'"; failed=$((failed + 1)) ;;
 	esac
 done

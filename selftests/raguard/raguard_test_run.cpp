@@ -200,6 +200,19 @@ std::vector<Case> cases()
 		{"atomic_fragment_ra", ext({{kFragment}}, legit), XDP_DROP, UMIGAME_RAG_ND_FRAGMENT},
 		{"first_fragment_ra", ext({{kDestOpts}, {kFragment, 8, 0, true}}, legit), XDP_DROP,
 		 UMIGAME_RAG_ND_FRAGMENT},
+		// RFC 6980 §5 + RFC 5722: ND's signature in a fragment (thc -E O/o
+		// send an echo request an overlapping fragment turns into an RA).
+		{"fragmented_echo_hop255_ll",
+		 ext({{kFragment, 8, 0, true}},
+		     with(Frame{}, [](Frame &f) { f.upper = {128, 0, 0, 0, 0, 1, 0, 1}; })),
+		 XDP_DROP, UMIGAME_RAG_ND_FRAGMENT},
+		{"fragmented_echo_global_passes",
+		 ext({{kFragment, 8, 0, true}}, with(Frame{}, [](Frame &f) {
+			     f.src = "2001:db8::1";
+			     f.hop_limit = 64;
+			     f.upper = {128, 0, 0, 0, 0, 1, 0, 1};
+		     })),
+		 XDP_PASS, kNone},
 		// RFC 7112 §5: first fragment whose chain stops before the upper layer.
 		{"incomplete_chain",
 		 with(ext({{kFragment, 8, 0, true}, {kDestOpts, 64}}, legit),

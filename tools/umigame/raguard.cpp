@@ -480,7 +480,7 @@ void RaGuard::watch_events(const std::function<bool(const umigame_raguard_event 
 		std::memcpy(&ev, data, sizeof(ev));
 		if (!(*x->fn)(ev)) {
 			x->stop = true;
-			return 1; // stop consuming
+			return -ECANCELED; // libbpf stops consuming only on < 0
 		}
 		return 0;
 	};
@@ -489,7 +489,7 @@ void RaGuard::watch_events(const std::function<bool(const umigame_raguard_event 
 		fail_errno("cannot open the drop-event ring buffer", errno);
 	while (!ctx.stop) {
 		int n = ring_buffer__poll(rb, timeout_ms);
-		if (n == -EINTR)
+		if (n == -EINTR || ctx.stop)
 			break;
 		if (n < 0) {
 			ring_buffer__free(rb);

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * umigame.ko: entry point. The module adds the pieces Linux lacks for a
+ * KAME-style IPv6/IPsec router; each piece has its own file and an
+ * init/exit pair, called from here in order (and undone in reverse order
+ * when a later init fails or when the module is unloaded).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/init.h>
+#include <linux/kernel.h>
+#include <linux/module.h>
+#include <linux/printk.h>
+
+#include "compat.h"
+#include "umigame.h"
+
+static int __init umigame_mod_init(void)
+{
+	/*
+	 * Pieces are chained here, WireGuard style:
+	 *
+	 *	ret = umigame_foo_init();
+	 *	if (ret < 0)
+	 *		goto err_foo;
+	 *	...
+	 * err_foo:
+	 *	umigame_bar_exit();
+	 *	return ret;
+	 */
+	pr_info("version " UMIGAME_VERSION " loaded\n");
+	return 0;
+}
+
+static void __exit umigame_mod_exit(void)
+{
+	/* Undo umigame_mod_init() in reverse order. */
+	pr_info("version " UMIGAME_VERSION " unloaded\n");
+}
+
+module_init(umigame_mod_init);
+module_exit(umigame_mod_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("umigame: KAME's missing IPv6/IPsec pieces for Linux routers");
+MODULE_AUTHOR("umigame developers");
+MODULE_VERSION(UMIGAME_VERSION);

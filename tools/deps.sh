@@ -15,7 +15,7 @@ packages=(
 	# VM runner
 	qemu-system-x86 busybox-static kmod cpio xz-utils
 	# network tests, interop peers, packet tools
-	iproute2 radvd thc-ipv6 ndisc6 python3-scapy tcpdump jq procps isc-dhcp-client
+	iproute2 radvd thc-ipv6 ndisc6 python3 python3-scapy tcpdump jq procps isc-dhcp-client
 	util-linux
 )
 

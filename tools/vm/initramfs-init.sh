@@ -31,6 +31,10 @@ $bb mount -t proc proc $r/proc
 $bb mount -t sysfs sysfs $r/sys
 $bb mount -t devtmpfs devtmpfs $r/dev
 $bb mkdir -p $r/dev/pts $r/dev/shm
+$bb ln -s /proc/self/fd $r/dev/fd
+$bb ln -s /proc/self/fd/0 $r/dev/stdin
+$bb ln -s /proc/self/fd/1 $r/dev/stdout
+$bb ln -s /proc/self/fd/2 $r/dev/stderr
 $bb mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts $r/dev/pts
 $bb mount -t tmpfs -o mode=1777 shm $r/dev/shm
 $bb mount -t bpf -o mode=700 bpf $r/sys/fs/bpf

@@ -4,10 +4,10 @@
  * plus DHCPv6-Shield (RFC 7610), for a router's or switch-like host's ports.
  *
  * Only Router Advertisements and DHCPv6 server messages are judged; all other
- * traffic passes after the header walk, without a map lookup, so the guard
- * costs next to nothing on ordinary traffic. Policy lives in maps keyed by the
- * ingress ifindex (see include/umigame/raguard.h for the layouts and the
- * generation scheme that makes policy updates atomic).
+ * traffic passes after a look at the first headers, without a map lookup, so
+ * the guard costs next to nothing on ordinary traffic. A port's policy is one
+ * array entry found through the ingress ifindex (include/umigame/raguard.h has
+ * the layouts and the copy-and-flip scheme that makes policy updates atomic).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -23,46 +23,23 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* ifindex -> port reference; written by the CLI with atomic stores. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, UMIGAME_RAGUARD_MAX_PORTS);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, UMIGAME_RAGUARD_MAX_IFINDEX);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64); /* mmap()ed arrays space elements 8 bytes apart */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rag_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, UMIGAME_RAG_POLICY_COPIES);
 	__type(key, __u32);
 	__type(value, struct umigame_raguard_policy);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} rag_policy SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, UMIGAME_RAGUARD_MAX_ROUTERS);
-	__type(key, struct umigame_raguard_router_key);
-	__type(value, struct umigame_raguard_router);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} rag_routers SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, UMIGAME_RAGUARD_MAX_ROUTERS);
-	__type(key, struct umigame_raguard_mac_key);
-	__type(value, __u8);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} rag_router_macs SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, UMIGAME_RAGUARD_MAX_ROUTERS);
-	__type(key, struct umigame_raguard_router_key);
-	__type(value, __u8);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} rag_dhcp_srvs SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, UMIGAME_RAGUARD_MAX_PREFIXES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct umigame_raguard_prefix_key);
-	__type(value, __u8);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} rag_prefixes SEC(".maps");
+} rag_policies SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -183,6 +160,9 @@ static __always_inline void *pkt_ptr(const struct packet *pkt, __u64 off, __u32 
 	if (off > MAX_PARSE_OFFSET)
 		return NULL;
 	p = pkt->data + off;
+	/* Opaque from here on: otherwise clang may recompute data + off for
+	 * the caller's access, a pointer the verifier has not range-checked. */
+	asm volatile("" : "+r"(p));
 	if (p + size > pkt->data_end)
 		return NULL;
 	return p;
@@ -326,31 +306,76 @@ static __always_inline enum walk_result walk_chain(struct packet *pkt, __u32 off
 	return WALK_TOO_LONG;
 }
 
+/* Addresses and MACs are compared as whole words; the byte order does not
+ * matter as long as both sides are loaded alike. */
+static __always_inline __u64 load64(const void *p)
+{
+	return *(const __u64 *)p;
+}
+
+static __always_inline __u64 load_mac(const __u8 *m)
+{
+	return (__u64)*(const __u32 *)m | ((__u64)*(const __u16 *)(m + 4) << 32);
+}
+
+/* RFC 6105 §3: trust by source address and/or MAC. An entry matching the
+ * address decides alone: the right address from the wrong MAC is a spoof.
+ * The policy walks below are global functions: the verifier checks each
+ * once, not again on every path that reaches it. */
+__attribute__((noinline)) int umigame_rag_router_trusted(const struct umigame_raguard_policy *pol,
+							 __u64 hi, __u64 lo, __u64 mac)
+{
+	__u32 n;
+	int by_mac = 0;
+	int i;
+
+	if (!pol)
+		return 0;
+	n = pol->n_routers;
+	for (i = 0; i < UMIGAME_RAGUARD_MAX_ROUTERS; i++) {
+		const struct umigame_raguard_router *r = &pol->routers[i];
+
+		if (i >= n)
+			break;
+		if (r->match & UMIGAME_RAG_MATCH_ADDR) {
+			if (load64(r->addr) != hi || load64(r->addr + 8) != lo)
+				continue;
+			return !(r->match & UMIGAME_RAG_MATCH_MAC) || load_mac(r->mac) == mac;
+		}
+		if ((r->match & UMIGAME_RAG_MATCH_MAC) && load_mac(r->mac) == mac)
+			by_mac = 1;
+	}
+	return by_mac;
+}
+
 static __always_inline int router_trusted(const struct packet *pkt,
 					  const struct umigame_raguard_policy *pol)
 {
-	struct umigame_raguard_router_key rk = {
-		.ifindex = pkt->ifindex,
-		.generation = pol->generation,
-	};
-	struct umigame_raguard_mac_key mk = {
-		.ifindex = pkt->ifindex,
-		.generation = pol->generation,
-	};
-	struct umigame_raguard_router *r;
+	const __u8 *saddr = pkt->ip6->saddr.in6_u.u6_addr8;
 
-	__builtin_memcpy(rk.addr, &pkt->ip6->saddr, 16);
-	r = bpf_map_lookup_elem(&rag_routers, &rk);
-	if (r) {
-		if (!r->mac_set)
-			return 1;
-		if (mac_equal(r->mac, pkt->eth->h_source))
-			return 1;
-		/* The address is a trusted router's, the MAC is not: a spoof. */
+	return umigame_rag_router_trusted(pol, load64(saddr), load64(saddr + 8),
+					  load_mac(pkt->eth->h_source));
+}
+
+__attribute__((noinline)) int umigame_rag_prefix_allowed(const struct umigame_raguard_policy *pol,
+							 __u64 hi, __u64 lo, __u32 len)
+{
+	__u32 n;
+	int i;
+
+	if (!pol)
 		return 0;
+	n = pol->n_prefixes;
+	for (i = 0; i < UMIGAME_RAGUARD_MAX_PREFIXES; i++) {
+		const struct umigame_raguard_prefix *p = &pol->prefixes[i];
+
+		if (i >= n)
+			break;
+		if (len >= p->len && (hi & load64(p->mask)) == load64(p->addr) &&
+		    (lo & load64(p->mask + 8)) == load64(p->addr + 8))
+			return 1;
 	}
-	__builtin_memcpy(mk.mac, pkt->eth->h_source, 6);
-	return bpf_map_lookup_elem(&rag_router_macs, &mk) != NULL;
+	return 0;
 }
 
 /* RFC 4191 §2.2: Prf 01 high, 00 medium, 11 low, 10 reserved (= medium). */
@@ -397,20 +422,15 @@ check_ra_options(const struct packet *pkt, const struct umigame_raguard_policy *
 				return UMIGAME_RAG_RA_LLADDR_MISMATCH;
 		} else if (opt[0] == ND_OPT_PREFIX) {
 			struct nd_opt_prefix *pio = pkt_ptr(pkt, off, sizeof(*pio));
-			struct umigame_raguard_prefix_key key = {};
 
 			if (len != sizeof(*pio) || !pio)
 				return UMIGAME_RAG_MALFORMED;
 			if (pio->prefix_len > 128)
 				return UMIGAME_RAG_MALFORMED;
-			if (pol->flags & UMIGAME_RAG_F_CHECK_PREFIXES) {
-				key.prefixlen = UMIGAME_RAG_PREFIX_KEY_BITS(pio->prefix_len);
-				key.ifindex = pkt->ifindex;
-				key.generation = pol->generation;
-				__builtin_memcpy(key.addr, pio->prefix, 16);
-				if (!bpf_map_lookup_elem(&rag_prefixes, &key))
-					return UMIGAME_RAG_RA_PREFIX;
-			}
+			if ((pol->flags & UMIGAME_RAG_F_CHECK_PREFIXES) &&
+			    !umigame_rag_prefix_allowed(pol, load64(pio->prefix),
+							load64(pio->prefix + 8), pio->prefix_len))
+				return UMIGAME_RAG_RA_PREFIX;
 		}
 		off += len;
 	}
@@ -455,16 +475,30 @@ judge_ra(const struct packet *pkt, const struct umigame_raguard_policy *pol)
 }
 
 /* RFC 7610 §5: server-to-client/relay messages from untrusted sources. */
+__attribute__((noinline)) int umigame_rag_dhcp6_server_trusted(const struct umigame_raguard_policy *pol,
+							       __u64 hi, __u64 lo)
+{
+	__u32 n;
+	int i;
+
+	if (!pol)
+		return 0;
+	n = pol->n_dhcp_servers;
+	for (i = 0; i < UMIGAME_RAGUARD_MAX_DHCP_SERVERS; i++) {
+		if (i >= n)
+			break;
+		if (load64(pol->dhcp_servers[i]) == hi && load64(pol->dhcp_servers[i] + 8) == lo)
+			return 1;
+	}
+	return 0;
+}
+
 static __always_inline int dhcp6_server_trusted(const struct packet *pkt,
 						const struct umigame_raguard_policy *pol)
 {
-	struct umigame_raguard_dhcp_key k = {
-		.ifindex = pkt->ifindex,
-		.generation = pol->generation,
-	};
+	const __u8 *saddr = pkt->ip6->saddr.in6_u.u6_addr8;
 
-	__builtin_memcpy(k.addr, &pkt->ip6->saddr, 16);
-	return bpf_map_lookup_elem(&rag_dhcp_srvs, &k) != NULL;
+	return umigame_rag_dhcp6_server_trusted(pol, load64(saddr), load64(saddr + 8));
 }
 
 /* Verdicts classify() hands back besides a counted reason. */
@@ -472,13 +506,16 @@ static __always_inline int dhcp6_server_trusted(const struct packet *pkt,
 #define JUDGE_RA     (-2) /* an RA: judge against the port's policy */
 #define JUDGE_DHCP6  (-3) /* a DHCPv6 server message: judge its source */
 
-/* Headers walk_chain() steps over; everything else is an upper layer. */
-static __always_inline int is_ext_header(__u8 nh)
+/* Whether a packet whose IPv6 header is followed by nh may be an RA, a
+ * DHCPv6 server message or something hiding one: ICMPv6, UDP and every
+ * header walk_chain() steps over. */
+static __always_inline int needs_walk(__u8 nh)
 {
 	if (nh < 64)
-		return (((1ULL << IPPROTO_HOPOPTS) | (1ULL << IPPROTO_ROUTING) |
-			 (1ULL << IPPROTO_FRAGMENT) | (1ULL << IPPROTO_DSTOPTS) |
-			 (1ULL << IPPROTO_AH) | (1ULL << IPPROTO_ESP) | (1ULL << 59)) >> nh) & 1;
+		return (((1ULL << IPPROTO_HOPOPTS) | (1ULL << IPPROTO_UDP) |
+			 (1ULL << IPPROTO_ROUTING) | (1ULL << IPPROTO_FRAGMENT) |
+			 (1ULL << IPPROTO_AH) | (1ULL << IPPROTO_ICMPV6) |
+			 (1ULL << IPPROTO_DSTOPTS)) >> nh) & 1;
 	return nh == IPPROTO_MH || nh == 139 || nh == 140 || nh == 253 || nh == 254;
 }
 
@@ -522,10 +559,7 @@ static __always_inline int classify(struct packet *pkt)
 		pkt->ip6 = NULL;
 		return UMIGAME_RAG_MALFORMED;
 	}
-	/* Fast path for ordinary traffic: an upper layer right after the IPv6
-	 * header that can be neither ND nor DHCPv6. */
-	if (!is_ext_header(pkt->ip6->nexthdr) && pkt->ip6->nexthdr != IPPROTO_ICMPV6 &&
-	    pkt->ip6->nexthdr != IPPROTO_UDP)
+	if (!needs_walk(pkt->ip6->nexthdr))
 		return NOT_JUDGED;
 
 	switch (walk_chain(pkt, off + sizeof(struct ipv6hdr))) {
@@ -588,8 +622,21 @@ static __always_inline int classify(struct packet *pkt)
 	}
 }
 
-SEC("xdp")
-int umigame_raguard(struct xdp_md *ctx)
+static __always_inline const struct umigame_raguard_policy *port_policy(__u32 ifindex)
+{
+	__u64 *ref = bpf_map_lookup_elem(&rag_ports, &ifindex);
+	__u32 copy;
+
+	if (!ref)
+		return NULL;
+	copy = *(volatile __u64 *)ref; /* one load: the CLI flips it under us */
+	if (!copy)
+		return NULL;
+	copy -= 1;
+	return bpf_map_lookup_elem(&rag_policies, &copy);
+}
+
+static __always_inline int judge_packet(struct xdp_md *ctx)
 {
 	struct packet pkt = {
 		.data = (void *)(long)ctx->data,
@@ -602,7 +649,7 @@ int umigame_raguard(struct xdp_md *ctx)
 	if (what == NOT_JUDGED)
 		return XDP_PASS;
 	pkt.ifindex = ctx->ingress_ifindex;
-	pol = bpf_map_lookup_elem(&rag_policy, &pkt.ifindex);
+	pol = port_policy(pkt.ifindex);
 	if (what >= 0)
 		reason = what;
 	else if (!pol)
@@ -613,4 +660,24 @@ int umigame_raguard(struct xdp_md *ctx)
 		reason = dhcp6_server_trusted(&pkt, pol) ? UMIGAME_RAG_DHCP6_SERVER_TRUSTED :
 							   UMIGAME_RAG_DHCP6_SERVER_UNTRUSTED;
 	return judge(&pkt, pol, reason);
+}
+
+SEC("xdp")
+int umigame_raguard(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct ipv6hdr *ip6 = data + sizeof(*eth);
+
+	/* Ordinary traffic leaves here, before any state is set up: untagged
+	 * IPv4/ARP/…, and untagged IPv6 whose first header cannot lead to an RA
+	 * or a DHCPv6 message. */
+	if ((void *)(eth + 1) <= data_end && eth->h_proto != ETH_P_IPV6_BE &&
+	    eth->h_proto != ETH_P_8021Q_BE && eth->h_proto != ETH_P_8021AD_BE)
+		return XDP_PASS;
+	if ((void *)(ip6 + 1) <= data_end && eth->h_proto == ETH_P_IPV6_BE && ip6->version == 6 &&
+	    !needs_walk(ip6->nexthdr))
+		return XDP_PASS;
+	return judge_packet(ctx);
 }

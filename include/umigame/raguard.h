@@ -3,11 +3,14 @@
  * RA guard (RFC 6105, RFC 7113) and DHCPv6-Shield (RFC 7610): the map layouts
  * and verdict reasons shared by bpf/raguard.bpf.c and the `umigame` CLI.
  *
- * Policy is keyed by the ingress ifindex. Each port's trusted-router and
- * allowed-prefix entries carry a generation bit: the CLI writes a new policy
- * under the inactive generation, then flips the generation in the port's
- * policy entry with one hash-map update (atomic for readers), then deletes the
- * old generation's entries. There is no moment where a port has no policy.
+ * A port's whole policy (trusted routers, allowed prefixes, DHCPv6 servers)
+ * sits in one array entry, so judging an RA costs two inlined array lookups
+ * and no hashing (a hash lookup alone costs more than the rest of the guard).
+ * rag_ports maps ifindex -> port reference (slot and copy); each slot has two
+ * policy copies. The CLI writes the copy not in use, flips the port's
+ * reference with one atomic 64-bit store into the mmap'd rag_ports, and waits
+ * for an RCU grace period before it ever rewrites the old copy. A packet is
+ * judged by the old policy or the new one, never by a mix or by none.
  */
 #ifndef UMIGAME_RAGUARD_H
 #define UMIGAME_RAGUARD_H
@@ -15,8 +18,12 @@
 #include <linux/types.h>
 
 #define UMIGAME_RAGUARD_MAX_PORTS    64
-#define UMIGAME_RAGUARD_MAX_ROUTERS  1024
-#define UMIGAME_RAGUARD_MAX_PREFIXES 1024
+/* rag_ports is indexed by ifindex: ports with a larger ifindex are refused. */
+#define UMIGAME_RAGUARD_MAX_IFINDEX  65536
+/* Per port. */
+#define UMIGAME_RAGUARD_MAX_ROUTERS  16
+#define UMIGAME_RAGUARD_MAX_PREFIXES 32
+#define UMIGAME_RAGUARD_MAX_DHCP_SERVERS 8
 /* Extension headers walked before the guard gives up and drops (RFC 7113 §3
  * asks for the whole chain; a chain longer than this is treated as hostile). */
 #define UMIGAME_RAGUARD_MAX_EXT_HDRS 8
@@ -69,51 +76,50 @@ enum umigame_raguard_pref {
 	UMIGAME_RAG_PREF_HIGH = 2,
 };
 
-/* rag_policy: ifindex -> policy */
-struct umigame_raguard_policy {
-	__u32 generation;     /* 0 or 1: which router/prefix entries are live */
-	__u32 flags;          /* UMIGAME_RAG_F_* */
-	__u32 port_slot;      /* row in rag_counters, < UMIGAME_RAGUARD_MAX_PORTS */
-	__u32 max_preference; /* enum umigame_raguard_pref */
-};
+/* rag_ports value: 0 when the port has no policy, else the policy copy in
+ * rag_policies plus one. */
+#define UMIGAME_RAG_PORT_REF(slot, copy) ((slot) * 2U + (copy) + 1U)
+#define UMIGAME_RAG_REF_SLOT(ref)        (((ref) - 1U) / 2U)
+#define UMIGAME_RAG_REF_COPY(ref)        (((ref) - 1U) % 2U)
+#define UMIGAME_RAG_POLICY_COPIES        (UMIGAME_RAGUARD_MAX_PORTS * 2)
 
-/* rag_routers: trusted router by link-local source address. A non-zero mac
- * additionally pins the router's Ethernet source. */
-struct umigame_raguard_router_key {
-	__u32 ifindex;
-	__u32 generation;
-	__u8 addr[16];
-};
+/* umigame_raguard_router.match */
+#define UMIGAME_RAG_MATCH_ADDR (1U << 0) /* the RA's source address must be addr */
+#define UMIGAME_RAG_MATCH_MAC  (1U << 1) /* its Ethernet source must be mac */
 
+/* A trusted router: by link-local source address, by MAC, or both (an RA
+ * from the address but another MAC is a spoof and not trusted). */
 struct umigame_raguard_router {
+	__u8 addr[16];
 	__u8 mac[6];
-	__u8 mac_set;
+	__u8 match;   /* UMIGAME_RAG_MATCH_* */
 	__u8 pad;
 };
 
-/* rag_router_macs: trusted router by MAC alone (any link-local source). */
-struct umigame_raguard_mac_key {
-	__u32 ifindex;
-	__u32 generation;
-	__u8 mac[6];
-	__u8 pad[2];
-};
-
-/* rag_dhcp_servers: trusted DHCPv6 server source addresses (RFC 7610 §4 lets
- * the operator name them; absent entries mean no server is trusted). */
-#define umigame_raguard_dhcp_key umigame_raguard_router_key
-
-/* rag_prefixes (LPM trie): allowed prefixes. prefixlen counts the 64 bits of
- * ifindex+generation before the address, so a lookup with the PIO's prefix
- * matches an allowed prefix of equal or shorter length on the same port. */
-struct umigame_raguard_prefix_key {
-	__u32 prefixlen;
-	__u32 ifindex;
-	__u32 generation;
+/* An allowed prefix: a PIO prefix of at least len bits whose first len bits
+ * equal addr is allowed. mask has the first len bits set (network order). */
+struct umigame_raguard_prefix {
 	__u8 addr[16];
+	__u8 mask[16];
+	__u32 len;
+	__u32 pad;
 };
 
-#define UMIGAME_RAG_PREFIX_KEY_BITS(plen) (64U + (plen))
+/* rag_policies: slot * 2 + copy -> policy */
+struct umigame_raguard_policy {
+	__u32 ifindex;        /* the port this copy belongs to */
+	__u32 flags;          /* UMIGAME_RAG_F_* */
+	__u32 port_slot;      /* row in rag_counters, < UMIGAME_RAGUARD_MAX_PORTS */
+	__u32 max_preference; /* enum umigame_raguard_pref */
+	__u32 n_routers;
+	__u32 n_prefixes;
+	__u32 n_dhcp_servers;
+	__u32 pad;
+	struct umigame_raguard_router routers[UMIGAME_RAGUARD_MAX_ROUTERS];
+	struct umigame_raguard_prefix prefixes[UMIGAME_RAGUARD_MAX_PREFIXES];
+	/* RFC 7610 §4: trusted DHCPv6 server sources; none listed, none trusted. */
+	__u8 dhcp_servers[UMIGAME_RAGUARD_MAX_DHCP_SERVERS][16];
+};
 
 /* rag_counters: per-CPU array, index port_slot * UMIGAME_RAG_REASON_COUNT +
  * reason. One row per port; the slot belongs to the port while its policy

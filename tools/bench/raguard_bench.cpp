@@ -23,7 +23,7 @@ namespace {
 constexpr int kRounds = 21;
 constexpr uint32_t kRepeat = 200000;
 
-double ns_per_run(int prog_fd, const Bytes &frame)
+double ns_per_run(int prog_fd, const Bytes &frame, uint32_t *verdict = nullptr)
 {
 	xdp_md md{};
 	md.data_end = uint32_t(frame.size());
@@ -35,6 +35,8 @@ double ns_per_run(int prog_fd, const Bytes &frame)
 		std::perror("BPF_PROG_TEST_RUN");
 		std::exit(1);
 	}
+	if (verdict)
+		*verdict = opts.retval;
 	return double(opts.duration);
 }
 
@@ -86,40 +88,64 @@ int main()
 						  opt_prefix("2001:db8:1:1::/64")}));
 	Frame ra4 = ra;
 	ra4.ext = {{kHopByHop}, {kDestOpts, 16}, {kRouting, 24}, {kDestOpts}};
+	Frame rogue = ra;
+	rogue.src = "fe80::66";
 
+	// The issue set its ratio targets believing an empty XDP_PASS run costs
+	// 22 ns here; it costs about 5 ns with a large repeat count (the 22 ns
+	// show at repeat counts near 10, where the syscall dominates). So the
+	// table gives both: the ratio against the empty program measured now,
+	// and the added time against the budget those targets meant,
+	// (target - 1) x 22 ns.
+	constexpr double kAssumedEmptyNs = 22.0;
 	struct Row {
 		const char *name;
 		Bytes frame;
+		uint32_t verdict; // a faster wrong answer must not pass for a speed-up
 		double target;
 	} rows[] = {
-		{"IPv6 TCP (non-ND)", tcp.serialize(), 1.3},
-		{"legit RA", ra.serialize(), 0},
-		{"RA behind 4 ext headers", ra4.serialize(), 3.0},
+		{"IPv6 TCP (non-ND)", tcp.serialize(), XDP_PASS, 1.3},
+		{"legit RA", ra.serialize(), XDP_PASS, 0},
+		{"RA behind 4 ext headers", ra4.serialize(), XDP_PASS, 3.0},
+		{"rogue RA (dropped, event)", rogue.serialize(), XDP_DROP, 0},
 	};
 
 	std::printf("RA guard vs empty XDP_PASS, BPF_PROG_TEST_RUN, trimmed mean of %d rounds x %u runs\n",
 		    kRounds, kRepeat);
-	std::printf("%-26s %9s %9s %9s %7s %10s\n", "packet", "empty ns", "guard ns", "added ns",
-		    "ratio", "target");
-	bool all_met = true;
+	std::printf("%-26s %8s %8s %8s %7s %11s %16s\n", "packet", "empty ns", "guard ns",
+		    "added ns", "ratio", "ratio target", "added budget ns");
+	bool ratios_met = true, budgets_met = true;
 	for (const auto &row : rows) {
 		std::vector<double> e, g;
 		for (int i = 0; i < kRounds; i++) {
+			uint32_t verdict = ~0U;
 			e.push_back(ns_per_run(empty_fd, row.frame));
-			g.push_back(ns_per_run(guard.prog_fd(), row.frame));
+			g.push_back(ns_per_run(guard.prog_fd(), row.frame, &verdict));
+			if (verdict != row.verdict) {
+				std::fprintf(stderr, "raguard bench: %s got verdict %u, want %u\n",
+					     row.name, verdict, row.verdict);
+				return 1;
+			}
 		}
 		double me = trimmed_mean(e), mg = trimmed_mean(g), ratio = mg / me;
-		char target[16] = "-";
+		char target[24] = "-", budget[24] = "-";
 		if (row.target > 0) {
 			bool met = ratio <= row.target;
-			all_met &= met;
-			std::snprintf(target, sizeof(target), "<=%.1f %s", row.target, met ? "ok" : "MISS");
+			double allowed = (row.target - 1) * kAssumedEmptyNs;
+			bool in_budget = mg - me <= allowed;
+			ratios_met &= met;
+			budgets_met &= in_budget;
+			std::snprintf(target, sizeof(target), "<=%.1fx %s", row.target,
+				      met ? "ok" : "MISS");
+			std::snprintf(budget, sizeof(budget), "<=%.1f %s", allowed,
+				      in_budget ? "ok" : "MISS");
 		}
-		std::printf("%-26s %9.1f %9.1f %9.1f %6.2fx %10s\n", row.name, me, mg, mg - me, ratio,
-			    target);
+		std::printf("%-26s %8.1f %8.1f %8.1f %6.2fx %11s %16s\n", row.name, me, mg, mg - me,
+			    ratio, target, budget);
 	}
 	empty_pass__destroy(empty);
-	std::printf("%s\n", all_met ? "raguard bench: all targets met"
-				    : "raguard bench: target missed (noisy machine? rerun)");
+	std::printf("raguard bench: ratio targets vs the measured empty program: %s; "
+		    "added-time budgets (targets x %.0f ns baseline): %s\n",
+		    ratios_met ? "met" : "MISSED", kAssumedEmptyNs, budgets_met ? "met" : "MISSED");
 	return 0;
 }

@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <fcntl.h>
 #include <cstring>
 #include <filesystem>
 #include <net/if.h>
 #include <stdexcept>
+#include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -67,26 +70,76 @@ void require_bpffs()
 			"`nsenter --net=/run/netns/NAME`, because `ip netns exec` remounts /sys)");
 }
 
-// Run fn over every key of a hash or LPM map. Keys are collected first so fn
-// may delete them.
-template <typename Key, typename Fn> void for_each_key(int map_fd, Fn fn)
-{
-	std::vector<Key> keys;
-	Key key{}, next{};
-	const void *prev = nullptr;
-	while (bpf_map_get_next_key(map_fd, prev, &next) == 0) {
-		keys.push_back(next);
-		key = next;
-		prev = &key;
-	}
-	for (const Key &k : keys)
-		fn(k);
-}
-
 void update(int fd, const void *key, const void *value, const char *what)
 {
 	if (bpf_map_update_elem(fd, key, value, BPF_ANY) != 0)
-		fail_errno(std::string("cannot add ") + what, errno);
+		fail_errno(std::string("cannot write ") + what, errno);
+}
+
+// Wait until no XDP program run that began before this call is still
+// running. The kernel promises an RCU grace period after an update of a
+// map-in-map (maybe_wait_bpf_programs() in kernel/bpf/syscall.c): a
+// throwaway one-slot ARRAY_OF_MAPS gets us exactly that.
+void wait_for_running_programs()
+{
+	int inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "rag_sync_inner", 4, 4, 1, nullptr);
+	if (inner < 0)
+		fail_errno("cannot create a map to wait for running programs", errno);
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .inner_map_fd = uint32_t(inner));
+	int outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "rag_sync", 4, 4, 1, &opts);
+	int err = outer < 0 ? errno : 0;
+	uint32_t zero = 0;
+	if (outer >= 0 && bpf_map_update_elem(outer, &zero, &inner, BPF_ANY) != 0)
+		err = errno;
+	close(inner);
+	if (outer >= 0)
+		close(outer);
+	if (err)
+		fail_errno("cannot wait for running programs", err);
+}
+
+void fill_policy(umigame_raguard_policy &out, const RaGuardPolicy &policy)
+{
+	out.flags = policy.map_flags();
+	out.max_preference = policy.max_preference;
+	auto add_router = [&](const Ipv6Address *addr, const MacAddress *mac) {
+		if (out.n_routers >= UMIGAME_RAGUARD_MAX_ROUTERS)
+			throw std::runtime_error("more than " +
+						 std::to_string(UMIGAME_RAGUARD_MAX_ROUTERS) +
+						 " trusted routers on one port");
+		umigame_raguard_router &r = out.routers[out.n_routers++];
+		if (addr) {
+			std::memcpy(r.addr, addr->bytes.data(), 16);
+			r.match |= UMIGAME_RAG_MATCH_ADDR;
+		}
+		if (mac) {
+			std::memcpy(r.mac, mac->bytes.data(), 6);
+			r.match |= UMIGAME_RAG_MATCH_MAC;
+		}
+	};
+	for (const auto &r : policy.routers)
+		add_router(&r.address, r.mac ? &*r.mac : nullptr);
+	for (const auto &m : policy.router_macs)
+		add_router(nullptr, &m);
+	for (const auto &p : policy.prefixes) {
+		if (out.n_prefixes >= UMIGAME_RAGUARD_MAX_PREFIXES)
+			throw std::runtime_error("more than " +
+						 std::to_string(UMIGAME_RAGUARD_MAX_PREFIXES) +
+						 " allowed prefixes on one port");
+		umigame_raguard_prefix &e = out.prefixes[out.n_prefixes++];
+		e.len = p.length;
+		for (unsigned bit = 0; bit < p.length; bit++)
+			e.mask[bit / 8] |= uint8_t(0x80U >> (bit % 8));
+		for (unsigned i = 0; i < 16; i++)
+			e.addr[i] = p.address.bytes[i] & e.mask[i];
+	}
+	for (const auto &a : policy.dhcpv6_servers) {
+		if (out.n_dhcp_servers >= UMIGAME_RAGUARD_MAX_DHCP_SERVERS)
+			throw std::runtime_error("more than " +
+						 std::to_string(UMIGAME_RAGUARD_MAX_DHCP_SERVERS) +
+						 " DHCPv6 servers on one port");
+		std::memcpy(out.dhcp_servers[out.n_dhcp_servers++], a.bytes.data(), 16);
+	}
 }
 
 } // namespace
@@ -124,8 +177,10 @@ RaGuard::RaGuard(std::string pin_dir) : pin_dir_(std::move(pin_dir)) {}
 
 RaGuard::~RaGuard()
 {
-	for (int *fd : {&prog_fd_, &policy_fd_, &routers_fd_, &macs_fd_, &dhcp_fd_, &prefixes_fd_,
-			&counters_fd_, &events_fd_, &lost_fd_})
+	if (ports_)
+		munmap(ports_, kPortsBytes);
+	for (int *fd : {&prog_fd_, &ports_fd_, &policies_fd_, &counters_fd_, &events_fd_, &lost_fd_,
+			&lock_fd_})
 		close_fd(*fd);
 }
 
@@ -159,49 +214,48 @@ bool RaGuard::open(bool create)
 				   -err);
 	}
 	prog_fd_ = get_pinned(prog_path);
-	policy_fd_ = get_pinned(pin_dir_ + "/rag_policy");
-	routers_fd_ = get_pinned(pin_dir_ + "/rag_routers");
-	macs_fd_ = get_pinned(pin_dir_ + "/rag_router_macs");
-	dhcp_fd_ = get_pinned(pin_dir_ + "/rag_dhcp_srvs");
-	prefixes_fd_ = get_pinned(pin_dir_ + "/rag_prefixes");
+	ports_fd_ = get_pinned(pin_dir_ + "/rag_ports");
+	policies_fd_ = get_pinned(pin_dir_ + "/rag_policies");
 	counters_fd_ = get_pinned(pin_dir_ + "/rag_counters");
 	events_fd_ = get_pinned(pin_dir_ + "/rag_events");
 	lost_fd_ = get_pinned(pin_dir_ + "/rag_events_lost");
+	void *ports = mmap(nullptr, kPortsBytes, PROT_READ | PROT_WRITE, MAP_SHARED, ports_fd_, 0);
+	if (ports == MAP_FAILED)
+		fail_errno("cannot map " + pin_dir_ + "/rag_ports", errno);
+	ports_ = static_cast<uint64_t *>(ports);
 	return true;
 }
 
-void RaGuard::delete_entries(uint32_t ifindex, int generation) const
+uint32_t RaGuard::port_ref(uint32_t ifindex) const
 {
-	auto match = [&](const auto &k) {
-		return k.ifindex == ifindex && (generation < 0 || k.generation == uint32_t(generation));
-	};
-	for_each_key<umigame_raguard_router_key>(routers_fd_, [&](const auto &k) {
-		if (match(k))
-			bpf_map_delete_elem(routers_fd_, &k);
-	});
-	for_each_key<umigame_raguard_mac_key>(macs_fd_, [&](const auto &k) {
-		if (match(k))
-			bpf_map_delete_elem(macs_fd_, &k);
-	});
-	for_each_key<umigame_raguard_dhcp_key>(dhcp_fd_, [&](const auto &k) {
-		if (match(k))
-			bpf_map_delete_elem(dhcp_fd_, &k);
-	});
-	for_each_key<umigame_raguard_prefix_key>(prefixes_fd_, [&](const auto &k) {
-		if (match(k))
-			bpf_map_delete_elem(prefixes_fd_, &k);
-	});
+	if (ifindex >= UMIGAME_RAGUARD_MAX_IFINDEX)
+		return 0;
+	return uint32_t(__atomic_load_n(&ports_[ifindex], __ATOMIC_ACQUIRE));
+}
+
+void RaGuard::set_port_ref(uint32_t ifindex, uint32_t ref)
+{
+	__atomic_store_n(&ports_[ifindex], ref, __ATOMIC_RELEASE);
+}
+
+// Mutations of the maps by two CLIs at once would pick the same slot or copy.
+void RaGuard::lock()
+{
+	if (lock_fd_ < 0) {
+		lock_fd_ = ::open(pin_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (lock_fd_ < 0)
+			fail_errno("cannot open " + pin_dir_, errno);
+	}
+	if (flock(lock_fd_, LOCK_EX) != 0)
+		fail_errno("cannot lock " + pin_dir_, errno);
 }
 
 uint32_t RaGuard::free_slot() const
 {
 	std::vector<bool> used(UMIGAME_RAGUARD_MAX_PORTS);
-	for_each_key<uint32_t>(policy_fd_, [&](uint32_t ifindex) {
-		umigame_raguard_policy p{};
-		if (bpf_map_lookup_elem(policy_fd_, &ifindex, &p) == 0 &&
-		    p.port_slot < UMIGAME_RAGUARD_MAX_PORTS)
-			used[p.port_slot] = true;
-	});
+	for (uint32_t i = 0; i < UMIGAME_RAGUARD_MAX_IFINDEX; i++)
+		if (uint32_t ref = port_ref(i))
+			used[UMIGAME_RAG_REF_SLOT(ref) % UMIGAME_RAGUARD_MAX_PORTS] = true;
 	for (uint32_t s = 0; s < UMIGAME_RAGUARD_MAX_PORTS; s++)
 		if (!used[s])
 			return s;
@@ -218,57 +272,30 @@ void RaGuard::zero_counters(uint32_t slot) const
 	}
 }
 
-// Write the new policy under the inactive generation, flip the port's policy
-// entry to it (one hash update: readers see old or new, never a mix), then
-// drop the old generation. RAs are judged by a complete policy throughout.
+// Write the copy of the port's slot that no packet is judged by, then flip
+// the port's reference to it with one atomic store: readers see the old
+// policy or the new one, never a mix and never none. The grace period first
+// makes sure no packet that saw the copy before an earlier flip still does.
 void RaGuard::set_policy(uint32_t ifindex, const RaGuardPolicy &policy)
 {
-	umigame_raguard_policy old{};
-	bool had_policy = bpf_map_lookup_elem(policy_fd_, &ifindex, &old) == 0;
+	if (ifindex >= UMIGAME_RAGUARD_MAX_IFINDEX)
+		throw std::runtime_error("interface index " + std::to_string(ifindex) +
+					 " is above the RA guard's limit of " +
+					 std::to_string(UMIGAME_RAGUARD_MAX_IFINDEX - 1));
+	lock();
+	const uint32_t old = port_ref(ifindex);
 	umigame_raguard_policy next{};
-	next.generation = had_policy ? old.generation ^ 1U : 0;
-	next.port_slot = had_policy ? old.port_slot : free_slot();
-	next.flags = policy.map_flags();
-	next.max_preference = policy.max_preference;
+	next.ifindex = ifindex;
+	next.port_slot = old ? UMIGAME_RAG_REF_SLOT(old) : free_slot();
+	const uint32_t copy = old ? UMIGAME_RAG_REF_COPY(old) ^ 1U : 0;
+	fill_policy(next, policy);
 
-	delete_entries(ifindex, int(next.generation)); // leftovers of a failed run
-	try {
-		for (const auto &r : policy.routers) {
-			umigame_raguard_router_key k{ifindex, next.generation, {}};
-			std::memcpy(k.addr, r.address.bytes.data(), 16);
-			umigame_raguard_router v{};
-			if (r.mac) {
-				std::memcpy(v.mac, r.mac->bytes.data(), 6);
-				v.mac_set = 1;
-			}
-			update(routers_fd_, &k, &v, "trusted router");
-		}
-		uint8_t one = 1;
-		for (const auto &m : policy.router_macs) {
-			umigame_raguard_mac_key k{ifindex, next.generation, {}, {}};
-			std::memcpy(k.mac, m.bytes.data(), 6);
-			update(macs_fd_, &k, &one, "trusted router MAC");
-		}
-		for (const auto &a : policy.dhcpv6_servers) {
-			umigame_raguard_dhcp_key k{ifindex, next.generation, {}};
-			std::memcpy(k.addr, a.bytes.data(), 16);
-			update(dhcp_fd_, &k, &one, "trusted DHCPv6 server");
-		}
-		for (const auto &p : policy.prefixes) {
-			umigame_raguard_prefix_key k{UMIGAME_RAG_PREFIX_KEY_BITS(p.length), ifindex,
-						     next.generation, {}};
-			std::memcpy(k.addr, p.address.bytes.data(), 16);
-			update(prefixes_fd_, &k, &one, "allowed prefix");
-		}
-		if (!had_policy)
-			zero_counters(next.port_slot);
-		update(policy_fd_, &ifindex, &next, "port policy");
-	} catch (...) {
-		delete_entries(ifindex, int(next.generation)); // the old policy stays in force
-		throw;
-	}
-	if (had_policy)
-		delete_entries(ifindex, int(old.generation));
+	wait_for_running_programs();
+	uint32_t key = next.port_slot * 2 + copy;
+	update(policies_fd_, &key, &next, "the port policy");
+	if (!old)
+		zero_counters(next.port_slot);
+	set_port_ref(ifindex, UMIGAME_RAG_PORT_REF(next.port_slot, copy));
 }
 
 std::string RaGuard::attach(const std::string &dev, const RaGuardPolicy &policy, bool allow_generic)
@@ -318,12 +345,13 @@ std::string RaGuard::attach(const std::string &dev, const RaGuardPolicy &policy,
 
 void RaGuard::forget_port(uint32_t ifindex)
 {
-	umigame_raguard_policy pol{};
-	if (bpf_map_lookup_elem(policy_fd_, &ifindex, &pol) == 0) {
-		bpf_map_delete_elem(policy_fd_, &ifindex);
-		zero_counters(pol.port_slot);
-	}
-	delete_entries(ifindex, -1);
+	const uint32_t ref = port_ref(ifindex);
+	if (!ref)
+		return;
+	lock();
+	set_port_ref(ifindex, 0);
+	wait_for_running_programs(); // no late count lands in the zeroed row
+	zero_counters(UMIGAME_RAG_REF_SLOT(ref));
 }
 
 void RaGuard::detach(const std::string &dev)
@@ -337,9 +365,7 @@ void RaGuard::detach(const std::string &dev)
 		throw std::runtime_error("no interface named '" + dev + "'");
 
 	const std::string link = link_path(ifindex);
-	umigame_raguard_policy pol{};
-	bool known = bpf_map_lookup_elem(policy_fd_, &ifindex, &pol) == 0;
-	if (access(link.c_str(), F_OK) != 0 && !known)
+	if (access(link.c_str(), F_OK) != 0 && !port_ref(ifindex))
 		throw std::runtime_error("the RA guard is not attached to " + dev);
 	// Unpinning drops the last reference to the link: the program detaches.
 	if (unlink(link.c_str()) != 0 && errno != ENOENT)
@@ -350,9 +376,9 @@ void RaGuard::detach(const std::string &dev)
 
 void RaGuard::unpin_all_if_unused()
 {
-	uint32_t key;
-	if (bpf_map_get_next_key(policy_fd_, nullptr, &key) == 0)
-		return; // other ports still guarded
+	for (uint32_t i = 0; i < UMIGAME_RAGUARD_MAX_IFINDEX; i++)
+		if (port_ref(i))
+			return; // other ports still guarded
 	std::error_code ec;
 	for (const auto &entry : fs::directory_iterator(pin_dir_, ec))
 		fs::remove(entry.path(), ec);
@@ -381,10 +407,13 @@ std::array<umigame_raguard_counter, UMIGAME_RAG_REASON_COUNT> RaGuard::read_row(
 std::vector<RaGuardPortState> RaGuard::ports() const
 {
 	std::vector<RaGuardPortState> out;
-	for_each_key<uint32_t>(policy_fd_, [&](uint32_t ifindex) {
+	for (uint32_t copy = 0; copy < UMIGAME_RAG_POLICY_COPIES; copy++) {
 		RaGuardPortState s;
-		if (bpf_map_lookup_elem(policy_fd_, &ifindex, &s.policy) != 0)
-			return;
+		if (bpf_map_lookup_elem(policies_fd_, &copy, &s.policy) != 0)
+			continue;
+		const uint32_t ifindex = s.policy.ifindex;
+		if (port_ref(ifindex) != copy + 1)
+			continue; // a copy not in force
 		s.ifindex = ifindex;
 		char name[IF_NAMESIZE] = {};
 		if (if_indextoname(ifindex, name))
@@ -400,50 +429,36 @@ std::vector<RaGuardPortState> RaGuard::ports() const
 			default: break;
 			}
 		}
-		const uint32_t gen = s.policy.generation;
-		for_each_key<umigame_raguard_router_key>(routers_fd_, [&](const auto &k) {
-			umigame_raguard_router v{};
-			if (k.ifindex != ifindex || k.generation != gen ||
-			    bpf_map_lookup_elem(routers_fd_, &k, &v) != 0)
-				return;
-			Ipv6Address a;
-			std::memcpy(a.bytes.data(), k.addr, 16);
+		const umigame_raguard_policy &p = s.policy;
+		for (uint32_t i = 0; i < std::min<uint32_t>(p.n_routers, UMIGAME_RAGUARD_MAX_ROUTERS); i++) {
+			const umigame_raguard_router &r = p.routers[i];
 			std::optional<MacAddress> mac;
-			if (v.mac_set) {
+			if (r.match & UMIGAME_RAG_MATCH_MAC) {
 				mac.emplace();
-				std::memcpy(mac->bytes.data(), v.mac, 6);
+				std::memcpy(mac->bytes.data(), r.mac, 6);
 			}
-			s.routers.emplace_back(a, mac);
-		});
-		for_each_key<umigame_raguard_mac_key>(macs_fd_, [&](const auto &k) {
-			if (k.ifindex != ifindex || k.generation != gen)
-				return;
-			MacAddress m;
-			std::memcpy(m.bytes.data(), k.mac, 6);
-			s.router_macs.push_back(m);
-		});
-		for_each_key<umigame_raguard_dhcp_key>(dhcp_fd_, [&](const auto &k) {
-			if (k.ifindex != ifindex || k.generation != gen)
-				return;
+			if (r.match & UMIGAME_RAG_MATCH_ADDR) {
+				Ipv6Address a;
+				std::memcpy(a.bytes.data(), r.addr, 16);
+				s.routers.emplace_back(a, mac);
+			} else if (mac) {
+				s.router_macs.push_back(*mac);
+			}
+		}
+		for (uint32_t i = 0; i < std::min<uint32_t>(p.n_prefixes, UMIGAME_RAGUARD_MAX_PREFIXES); i++) {
+			Ipv6Prefix pfx;
+			std::memcpy(pfx.address.bytes.data(), p.prefixes[i].addr, 16);
+			pfx.length = uint8_t(p.prefixes[i].len);
+			s.prefixes.push_back(pfx);
+		}
+		for (uint32_t i = 0; i < std::min<uint32_t>(p.n_dhcp_servers, UMIGAME_RAGUARD_MAX_DHCP_SERVERS); i++) {
 			Ipv6Address a;
-			std::memcpy(a.bytes.data(), k.addr, 16);
+			std::memcpy(a.bytes.data(), p.dhcp_servers[i], 16);
 			s.dhcpv6_servers.push_back(a);
-		});
-		for_each_key<umigame_raguard_prefix_key>(prefixes_fd_, [&](const auto &k) {
-			if (k.ifindex != ifindex || k.generation != gen)
-				return;
-			Ipv6Prefix p;
-			std::memcpy(p.address.bytes.data(), k.addr, 16);
-			p.length = uint8_t(k.prefixlen - UMIGAME_RAG_PREFIX_KEY_BITS(0));
-			s.prefixes.push_back(p);
-		});
-		std::sort(s.routers.begin(), s.routers.end());
-		std::sort(s.router_macs.begin(), s.router_macs.end());
-		std::sort(s.prefixes.begin(), s.prefixes.end());
-		std::sort(s.dhcpv6_servers.begin(), s.dhcpv6_servers.end());
-		s.counters = read_row(s.policy.port_slot);
+		}
+		s.counters = read_row(p.port_slot);
 		out.push_back(std::move(s));
-	});
+	}
 	std::sort(out.begin(), out.end(),
 		  [](const auto &a, const auto &b) { return a.ifindex < b.ifindex; });
 	return out;

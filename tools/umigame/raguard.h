@@ -69,7 +69,9 @@ public:
 
 private:
 	void forget_port(uint32_t ifindex);
-	void delete_entries(uint32_t ifindex, int generation) const;
+	uint32_t port_ref(uint32_t ifindex) const;
+	void set_port_ref(uint32_t ifindex, uint32_t ref);
+	void lock();
 	uint32_t free_slot() const;
 	void zero_counters(uint32_t slot) const;
 	std::array<umigame_raguard_counter, UMIGAME_RAG_REASON_COUNT> read_row(uint32_t slot) const;
@@ -78,8 +80,10 @@ private:
 
 	std::string pin_dir_;
 	int prog_fd_ = -1;
-	int policy_fd_ = -1, routers_fd_ = -1, macs_fd_ = -1, dhcp_fd_ = -1,
-	    prefixes_fd_ = -1, counters_fd_ = -1, events_fd_ = -1, lost_fd_ = -1;
+	int ports_fd_ = -1, policies_fd_ = -1, counters_fd_ = -1, events_fd_ = -1, lost_fd_ = -1;
+	int lock_fd_ = -1;  // the pin directory, flock()ed while we change maps
+	uint64_t *ports_ = nullptr; // rag_ports, mmap()ed: atomic stores flip policies
+	static constexpr size_t kPortsBytes = UMIGAME_RAGUARD_MAX_IFINDEX * sizeof(uint64_t);
 };
 
 uint32_t interface_index(const std::string &dev); // throws if no such interface

@@ -96,7 +96,7 @@ json port_json(const RaGuardPortState &p)
 		dhcp.push_back(a.str());
 	const uint32_t f = p.policy.flags;
 	json policy = {
-		{"generation", p.policy.generation},
+		{"slot", p.policy.port_slot},
 		{"routers", routers},
 		{"router-macs", macs},
 		{"prefixes", (f & UMIGAME_RAG_F_CHECK_PREFIXES) ? prefixes : json("any")},
@@ -115,9 +115,9 @@ json port_json(const RaGuardPortState &p)
 
 void print_port(const RaGuardPortState &p)
 {
-	std::printf("%s (ifindex %u): %s XDP, policy generation %u\n",
+	std::printf("%s (ifindex %u): %s XDP, counter slot %u\n",
 		    p.dev.empty() ? "<gone>" : p.dev.c_str(), p.ifindex, p.mode.c_str(),
-		    p.policy.generation);
+		    p.policy.port_slot);
 	const uint32_t f = p.policy.flags;
 	if (f & UMIGAME_RAG_F_BLOCK_ALL)
 		std::printf("  block-all: every RA is dropped on this port\n");

@@ -52,6 +52,14 @@ MacAddress unicast_mac(const ConfigTable &t, const Located<std::string> &v)
 	return m;
 }
 
+// The guard keeps a port's whole policy in one map entry of fixed size.
+void check_room(size_t have, size_t limit, const SourceLocation &where, const char *what)
+{
+	if (have >= limit)
+		throw ConfigError(where, "more than " + std::to_string(limit) + " " + what +
+						 " on one port (the RA guard's per-port limit)");
+}
+
 RaGuardPolicy parse(const toml::table &doc, const std::string &file)
 {
 	ConfigTable root(doc, file, "");
@@ -62,26 +70,35 @@ RaGuardPolicy parse(const toml::table &doc, const std::string &file)
 
 	RaGuardPolicy p;
 	ConfigTable &t = *section;
-	for (const auto &v : t.string_array("routers"))
+	auto routers = [&] { return p.routers.size() + p.router_macs.size(); };
+	for (const auto &v : t.string_array("routers")) {
+		check_room(routers(), UMIGAME_RAGUARD_MAX_ROUTERS, v.where, "trusted routers");
 		p.routers.push_back({router_address(t, v), std::nullopt});
+	}
 	for (auto &r : t.table_array("router")) {
 		auto addr = r.string("address");
 		if (!addr)
 			r.fail("[[raguard.router]] needs an 'address'");
+		check_room(routers(), UMIGAME_RAGUARD_MAX_ROUTERS, addr->where, "trusted routers");
 		RaGuardPolicy::Router router{router_address(r, *addr), std::nullopt};
 		if (auto mac = r.string("mac"))
 			router.mac = unicast_mac(r, *mac);
 		r.finish();
 		p.routers.push_back(router);
 	}
-	for (const auto &v : t.string_array("router-macs"))
+	for (const auto &v : t.string_array("router-macs")) {
+		check_room(routers(), UMIGAME_RAGUARD_MAX_ROUTERS, v.where, "trusted routers");
 		p.router_macs.push_back(unicast_mac(t, v));
+	}
 
 	if (t.has("prefixes")) {
 		p.check_prefixes = true;
-		for (const auto &v : t.string_array("prefixes"))
+		for (const auto &v : t.string_array("prefixes")) {
+			check_room(p.prefixes.size(), UMIGAME_RAGUARD_MAX_PREFIXES, v.where,
+				   "allowed prefixes");
 			p.prefixes.push_back(t.convert<Ipv6Prefix>(v, Ipv6Prefix::parse,
 								   "IPv6 prefix (host bits must be zero)"));
+		}
 	}
 
 	if (auto v = t.string("max-preference")) {
@@ -100,9 +117,12 @@ RaGuardPolicy parse(const toml::table &doc, const std::string &file)
 	p.block_all = t.boolean("block-all", false);
 	p.drop_invalid = t.boolean("drop-invalid", false);
 
-	for (const auto &v : t.string_array("dhcpv6-servers"))
+	for (const auto &v : t.string_array("dhcpv6-servers")) {
+		check_room(p.dhcpv6_servers.size(), UMIGAME_RAGUARD_MAX_DHCP_SERVERS, v.where,
+			   "DHCPv6 servers");
 		p.dhcpv6_servers.push_back(t.convert<Ipv6Address>(v, Ipv6Address::parse,
 								  "IPv6 address"));
+	}
 	t.finish();
 
 	if (!p.block_all && p.routers.empty() && p.router_macs.empty())

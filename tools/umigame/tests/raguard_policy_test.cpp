@@ -64,6 +64,30 @@ TEST(RaGuardPolicy, BlockAllNeedsNoRouter)
 	EXPECT_TRUE(p.block_all);
 }
 
+// The guard keeps a port's policy in one map entry: more than fits is an
+// error at the entry that does not fit.
+TEST(RaGuardPolicy, PerPortLimitsNameTheLine)
+{
+	std::string text = "[raguard]\nrouters = [\n";
+	for (int i = 1; i <= UMIGAME_RAGUARD_MAX_ROUTERS + 1; i++)
+		text += "  \"fe80::" + std::to_string(i) + "\",\n";
+	text += "]\n";
+	std::string msg = error_of(text);
+	std::string want = "policy.toml:" + std::to_string(3 + UMIGAME_RAGUARD_MAX_ROUTERS) +
+			   ":3: more than " + std::to_string(UMIGAME_RAGUARD_MAX_ROUTERS) +
+			   " trusted routers";
+	EXPECT_EQ(msg.rfind(want, 0), 0u) << msg;
+
+	text = "[raguard]\nrouters = [\"fe80::1\"]\nprefixes = [";
+	for (int i = 1; i <= UMIGAME_RAGUARD_MAX_PREFIXES + 1; i++)
+		text += "\"2001:db8:" + std::to_string(i) + "::/48\",";
+	text += "]\n";
+	msg = error_of(text);
+	EXPECT_NE(msg.find("more than " + std::to_string(UMIGAME_RAGUARD_MAX_PREFIXES) +
+			   " allowed prefixes"), std::string::npos) << msg;
+	EXPECT_EQ(msg.rfind("policy.toml:3:", 0), 0u) << msg;
+}
+
 TEST(RaGuardPolicy, ErrorsNameFileAndLine)
 {
 	struct Case {

@@ -14,4 +14,31 @@
 #error "umigame.ko needs Linux 6.1 or newer"
 #endif
 
+#include <linux/btf.h>
+#include <linux/btf_ids.h>
+
+/* 6.12 moved the unaligned accessors out of asm/. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+#include <linux/unaligned.h>
+#else
+#include <asm/unaligned.h>
+#endif
+
+/*
+ * 6.9 tags kfunc sets (BTF_SET8_KFUNCS) and register_btf_kfunc_id_set()
+ * refuses an untagged one; before that a plain BTF_SET8 is the kfunc set.
+ */
+#ifndef BTF_KFUNCS_START
+#define BTF_KFUNCS_START(name) BTF_SET8_START(name)
+#define BTF_KFUNCS_END(name) BTF_SET8_END(name)
+#endif
+
+/*
+ * 6.5 spells out what a kfunc needs: an out-of-line body that nothing in
+ * C calls, so that pahole puts it into the module's BTF.
+ */
+#ifndef __bpf_kfunc
+#define __bpf_kfunc __used noinline
+#endif
+
 #endif /* UMIGAME_COMPAT_H */

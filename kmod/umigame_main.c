@@ -17,24 +17,34 @@
 
 static int __init umigame_mod_init(void)
 {
+	int ret;
+
 	/*
-	 * Pieces are chained here, WireGuard style:
-	 *
-	 *	ret = umigame_foo_init();
-	 *	if (ret < 0)
-	 *		goto err_foo;
-	 *	...
-	 * err_foo:
-	 *	umigame_bar_exit();
-	 *	return ret;
+	 * Pieces are chained here, WireGuard style: each failure undoes, in
+	 * reverse order, what already succeeded.
 	 */
+	ret = umigame_esp_init();
+	if (ret < 0)
+		goto err_esp;
+	/* Last: the kfuncs list every piece's functions. */
+	ret = umigame_kfunc_init();
+	if (ret < 0)
+		goto err_kfunc;
+
 	pr_info("version " UMIGAME_VERSION " loaded\n");
 	return 0;
+
+err_kfunc:
+	umigame_esp_exit();
+err_esp:
+	return ret;
 }
 
 static void __exit umigame_mod_exit(void)
 {
 	/* Undo umigame_mod_init() in reverse order. */
+	umigame_kfunc_exit();
+	umigame_esp_exit();
 	pr_info("version " UMIGAME_VERSION " unloaded\n");
 }
 

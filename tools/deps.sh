@@ -16,6 +16,7 @@ packages=(
 	qemu-system-x86 busybox-static kmod cpio xz-utils
 	# network tests, interop peers, packet tools
 	iproute2 radvd thc-ipv6 ndisc6 python3 python3-scapy tcpdump jq procps isc-dhcp-client
+	socat iputils-ping tcpreplay
 	util-linux
 )
 

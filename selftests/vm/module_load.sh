@@ -10,6 +10,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 # shellcheck source-path=SCRIPTDIR source=../lib/tap.sh
 . "$repo/selftests/lib/tap.sh"
+# shellcheck source=../lib/kmsg.sh
+. "$repo/selftests/lib/kmsg.sh"
 
 ko=${UMIGAME_KO:-$repo/build/kmod/umigame.ko}
 mod=umigame
@@ -42,11 +44,7 @@ if [ -d /sys/module/$mod ]; then
 fi
 
 # Mark the kernel log: the checks below only look at what follows.
-marker="umigame-selftest: module_load start $$ $EPOCHREALTIME"
-echo "$marker" >/dev/kmsg
-dmesg_since() {
-	dmesg | awk -v m="$marker" 'found { print } index($0, m) { found = 1 }'
-}
+kmsg_mark module_load
 
 # eq NAME WANT GOT: one point from comparing two strings.
 eq() {
@@ -118,7 +116,7 @@ left=
 [[ $(</proc/modules) != *"$mod "* ]] || left+=" /proc/modules entry"
 eq "nothing left after unload" "" "${left# }"
 
-log=$(dmesg_since)
+log=$(kmsg_since)
 if [ $loaded -eq 1 ]; then
 	has "load message in the kernel log" "$log" "$mod: version $want_version loaded"
 	has "unload message in the kernel log" "$log" "$mod: version $want_version unloaded"
@@ -127,7 +125,7 @@ else
 	tap_skip "unload message in the kernel log" "insmod failed"
 fi
 
-bad=$(grep -E 'WARNING|BUG|Oops|Call Trace|general protection' <<<"$log" || true)
+bad=$(kmsg_trouble)
 if [ -z "$bad" ]; then
 	tap_ok "no WARNING/BUG/Oops in the kernel log since the start"
 else

@@ -6,6 +6,11 @@
 #
 #   selftests/vm/run.sh [TEST]     TEST defaults to module_load.sh
 #
+# A test NAME.sh may come with NAME.prepare: run on the host first with a
+# fresh directory (build/vmtest/NAME, which the guest sees read-only and
+# finds in $UMIGAME_FIXTURES), for work that is slow under TCG, such as
+# building packets with scapy.
+#
 #   VM_TIMEOUT=SECS   guest time limit (default 300)
 #   UMIGAME_KO=path   module to test (default: build/kmod/umigame.ko)
 set -euo pipefail
@@ -26,5 +31,12 @@ if [ -z "${UMIGAME_KO:-}" ]; then
 	fi
 fi
 
+fixtures=$repo/build/vmtest/${test%.sh}
+if [ -x "$here/${test%.sh}.prepare" ]; then
+	rm -rf "$fixtures"
+	mkdir -p "$fixtures"
+	"$here/${test%.sh}.prepare" "$fixtures" >&2
+fi
+
 exec tools/vm/vm-run --timeout "${VM_TIMEOUT:-300}" --env "UMIGAME_KO=$ko" --ro "$ko" \
-	-- "selftests/vm/$test"
+	--env "UMIGAME_FIXTURES=$fixtures" -- "selftests/vm/$test"

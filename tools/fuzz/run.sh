@@ -13,16 +13,18 @@ source "$top/selftests/lib/tap.sh"
 flags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -I"$top/userspace/core/include" -I"$top/include" -I"$top/tools/umigame")
 core=("$top/userspace/core/src/config.cpp" "$top/userspace/core/src/net.cpp")
-# The same toml++ build the CLI links (Debian's shared library).
+# The same toml++ and libmnl builds the CLI links (Debian's shared libraries).
 toml_libs=$(pkg-config --cflags --libs tomlplusplus)
+mnl_libs=$(pkg-config --cflags --libs libmnl)
 
-targets=(raguard_policy)
+# Each target T is tools/fuzz/T_fuzz.cpp with tools/umigame/T.cpp.
+targets=(raguard_policy sa_netlink)
 tap_plan ${#targets[@]}
 for t in "${targets[@]}"; do
 	bin=$out/${t}_fuzz
 	# shellcheck disable=SC2086
 	if ! clang++ "${flags[@]}" "$top/tools/fuzz/${t}_fuzz.cpp" \
-		"$top/tools/umigame/${t}.cpp" "${core[@]}" $toml_libs -o "$bin" 2>"$out/$t.build.log"; then
+		"$top/tools/umigame/${t}.cpp" "${core[@]}" $toml_libs $mnl_libs -o "$bin" 2>"$out/$t.build.log"; then
 		tap_fail "fuzz $t builds" "$(tail -20 "$out/$t.build.log")"
 		continue
 	fi

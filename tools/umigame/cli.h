@@ -17,5 +17,11 @@ struct Globals {
 };
 
 int raguard(const Globals &globals, std::vector<std::string> args);
+int esp(const Globals &globals, std::vector<std::string> args);
+
+// Bring the pinned ESP program's SA map in step with umigame.ko's SAs; does
+// nothing when the program is not loaded. `sa add|del|flush` call it.
+void sync_esp_sas(const Globals &globals);
+int sa(const Globals &globals, std::vector<std::string> args);
 
 } // namespace umigame::cli

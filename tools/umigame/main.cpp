@@ -5,6 +5,10 @@
 //   umigame raguard show [DEV] [--json]
 //   umigame raguard events [DEV] [--count N] [--timeout SECS] [--json]
 //   umigame raguard check --policy FILE
+//   umigame esp attach DEV [--generic] [--drop-unknown-spi|--pass-unknown-spi]
+//   umigame esp detach DEV
+//   umigame esp stats [--json]
+//   umigame sa add src ADDR dst ADDR spi SPI ... | del ID | flush | show [ID] [--json]
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -30,10 +34,22 @@ void usage(FILE *out)
 		   "                         follow drop events\n"
 		   "  raguard check --policy FILE\n"
 		   "                         validate a policy file\n"
+		   "  esp attach DEV [--generic] [--drop-unknown-spi|--pass-unknown-spi]\n"
+		   "                         decrypt ESP for umigame.ko's SAs in XDP on DEV\n"
+		   "  esp detach DEV         remove the ESP fast path from DEV\n"
+		   "  esp stats [--json]     per-reason and per-SA counters\n"
+		   "  sa add src ADDR dst ADDR spi SPI [mode tunnel|transport] [encap-port PORT]\n"
+		   "         { aead 'rfc4106(gcm(aes))' 0xKEY ICV-BITS\n"
+		   "         | enc 'cbc(aes)' 0xKEY auth 'hmac(sha256)' 0xKEY }\n"
+		   "         [replay-window N] [replay-seq N] [replay-seq-hi N] [flag esn]\n"
+		   "         [limit byte-hard N] [limit packet-hard N] [--json]\n"
+		   "                         add an SA to umigame.ko; prints its id\n"
+		   "  sa del ID | sa flush   remove one SA, or all\n"
+		   "  sa show [ID] [--json]  SAs and their counters (never keys)\n"
 		   "  version                print the version\n"
 		   "\n"
 		   "Objects pin under /sys/fs/bpf/umigame/ (--pin-dir or UMIGAME_PIN_DIR override).\n"
-		   "See docs/raguard.md.\n",
+		   "See docs/raguard.md and docs/esp.md.\n",
 		   out);
 }
 
@@ -74,6 +90,10 @@ int main(int argc, char **argv)
 		}
 		if (cmd == "raguard")
 			return umigame::cli::raguard(globals, args);
+		if (cmd == "esp")
+			return umigame::cli::esp(globals, args);
+		if (cmd == "sa")
+			return umigame::cli::sa(globals, args);
 		if (cmd == "help") {
 			usage(stdout);
 			return 0;

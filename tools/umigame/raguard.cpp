@@ -9,16 +9,14 @@
 #include <stdexcept>
 #include <sys/file.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
-#include <linux/magic.h>
 
+#include "bpf_pins.h"
 #include "raguard.skel.h"
 
 namespace fs = std::filesystem;
@@ -37,38 +35,6 @@ static_assert(UMIGAME_RAG_NO_POLICY == 16 && UMIGAME_RAG_RA_INVALID == 17,
 	      "keep raguard_reason_names in the order of enum umigame_raguard_reason");
 
 namespace {
-
-constexpr const char *kBpffs = "/sys/fs/bpf";
-
-[[noreturn]] void fail_errno(const std::string &what, int err)
-{
-	throw std::runtime_error(what + ": " + std::strerror(err));
-}
-
-int get_pinned(const std::string &path)
-{
-	int fd = bpf_obj_get(path.c_str());
-	if (fd < 0)
-		fail_errno("cannot open pinned " + path, errno);
-	return fd;
-}
-
-void close_fd(int &fd)
-{
-	if (fd >= 0)
-		close(fd);
-	fd = -1;
-}
-
-void require_bpffs()
-{
-	struct statfs st;
-	if (statfs(kBpffs, &st) != 0 || st.f_type != BPF_FS_MAGIC)
-		throw std::runtime_error(
-			std::string("no BPF filesystem at ") + kBpffs +
-			" (mount -t bpf bpf /sys/fs/bpf; inside a network namespace use "
-			"`nsenter --net=/run/netns/NAME`, because `ip netns exec` remounts /sys)");
-}
 
 void update(int fd, const void *key, const void *value, const char *what)
 {
@@ -154,23 +120,7 @@ uint32_t interface_index(const std::string &dev)
 
 std::string RaGuard::default_pin_dir()
 {
-	if (const char *env = std::getenv("UMIGAME_PIN_DIR"); env && *env)
-		return env;
-	std::string base = std::string(kBpffs) + "/umigame";
-	// The initial namespace has netns cookie 1 (SO_NETNS_COOKIE, Linux 5.14);
-	// others are named by their nsfs inode, as `ls -l /proc/self/ns/net` shows.
-	uint64_t cookie = 0;
-	socklen_t len = sizeof(cookie);
-	int s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s >= 0) {
-		if (getsockopt(s, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) != 0)
-			cookie = 0;
-		close(s);
-	}
-	struct stat self{};
-	if (cookie != 1 && stat("/proc/self/ns/net", &self) == 0)
-		return base + "/netns-" + std::to_string(self.st_ino) + "/raguard";
-	return base + "/raguard";
+	return bpf_pin_root() + "/raguard";
 }
 
 RaGuard::RaGuard(std::string pin_dir) : pin_dir_(std::move(pin_dir)) {}
@@ -309,34 +259,14 @@ std::string RaGuard::attach(const std::string &dev, const RaGuardPolicy &policy,
 
 	// Policy first: from the first packet the program sees, the port has one.
 	set_policy(ifindex, policy);
-	std::string mode = "native";
-	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = XDP_FLAGS_DRV_MODE);
-	int link_fd = bpf_link_create(prog_fd_, int(ifindex), BPF_XDP, &opts);
-	if (link_fd < 0 && errno == EOPNOTSUPP && allow_generic) {
-		opts.flags = XDP_FLAGS_SKB_MODE;
-		link_fd = bpf_link_create(prog_fd_, int(ifindex), BPF_XDP, &opts);
-		mode = "generic";
-	}
-	if (link_fd < 0) {
-		int err = errno;
+	std::string mode;
+	try {
+		mode = attach_xdp_link(prog_fd_, ifindex, dev, allow_generic, link, "the RA guard");
+	} catch (...) {
 		forget_port(ifindex);
 		unpin_all_if_unused();
-		if (err == EBUSY || err == EEXIST)
-			throw std::runtime_error(dev + " already has an XDP program attached "
-						       "(see `bpftool net show dev " + dev + "`)");
-		if (err == EOPNOTSUPP)
-			throw std::runtime_error(dev + " has no native XDP support "
-						       "(add --generic to use generic XDP)");
-		fail_errno("cannot attach the RA guard to " + dev, err);
+		throw;
 	}
-	if (bpf_obj_pin(link_fd, link.c_str()) != 0) {
-		int err = errno;
-		close(link_fd);
-		forget_port(ifindex);
-		unpin_all_if_unused();
-		fail_errno("cannot pin the XDP link at " + link, err);
-	}
-	close(link_fd);
 	std::string what = "attached to " + dev + " (" + mode + " XDP)";
 	if (mode == "generic")
 		what += "; warning: " + dev + " has no native XDP, generic mode is slower";
@@ -379,13 +309,7 @@ void RaGuard::unpin_all_if_unused()
 	for (uint32_t i = 0; i < UMIGAME_RAGUARD_MAX_IFINDEX; i++)
 		if (port_ref(i))
 			return; // other ports still guarded
-	std::error_code ec;
-	for (const auto &entry : fs::directory_iterator(pin_dir_, ec))
-		fs::remove(entry.path(), ec);
-	fs::remove(pin_dir_, ec);
-	fs::path parent = fs::path(pin_dir_).parent_path();
-	if (parent.filename().string().rfind("netns-", 0) == 0)
-		fs::remove(parent, ec); // only removes it when empty
+	remove_pin_dir(pin_dir_);
 }
 
 std::array<umigame_raguard_counter, UMIGAME_RAG_REASON_COUNT> RaGuard::read_row(uint32_t slot) const

@@ -32,9 +32,7 @@ struct RaGuardPortState {
 class RaGuard {
 public:
 	// Where this network namespace's guard pins its objects:
-	// $UMIGAME_PIN_DIR, else /sys/fs/bpf/umigame/raguard in the initial
-	// namespace and /sys/fs/bpf/umigame/netns-<inode>/raguard in others
-	// (ifindexes are per namespace, so each namespace has its own maps).
+	// bpf_pin_root() + "/raguard".
 	static std::string default_pin_dir();
 
 	explicit RaGuard(std::string pin_dir);

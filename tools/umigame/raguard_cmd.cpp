@@ -156,7 +156,7 @@ void print_port(const RaGuardPortState &p)
 
 std::string pin_dir(const Globals &g)
 {
-	return g.pin_dir ? *g.pin_dir : RaGuard::default_pin_dir();
+	return g.pin_dir ? *g.pin_dir + "/raguard" : RaGuard::default_pin_dir();
 }
 
 volatile std::sig_atomic_t stop_events = 0;

@@ -1,0 +1,37 @@
+// Where the CLI's BPF objects live on the BPF filesystem, and the small
+// helpers every component's loader shares.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace umigame {
+
+// The root every component pins under: $UMIGAME_PIN_DIR, else
+// /sys/fs/bpf/umigame in the initial network namespace and
+// /sys/fs/bpf/umigame/netns-<inode> in others (ifindexes and SAs are per
+// namespace, so each namespace has its own objects). Components add their
+// own directory: <root>/raguard, <root>/esp.
+std::string bpf_pin_root();
+
+// Throws with a hint when /sys/fs/bpf is not a BPF filesystem.
+void require_bpffs();
+
+// The pinned object's fd; throws naming the path.
+int get_pinned(const std::string &path);
+
+[[noreturn]] void fail_errno(const std::string &what, int err);
+
+void close_fd(int &fd);
+
+// Remove dir and, when it sits in an emptied netns-<inode> directory, that too.
+void remove_pin_dir(const std::string &dir);
+
+// Attach prog_fd to dev with a bpf_link pinned at link_path, so it outlives
+// the CLI: native XDP, or generic (skb) mode when the driver has none and
+// allow_generic. Returns "native" or "generic"; throws a message for the
+// operator (`what` names the program in it).
+std::string attach_xdp_link(int prog_fd, uint32_t ifindex, const std::string &dev,
+			    bool allow_generic, const std::string &link_path, const std::string &what);
+
+} // namespace umigame

@@ -1,0 +1,292 @@
+#include "esp.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <stdexcept>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpf_pins.h"
+#include "esp.skel.h"
+
+namespace fs = std::filesystem;
+
+namespace umigame {
+
+const std::array<const char *, UMIGAME_ESP_REASON_COUNT> esp_reason_names = {
+	"decrypted", "to_xfrm",     "unknown_spi_pass", "not_linear",   "unknown_spi",  "replay",
+	"auth_failed", "malformed", "expired",          "crypto_error", "bad_trailer",
+};
+static_assert(UMIGAME_ESP_BAD_TRAILER == 10 && UMIGAME_ESP_REASON_COUNT == 11,
+	      "keep esp_reason_names in the order of enum umigame_esp_reason");
+
+namespace {
+
+constexpr const char *kModuleBtf = "/sys/kernel/btf/umigame";
+
+// The ~16 KiB map value stays off the stack.
+std::unique_ptr<umigame_esp_sa_value> new_value()
+{
+	return std::make_unique<umigame_esp_sa_value>();
+}
+
+umigame_esp_sa_key key_of(const EspSaBinding &b)
+{
+	umigame_esp_sa_key k{};
+	k.spi = htonl(b.spi);
+	k.family = b.family;
+	k.encap_port = b.encap_port;
+	std::memcpy(k.daddr, b.dst.data(), 16);
+	return k;
+}
+
+} // namespace
+
+// Every entry of esp_sas, read with its lock held. Keys are collected first
+// so fn may delete entries.
+void Esp::for_each_sa(
+	const std::function<void(const umigame_esp_sa_key &, const umigame_esp_sa_value &)> &fn) const
+{
+	std::vector<umigame_esp_sa_key> keys;
+	umigame_esp_sa_key key{}, next{};
+	const void *prev = nullptr;
+	while (bpf_map_get_next_key(sas_fd_, prev, &next) == 0) {
+		keys.push_back(next);
+		key = next;
+		prev = &key;
+	}
+	auto value = new_value();
+	for (const auto &k : keys)
+		if (bpf_map_lookup_elem_flags(sas_fd_, &k, value.get(), BPF_F_LOCK) == 0)
+			fn(k, *value);
+}
+
+std::string Esp::default_pin_dir()
+{
+	return bpf_pin_root() + "/esp";
+}
+
+bool Esp::module_present()
+{
+	return access(kModuleBtf, F_OK) == 0;
+}
+
+Esp::Esp(std::string pin_dir) : pin_dir_(std::move(pin_dir)) {}
+
+Esp::~Esp()
+{
+	for (int *fd : {&prog_fd_, &sas_fd_, &counters_fd_, &stats_fd_, &config_fd_})
+		close_fd(*fd);
+}
+
+std::string Esp::link_path(uint32_t ifindex) const
+{
+	return pin_dir_ + "/link_" + std::to_string(ifindex);
+}
+
+bool Esp::open(bool create)
+{
+	require_bpffs();
+	const std::string prog_path = pin_dir_ + "/prog";
+	if (access(prog_path.c_str(), F_OK) != 0) {
+		if (!create)
+			return false;
+		std::error_code ec;
+		fs::create_directories(pin_dir_, ec);
+		if (ec)
+			throw std::runtime_error("cannot create " + pin_dir_ + ": " + ec.message());
+		LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir_.c_str());
+		struct esp *skel = esp__open_opts(&opts);
+		if (!skel)
+			fail_errno("cannot open the ESP BPF object", errno);
+		// Without the module's BTF the kfunc cannot resolve: the program
+		// then leaves decryption to the kernel's xfrm (bpf/esp.bpf.c).
+		skel->rodata->have_module = module_present();
+		int err = esp__load(skel);
+		if (!err)
+			err = bpf_program__pin(skel->progs.umigame_esp, prog_path.c_str());
+		if (!err)
+			err = bpf_map__pin(skel->maps.rodata, (pin_dir_ + "/esp_rodata").c_str());
+		esp__destroy(skel);
+		if (err)
+			fail_errno("cannot load the ESP program (see the verifier log above)", -err);
+	}
+	prog_fd_ = get_pinned(prog_path);
+	sas_fd_ = get_pinned(pin_dir_ + "/esp_sas");
+	counters_fd_ = get_pinned(pin_dir_ + "/esp_sa_counters");
+	stats_fd_ = get_pinned(pin_dir_ + "/esp_stats");
+	config_fd_ = get_pinned(pin_dir_ + "/esp_config");
+	return true;
+}
+
+std::string Esp::attach(const std::string &dev, bool allow_generic)
+{
+	unsigned ifindex = if_nametoindex(dev.c_str());
+	if (!ifindex)
+		throw std::runtime_error("no interface named '" + dev + "'");
+	const std::string link = link_path(ifindex);
+	if (access(link.c_str(), F_OK) == 0)
+		return "already attached to " + dev;
+	std::string mode;
+	try {
+		mode = attach_xdp_link(prog_fd_, ifindex, dev, allow_generic, link, "the ESP program");
+	} catch (...) {
+		unpin_all_if_unused();
+		throw;
+	}
+	std::string what = "attached to " + dev + " (" + mode + " XDP)";
+	if (!module_present())
+		what += "; umigame.ko is not loaded: ESP is checked, then left to the kernel's xfrm";
+	return what;
+}
+
+void Esp::detach(const std::string &dev)
+{
+	unsigned ifindex = if_nametoindex(dev.c_str());
+	if (!ifindex && !dev.empty() && dev.find_first_not_of("0123456789") == std::string::npos)
+		ifindex = unsigned(std::stoul(dev)); // a port whose interface is gone
+	if (!ifindex)
+		throw std::runtime_error("no interface named '" + dev + "'");
+	const std::string link = link_path(ifindex);
+	if (unlink(link.c_str()) != 0) {
+		if (errno == ENOENT)
+			throw std::runtime_error("the ESP program is not attached to " + dev);
+		fail_errno("cannot remove " + link, errno);
+	}
+	unpin_all_if_unused();
+}
+
+std::vector<EspPort> Esp::ports() const
+{
+	std::vector<EspPort> out;
+	std::error_code ec;
+	for (const auto &entry : fs::directory_iterator(pin_dir_, ec)) {
+		std::string name = entry.path().filename();
+		if (name.rfind("link_", 0) != 0)
+			continue;
+		EspPort p;
+		p.ifindex = uint32_t(std::stoul(name.substr(5)));
+		char buf[IF_NAMESIZE] = {};
+		if (if_indextoname(p.ifindex, buf))
+			p.dev = buf;
+		out.push_back(p);
+	}
+	std::sort(out.begin(), out.end(),
+		  [](const EspPort &a, const EspPort &b) { return a.ifindex < b.ifindex; });
+	return out;
+}
+
+// The program holds a reference on umigame.ko through its kfunc: once no
+// port uses it, unpin everything so `rmmod umigame` works.
+void Esp::unpin_all_if_unused()
+{
+	if (!ports().empty())
+		return;
+	remove_pin_dir(pin_dir_);
+}
+
+void Esp::set_drop_unknown_spi(bool drop)
+{
+	uint32_t zero = 0;
+	umigame_esp_config cfg{};
+	cfg.drop_unknown_spi = drop ? 1 : 0;
+	if (bpf_map_update_elem(config_fd_, &zero, &cfg, BPF_ANY) != 0)
+		fail_errno("cannot set the unknown-SPI policy", errno);
+}
+
+void Esp::sync(const std::vector<EspSaBinding> &sas)
+{
+	// Drop entries whose SA is gone or changed its id.
+	for_each_sa([&](const umigame_esp_sa_key &key, const umigame_esp_sa_value &value) {
+		bool wanted = false;
+		for (const auto &b : sas) {
+			umigame_esp_sa_key k = key_of(b);
+			wanted |= std::memcmp(&k, &key, sizeof(k)) == 0 && value.sa_id == b.sa_id;
+		}
+		if (!wanted)
+			bpf_map_delete_elem(sas_fd_, &key);
+	});
+
+	for (const auto &b : sas) {
+		if (b.sa_id >= UMIGAME_ESP_MAX_SAS)
+			throw std::runtime_error("SA id " + std::to_string(b.sa_id) + " is beyond " +
+						 std::to_string(UMIGAME_ESP_MAX_SAS - 1));
+		umigame_esp_sa_key k = key_of(b);
+		auto v = new_value();
+		v->sa_id = b.sa_id;
+		v->mode = b.mode;
+		v->iv_len = b.iv_len;
+		v->icv_len = b.icv_len;
+		v->flags = b.flags;
+		if (b.replay_window) {
+			uint32_t rflags = (b.flags & UMIGAME_ESP_F_ESN) ? UMIGAME_REPLAY_F_ESN : 0;
+			if (umigame_replay_init(&v->window, b.replay_window, rflags, b.replay_start))
+				throw std::runtime_error("replay window " +
+							 std::to_string(b.replay_window) +
+							 " is not a power of two from 64 to 65536");
+		}
+		// BPF_NOEXIST: an SA already here keeps its window.
+		if (bpf_map_update_elem(sas_fd_, &k, v.get(), BPF_NOEXIST) == 0) {
+			uint32_t id = b.sa_id;
+			std::vector<umigame_esp_sa_counters> zeros(libbpf_num_possible_cpus());
+			bpf_map_update_elem(counters_fd_, &id, zeros.data(), BPF_ANY);
+		} else if (errno != EEXIST) {
+			fail_errno("cannot add SA " + std::to_string(b.sa_id) + " to the XDP program",
+				   errno);
+		}
+	}
+}
+
+EspStats Esp::stats() const
+{
+	EspStats s;
+	const int ncpu = libbpf_num_possible_cpus();
+	std::vector<uint64_t> percpu(ncpu);
+	for (uint32_t r = 0; r < UMIGAME_ESP_REASON_COUNT; r++)
+		if (bpf_map_lookup_elem(stats_fd_, &r, percpu.data()) == 0)
+			for (uint64_t v : percpu)
+				s.reasons[r] += v;
+
+	std::vector<umigame_esp_sa_counters> rows(ncpu);
+	for_each_sa([&](const umigame_esp_sa_key &, const umigame_esp_sa_value &value) {
+		EspStats::Sa sa{value.sa_id, {}, value.window.top};
+		uint32_t id = value.sa_id;
+		if (bpf_map_lookup_elem(counters_fd_, &id, rows.data()) == 0)
+			for (const auto &c : rows) {
+				sa.counters.packets += c.packets;
+				sa.counters.bytes += c.bytes;
+				sa.counters.replay_drops += c.replay_drops;
+				sa.counters.auth_failures += c.auth_failures;
+				sa.counters.errors += c.errors;
+			}
+		s.sas.push_back(sa);
+	});
+	std::sort(s.sas.begin(), s.sas.end(),
+		  [](const EspStats::Sa &a, const EspStats::Sa &b) { return a.sa_id < b.sa_id; });
+
+	int rodata = bpf_obj_get((pin_dir_ + "/esp_rodata").c_str());
+	if (rodata >= 0) {
+		// The whole .rodata section: have_module is its first (only) byte.
+		bpf_map_info info{};
+		uint32_t len = sizeof(info);
+		if (bpf_obj_get_info_by_fd(rodata, &info, &len) == 0 && info.value_size > 0) {
+			std::vector<uint8_t> ro(info.value_size);
+			uint32_t zero = 0;
+			if (bpf_map_lookup_elem(rodata, &zero, ro.data()) == 0)
+				s.have_module = ro[0] != 0;
+		}
+		close(rodata);
+	}
+	s.ports = ports();
+	return s;
+}
+
+} // namespace umigame

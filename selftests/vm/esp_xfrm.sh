@@ -9,8 +9,9 @@
 #       2001:db8:1::2  (ESN near 2^32)              2001:db8:2::2
 #   tx0 2001:db8:ffff::1 192.0.2.1  <--veth-->  rx0 2001:db8:ffff::2 192.0.2.2
 #
-# SAs, tx -> rx: 0x100 IPv6 tunnel GCM-128 ESN; 0x200 IPv4 tunnel GCM-256;
-# 0x300 IPv4 in UDP/4500 (RFC 3948); 0x400 IPv6 tunnel starting at
+# The sender's SAs all use ESN and window 4096. SAs, tx -> rx: 0x100 IPv6
+# tunnel GCM-128; 0x200 IPv4 tunnel GCM-256; 0x300 IPv4 in UDP/4500
+# (RFC 3948); 0x600 IPv6 transport; 0x400 IPv6 tunnel starting at
 # 0xffffff00 with ESN; 0x500 exists only on tx (an unknown SPI for rx).
 # Replies travel back in the clear (rx has no outbound SA).
 set -uo pipefail
@@ -85,9 +86,10 @@ rx ip route add 10.1.0.0/24 via 192.0.2.1
 
 xfrm_out 0x100 2001:db8:ffff::1 2001:db8:ffff::2 2001:db8:1::1/128 2001:db8:2::1/128 \
 	flag esn replay-window 4096 aead "$GCM" $KEY128 128
-xfrm_out 0x200 192.0.2.1 192.0.2.2 10.1.0.1/32 10.2.0.1/32 aead "$GCM" $KEY256 128
+xfrm_out 0x200 192.0.2.1 192.0.2.2 10.1.0.1/32 10.2.0.1/32 \
+	flag esn replay-window 4096 aead "$GCM" $KEY256 128
 xfrm_out 0x300 192.0.2.1 192.0.2.2 10.1.0.3/32 10.2.0.3/32 \
-	encap espinudp 4500 4500 0.0.0.0 aead "$GCM" $KEY128 128
+	flag esn replay-window 4096 encap espinudp 4500 4500 0.0.0.0 aead "$GCM" $KEY128 128
 xfrm_out 0x400 2001:db8:ffff::1 2001:db8:ffff::2 2001:db8:1::2/128 2001:db8:2::2/128 \
 	flag esn replay-window 4096 replay-oseq 0xffffff00 aead "$GCM" $KEY128 128
 
@@ -96,9 +98,9 @@ ok=1
 sa_add 0x100 src 2001:db8:ffff::1 dst 2001:db8:ffff::2 mode tunnel aead "$GCM" $KEY128 128 \
 	replay-window 4096 flag esn || ok=0
 sa_add 0x200 src 192.0.2.1 dst 192.0.2.2 mode tunnel aead "$GCM" $KEY256 128 \
-	replay-window 1024 || ok=0
+	replay-window 65536 flag esn || ok=0
 sa_add 0x300 src 192.0.2.1 dst 192.0.2.2 mode tunnel encap-port 4500 aead "$GCM" $KEY128 128 \
-	replay-window 1024 || ok=0
+	replay-window 1024 flag esn || ok=0
 sa_add 0x400 src 2001:db8:ffff::1 dst 2001:db8:ffff::2 mode tunnel aead "$GCM" $KEY128 128 \
 	replay-window 4096 flag esn replay-seq 0xffffff00 || ok=0
 if [ $ok = 1 ] && out=$(rx "$umigame" esp attach rx0 --drop-unknown-spi 2>&1); then
@@ -157,19 +159,19 @@ traffic() {
 # RFC 4303 §3.4, tunnel mode: IPv6 outer with ESN, IPv4 outer, and ESP in
 # UDP/4500 (RFC 3948).
 traffic "IPv6 tunnel, GCM-128, ESN (SA 0x100)" 6 2001:db8:1::1 2001:db8:2::1
-traffic "IPv4 tunnel, GCM-256 (SA 0x200)" 4 10.1.0.1 10.2.0.1
-traffic "ESP in UDP/4500 (SA 0x300)" 4 10.1.0.3 10.2.0.3
+traffic "IPv4 tunnel, GCM-256, ESN (SA 0x200)" 4 10.1.0.1 10.2.0.1
+traffic "ESP in UDP/4500, ESN (SA 0x300)" 4 10.1.0.3 10.2.0.3
 
 # Transport mode (RFC 4303 §3.1.1): UDP between the outer addresses.
 xfrm_transport() {
 	tx ip xfrm state add src 2001:db8:ffff::1 dst 2001:db8:ffff::2 proto esp spi 0x600 \
-		reqid 6 mode transport aead "$GCM" $KEY128 128 &&
+		reqid 6 mode transport flag esn replay-window 4096 aead "$GCM" $KEY128 128 &&
 		tx ip xfrm policy add src 2001:db8:ffff::1/128 dst 2001:db8:ffff::2/128 proto udp \
 			dir out tmpl src 2001:db8:ffff::1 dst 2001:db8:ffff::2 proto esp reqid 6 mode transport
 }
 got=$(umi_tmp udp.transport)
 if xfrm_transport && sa_add 0x600 src 2001:db8:ffff::1 dst 2001:db8:ffff::2 mode transport \
-	aead "$GCM" $KEY128 128 replay-window 64; then
+	aead "$GCM" $KEY128 128 replay-window 64 flag esn; then
 	bg_start rx udp_transport socat -u "UDP6-RECV:4999,bind=[2001:db8:ffff::2]" "OPEN:$got,creat,append"
 	wait_for 5 "UDP sink on 4999" listening 4999
 	for i in 1 2 3; do

@@ -64,7 +64,7 @@ check: ensure-deps
 	@tools/check.sh
 
 demo: ensure-deps
-	@$(MAKE) --no-print-directory bpf userspace
+	@$(MAKE) --no-print-directory bpf userspace kmod
 	@tools/demo.sh
 
 bench: ensure-deps

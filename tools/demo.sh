@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# tools/demo.sh — what `make demo` shows: a victim host, a legit router and an
-# attacker on one segment, first without and then with umigame's XDP RA guard.
+# tools/demo.sh — what `make demo` shows. Scene 1: a victim host, a legit
+# router and an attacker on one segment, first without and then with
+# umigame's XDP RA guard. Scene 2 (tools/demo/esp_scene.sh, in the 6.1
+# guest): the kernel's xfrm sends ESP, umigame decrypts it in XDP.
 # The lab is the one selftests/raguard/raguard_netns.sh tests (shared in
 # selftests/raguard/topology.sh); everything lives in network namespaces
 # named umi-<run id>-* and is removed on exit, however the demo ends.
@@ -176,6 +178,18 @@ title "\$ umigame raguard events $VICTIM_IF   (the first 8)"
 timeout 10 nsenter --net="/run/netns/$(ns_name victim)" "$UMIGAME" raguard events \
 	"$VICTIM_IF" --count 8 --timeout 3 | head -n 8
 
-title "done"
 rag_guard detach "$VICTIM_IF"
+
+title "scene 2: IPsec ESP decrypted in XDP"
+say "The host kernel has no ESP and no module loading, so this scene runs in a"
+say "Debian 6.1 guest (QEMU without KVM: about a minute)."
+if [ -f "$ROOT/build/kmod/umigame.ko" ]; then
+	"$ROOT/tools/vm/vm-run" --timeout 300 --env "DEMO_COLOR=$([ -n "$B" ] && echo 1 || echo 0)" \
+		-- tools/demo/esp_scene.sh ||
+		say "${R}the ESP scene failed (see above)${N}"
+else
+	say "${Y}skipped: build/kmod/umigame.ko is missing (make kmod)${N}"
+fi
+
+title "done"
 say "namespaces umi-$UMI_RUN_ID-* are removed on exit."

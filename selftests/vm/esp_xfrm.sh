@@ -2,29 +2,21 @@
 # KTAP test, run INSIDE the VM guest (selftests/vm/run.sh esp_xfrm.sh): the
 # kernel's own xfrm encrypts, umigame's XDP program and umigame.ko decrypt.
 # The receiver has no inbound xfrm state at all, so whatever reaches its
-# sockets went through our fast path.
-#
-#   tx (kernel xfrm: ESN, window 4096)          rx (umigame esp on rx0, no xfrm)
-#   lo  2001:db8:1::1  10.1.0.1  10.1.0.3       lo  2001:db8:2::1  10.2.0.1  10.2.0.3
-#       2001:db8:1::2  (ESN near 2^32)              2001:db8:2::2
-#   tx0 2001:db8:ffff::1 192.0.2.1  <--veth-->  rx0 2001:db8:ffff::2 192.0.2.2
+# sockets went through our fast path. The lab: selftests/esp/topology.sh.
 #
 # The sender's SAs all use ESN and window 4096. SAs, tx -> rx: 0x100 IPv6
 # tunnel GCM-128; 0x200 IPv4 tunnel GCM-256; 0x300 IPv4 in UDP/4500
 # (RFC 3948); 0x600 IPv6 transport; 0x400 IPv6 tunnel starting at
-# 0xffffff00 with ESN; 0x500 exists only on tx (an unknown SPI for rx).
-# Replies travel back in the clear (rx has no outbound SA).
+# 0xffffff00; 0x500 exists only on tx (an unknown SPI for rx).
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 # shellcheck source-path=SCRIPTDIR source=../lib/netns.sh
 source "$repo/selftests/lib/netns.sh"
-
+# shellcheck source-path=SCRIPTDIR source=../esp/topology.sh
+source "$repo/selftests/esp/topology.sh"
 ko=${UMIGAME_KO:-$repo/build/kmod/umigame.ko}
-umigame=$repo/build/release/tools/umigame/umigame
-KEY128=0x0102030405060708090a0b0c0d0e0f10a1a2a3a4
-KEY256=0x2122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f40b1b2b3b4
-GCM="rfc4106(gcm(aes))"
+umigame=$ESP_UMIGAME
 
 tap_plan 23
 
@@ -32,76 +24,30 @@ if [ ! -e /proc/modules ] || [ "$EUID" -ne 0 ]; then
 	for _ in $(seq 23); do tap_skip "esp_xfrm" "needs root and module support (selftests/vm/run.sh)"; done
 	tap_finish
 fi
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-
-rx() { ns_nsenter rx "$@"; }
-tx() { ns_nsenter tx "$@"; }
-stat_of() { # REASON: packets counted under an esp_stats reason
-	rx "$umigame" esp stats --json | jq -r ".reasons.$1.packets"
-}
-sa_stat() { # SPI FIELD: a per-SA counter, by the SA's SPI
-	local id=${SA_ID[$1]}
-	rx "$umigame" esp stats --json | jq -r ".sas[] | select(.id == $id) | .$2"
-}
-declare -A SA_ID=()
-sa_add() { # SPI ARGS...: add an SA on rx, remember its id
-	local spi=$1 out
-	shift
-	if out=$(rx "$umigame" sa add spi "$spi" "$@" 2>&1); then
-		SA_ID[$spi]=$(grep -oE '[0-9]+' <<<"$out" | tail -1)
-		return 0
-	fi
-	echo "$out" >&2
-	return 1
-}
-xfrm_out() { # SPI SRC DST INNER_SRC INNER_DST EXTRA...: tx's outbound SA + policy
-	local spi=$1 src=$2 dst=$3 isrc=$4 idst=$5
-	shift 5
-	tx ip xfrm state add src "$src" dst "$dst" proto esp spi "$spi" reqid "$spi" mode tunnel "$@" &&
-		tx ip xfrm policy add src "$isrc" dst "$idst" dir out \
-			tmpl src "$src" dst "$dst" proto esp reqid "$spi" mode tunnel
-}
-
 on_cleanup 'rmmod umigame 2>/dev/null; true'
 rmmod umigame 2>/dev/null
 tap_check "insmod umigame.ko" insmod "$ko"
 
-ns_create tx
-ns_create rx
-for n in tx rx; do
-	ns_sysctl "$n" net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
-		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
-done
-veth_pair tx tx0 rx rx0
-tx ip addr add 2001:db8:ffff::1/64 dev tx0
-rx ip addr add 2001:db8:ffff::2/64 dev rx0
-tx ip addr add 192.0.2.1/24 dev tx0
-rx ip addr add 192.0.2.2/24 dev rx0
-for a in 2001:db8:1::1/128 2001:db8:1::2/128 10.1.0.1/32 10.1.0.3/32; do tx ip addr add "$a" dev lo; done
-for a in 2001:db8:2::1/128 2001:db8:2::2/128 10.2.0.1/32 10.2.0.3/32; do rx ip addr add "$a" dev lo; done
-tx ip route add 2001:db8:2::/64 via 2001:db8:ffff::2
-tx ip route add 10.2.0.0/24 via 192.0.2.2
-rx ip route add 2001:db8:1::/64 via 2001:db8:ffff::1
-rx ip route add 10.1.0.0/24 via 192.0.2.1
+esp_lab_up
 
-xfrm_out 0x100 2001:db8:ffff::1 2001:db8:ffff::2 2001:db8:1::1/128 2001:db8:2::1/128 \
+esp_xfrm_out 0x100 2001:db8:ffff::1 2001:db8:ffff::2 2001:db8:1::1/128 2001:db8:2::1/128 \
 	flag esn replay-window 4096 aead "$GCM" $KEY128 128
-xfrm_out 0x200 192.0.2.1 192.0.2.2 10.1.0.1/32 10.2.0.1/32 \
+esp_xfrm_out 0x200 192.0.2.1 192.0.2.2 10.1.0.1/32 10.2.0.1/32 \
 	flag esn replay-window 4096 aead "$GCM" $KEY256 128
-xfrm_out 0x300 192.0.2.1 192.0.2.2 10.1.0.3/32 10.2.0.3/32 \
+esp_xfrm_out 0x300 192.0.2.1 192.0.2.2 10.1.0.3/32 10.2.0.3/32 \
 	flag esn replay-window 4096 encap espinudp 4500 4500 0.0.0.0 aead "$GCM" $KEY128 128
-xfrm_out 0x400 2001:db8:ffff::1 2001:db8:ffff::2 2001:db8:1::2/128 2001:db8:2::2/128 \
+esp_xfrm_out 0x400 2001:db8:ffff::1 2001:db8:ffff::2 2001:db8:1::2/128 2001:db8:2::2/128 \
 	flag esn replay-window 4096 replay-oseq 0xffffff00 aead "$GCM" $KEY128 128
 
 # RFC 4303 §3.4: our receiver holds the same SAs, in umigame.ko only.
 ok=1
-sa_add 0x100 src 2001:db8:ffff::1 dst 2001:db8:ffff::2 mode tunnel aead "$GCM" $KEY128 128 \
+esp_sa_add 0x100 src 2001:db8:ffff::1 dst 2001:db8:ffff::2 mode tunnel aead "$GCM" $KEY128 128 \
 	replay-window 4096 flag esn || ok=0
-sa_add 0x200 src 192.0.2.1 dst 192.0.2.2 mode tunnel aead "$GCM" $KEY256 128 \
+esp_sa_add 0x200 src 192.0.2.1 dst 192.0.2.2 mode tunnel aead "$GCM" $KEY256 128 \
 	replay-window 65536 flag esn || ok=0
-sa_add 0x300 src 192.0.2.1 dst 192.0.2.2 mode tunnel encap-port 4500 aead "$GCM" $KEY128 128 \
+esp_sa_add 0x300 src 192.0.2.1 dst 192.0.2.2 mode tunnel encap-port 4500 aead "$GCM" $KEY128 128 \
 	replay-window 1024 flag esn || ok=0
-sa_add 0x400 src 2001:db8:ffff::1 dst 2001:db8:ffff::2 mode tunnel aead "$GCM" $KEY128 128 \
+esp_sa_add 0x400 src 2001:db8:ffff::1 dst 2001:db8:ffff::2 mode tunnel aead "$GCM" $KEY128 128 \
 	replay-window 4096 flag esn replay-seq 0xffffff00 || ok=0
 if [ $ok = 1 ] && out=$(rx "$umigame" esp attach rx0 --drop-unknown-spi 2>&1); then
 	tap_ok "umigame sa add x4 and esp attach rx0 ($out)"
@@ -170,14 +116,14 @@ xfrm_transport() {
 			dir out tmpl src 2001:db8:ffff::1 dst 2001:db8:ffff::2 proto esp reqid 6 mode transport
 }
 got=$(umi_tmp udp.transport)
-if xfrm_transport && sa_add 0x600 src 2001:db8:ffff::1 dst 2001:db8:ffff::2 mode transport \
+if xfrm_transport && esp_sa_add 0x600 src 2001:db8:ffff::1 dst 2001:db8:ffff::2 mode transport \
 	aead "$GCM" $KEY128 128 replay-window 64 flag esn; then
 	bg_start rx udp_transport socat -u "UDP6-RECV:4999,bind=[2001:db8:ffff::2]" "OPEN:$got,creat,append"
 	wait_for 5 "UDP sink on 4999" listening 4999
 	for i in 1 2 3; do
 		echo "transport $i" | tx socat -u - "UDP6-SENDTO:[2001:db8:ffff::2]:4999,bind=[2001:db8:ffff::1]"
 	done
-	if wait_for 10 "3 datagrams" lines_in "$got" 3 && [ "$(sa_stat 0x600 packets)" -ge 3 ]; then
+	if wait_for 10 "3 datagrams" lines_in "$got" 3 && [ "$(esp_sa_stat 0x600 packets)" -ge 3 ]; then
 		tap_ok "transport mode (SA 0x600): 3 UDP datagrams, decrypted by us"
 	else
 		tap_fail "transport mode (SA 0x600): 3 UDP datagrams" "got: $(cat "$got" 2>/dev/null)"
@@ -186,9 +132,9 @@ else
 	tap_fail "transport mode (SA 0x600): 3 UDP datagrams" "setting up the SA failed"
 fi
 
-decrypted=$(stat_of decrypted)
-if [ "${decrypted:-0}" -ge 30 ] && [ "$(sa_stat 0x100 packets)" -ge 5 ] &&
-	[ "$(sa_stat 0x300 packets)" -ge 5 ]; then
+decrypted=$(esp_stat decrypted)
+if [ "${decrypted:-0}" -ge 30 ] && [ "$(esp_sa_stat 0x100 packets)" -ge 5 ] &&
+	[ "$(esp_sa_stat 0x300 packets)" -ge 5 ]; then
 	tap_ok "esp stats: $decrypted decrypted in XDP, per-SA counters moved"
 else
 	tap_fail "esp stats: decrypted in XDP, per-SA counters moved" \
@@ -205,10 +151,10 @@ tx ping -6 -c 3 -i 0.2 -W 2 -I 2001:db8:1::1 2001:db8:2::1 >/dev/null
 captured() { [ "$(tcpdump -r "$cap" 2>/dev/null | wc -l)" -ge "$1" ]; }
 wait_for 5 "3 ESP packets captured" captured 3
 bg_stop capture
-replays_before=$(sa_stat 0x100 replay_drops)
+replays_before=$(esp_sa_stat 0x100 replay_drops)
 echos_before=$(rx awk '/^Icmp6InEchos / { print $2 }' /proc/net/snmp6)
 tx tcpreplay -q -i tx0 "$cap" >/dev/null 2>&1
-replays_since() { [ "$(($(sa_stat 0x100 replay_drops) - replays_before))" -ge "$1" ]; }
+replays_since() { [ "$(($(esp_sa_stat 0x100 replay_drops) - replays_before))" -ge "$1" ]; }
 if wait_for 5 "3 replays counted" replays_since 3; then
 	tap_ok "replayed ESP packets dropped as replays"
 else
@@ -222,12 +168,12 @@ else
 fi
 
 # Unknown SPI: an SA only the sender has. Dropped by policy, counted.
-xfrm_out 0x500 2001:db8:ffff::1 2001:db8:ffff::2 2001:db8:1::1/128 2001:db8:2::9/128 \
+esp_xfrm_out 0x500 2001:db8:ffff::1 2001:db8:ffff::2 2001:db8:1::1/128 2001:db8:2::9/128 \
 	aead "$GCM" $KEY128 128
 rx ip addr add 2001:db8:2::9/128 dev lo
-unknown_before=$(stat_of unknown_spi)
+unknown_before=$(esp_stat unknown_spi)
 if ! tx ping -6 -c 2 -i 0.2 -W 1 -I 2001:db8:1::1 2001:db8:2::9 >/dev/null &&
-	[ "$(($(stat_of unknown_spi) - unknown_before))" -ge 2 ]; then
+	[ "$(($(esp_stat unknown_spi) - unknown_before))" -ge 2 ]; then
 	tap_ok "unknown SPI 0x500: dropped and counted"
 else
 	tap_fail "unknown SPI 0x500: dropped and counted" "$(rx "$umigame" esp stats 2>&1)"
@@ -239,7 +185,7 @@ if tx ping -6 -q -c 400 -i 0.005 -W 2 -I 2001:db8:1::2 2001:db8:2::2 >"$(umi_tmp
 else
 	tap_fail "400 pings across the 2^32 boundary, none lost" "$(cat "$(umi_tmp esn.ping)")"
 fi
-top=$(sa_stat 0x400 replay_top)
+top=$(esp_sa_stat 0x400 replay_top)
 if [ "${top:-0}" -gt 4294967296 ]; then
 	tap_ok "SA 0x400's window moved past 2^32 (top $top)"
 else
@@ -263,9 +209,9 @@ rx ip xfrm policy add src 2001:db8:1::1/128 dst 2001:db8:2::1/128 dir in \
 	tmpl src 2001:db8:ffff::1 dst 2001:db8:ffff::2 proto esp reqid 1 mode tunnel
 if out=$(rx "$umigame" esp attach rx0 2>&1) && [[ $out == *"not loaded"* ]] &&
 	tx ping -6 -c 3 -i 0.2 -W 2 -I 2001:db8:1::1 2001:db8:2::1 >/dev/null &&
-	[ "$(stat_of to_xfrm)" -ge 3 ] &&
+	[ "$(esp_stat to_xfrm)" -ge 3 ] &&
 	[ "$(rx "$umigame" esp stats --json | jq -r .decrypts_in_xdp)" = false ]; then
-	tap_ok "module absent: program loads, ESP goes to the kernel's xfrm ($(stat_of to_xfrm) counted)"
+	tap_ok "module absent: program loads, ESP goes to the kernel's xfrm ($(esp_stat to_xfrm) counted)"
 else
 	tap_fail "module absent: program loads, ESP goes to the kernel's xfrm" \
 		"$out; $(rx "$umigame" esp stats 2>&1)"

@@ -17,14 +17,28 @@ core=("$top/userspace/core/src/config.cpp" "$top/userspace/core/src/net.cpp")
 toml_libs=$(pkg-config --cflags --libs tomlplusplus)
 mnl_libs=$(pkg-config --cflags --libs libmnl)
 
-# Each target T is tools/fuzz/T_fuzz.cpp with tools/umigame/T.cpp.
-targets=(raguard_policy sa_netlink)
+# Each target T is tools/fuzz/T_fuzz.cpp with tools/umigame/T.cpp, unless
+# `sources` names its own (paths from the top, globs allowed); `extra` adds
+# compiler and linker flags for a target.
+declare -A sources=(
+	[dhcp6_message]="userspace/dhcp6/src/*.cpp"
+)
+declare -A extra=(
+	[dhcp6_message]="-I$top/userspace/dhcp6/include $(pkg-config --cflags --libs libcrypto)"
+)
+targets=(raguard_policy sa_netlink dhcp6_message)
 tap_plan ${#targets[@]}
 for t in "${targets[@]}"; do
 	bin=$out/${t}_fuzz
+	read -ra patterns <<<"${sources[$t]:-tools/umigame/$t.cpp}"
+	srcs=()
+	for pattern in "${patterns[@]}"; do
+		# shellcheck disable=SC2206 # the glob is meant to expand
+		srcs+=("$top"/$pattern)
+	done
 	# shellcheck disable=SC2086
 	if ! clang++ "${flags[@]}" "$top/tools/fuzz/${t}_fuzz.cpp" \
-		"$top/tools/umigame/${t}.cpp" "${core[@]}" $toml_libs $mnl_libs -o "$bin" 2>"$out/$t.build.log"; then
+		"${srcs[@]}" "${core[@]}" $toml_libs $mnl_libs ${extra[$t]:-} -o "$bin" 2>"$out/$t.build.log"; then
 		tap_fail "fuzz $t builds" "$(tail -20 "$out/$t.build.log")"
 		continue
 	fi

@@ -78,6 +78,7 @@ struct esp_pkt {
 	__u32 l3_off;     /* outer IP header */
 	__u32 l3_len;     /* outer IP header bytes (IPv4 options included) */
 	__u32 udp_len;    /* 8 with RFC 3948 encapsulation, else 0 */
+	__u32 ip_end;     /* where the outer IP packet ends (its length field) */
 	__u16 family;
 	__u16 encap_port;
 };
@@ -127,6 +128,7 @@ static __always_inline int find_esp(struct xdp_md *ctx, struct esp_pkt *p,
 		proto = ip6->nexthdr;
 		p->family = 10; /* AF_INET6 */
 		p->l3_len = sizeof(*ip6);
+		p->ip_end = p->l3_off + sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
 		__builtin_memcpy(key->daddr, &ip6->daddr, 16);
 	} else if (eth->h_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = (void *)(eth + 1);
@@ -143,6 +145,7 @@ static __always_inline int find_esp(struct xdp_md *ctx, struct esp_pkt *p,
 		proto = ip->protocol;
 		p->family = 2; /* AF_INET */
 		p->l3_len = ip->ihl * 4;
+		p->ip_end = p->l3_off + bpf_ntohs(ip->tot_len);
 		__builtin_memset(key->daddr, 0, 16);
 		__builtin_memcpy(key->daddr, &ip->daddr, 4);
 	} else {
@@ -360,6 +363,20 @@ int umigame_esp(struct xdp_md *ctx)
 
 	if (!have_module)
 		return count(UMIGAME_ESP_TO_XFRM);
+
+	/* The kfunc takes ESP to run to the end of the frame: cut off what
+	 * follows the IP packet (Ethernet padding, a trailer some NICs add),
+	 * and refuse a frame shorter than its IP header says. */
+	{
+		__u32 frame_len = bpf_xdp_get_buff_len(ctx);
+
+		if (p.ip_end > frame_len || p.ip_end < p.esp_off)
+			return count(UMIGAME_ESP_MALFORMED);
+		if (frame_len - p.ip_end > MAX_FRAME)
+			return count(UMIGAME_ESP_MALFORMED);
+		if (frame_len > p.ip_end && bpf_xdp_adjust_tail(ctx, -(int)(frame_len - p.ip_end)))
+			return count(UMIGAME_ESP_MALFORMED);
+	}
 
 	ret = umigame_esp_decrypt(ctx, sa->sa_id, p.esp_off, (__u32)(seq >> 32));
 	if (ret < 0) {

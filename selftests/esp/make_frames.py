@@ -121,6 +121,14 @@ def main():
     b.frame("tunnel6_flipped_ciphertext", "t6", IPv6(bytes(bad)), None, "XDP_DROP",
             "auth_failed")
 
+    # Bytes after the IP packet (Ethernet padding, a NIC's trailer) are not
+    # ESP: cut off before decryption, the frame still decrypts.
+    b.frame("tunnel6_frame_trailer", "t6", IPv6(raw(encrypt(sa, inner6, 8))) /
+            Raw(b"\0" * 6), inner6)
+    # A frame shorter than its IP header says: refused.
+    short = raw(encrypt(sa, inner6, 9))[:-4]
+    b.frame("tunnel6_shorter_than_ip", "t6", IPv6(short), None, "XDP_DROP", "malformed")
+
     # IPv4 outer carrying IPv4, AES-GCM-256.
     sa = gcm(0x2002, OUT4, KEY256)
     b.sa("t4", sa_args(0x2002, OUT4, gcm256, extra=["replay-window", "1024"]))

@@ -189,9 +189,10 @@ static __always_inline int strip(struct xdp_md *ctx, const struct esp_pkt *p,
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u32 plain_off = p->esp_off + ESP_HDR_LEN + (sa->iv_len & 0x1f);
-	/* A scalar from a helper: a length computed from packet pointers is
-	 * one 6.1's verifier will not let us do arithmetic with. */
-	__u32 pkt_len = bpf_xdp_get_buff_len(ctx);
+	/* The frame was trimmed to the IP packet before the kfunc. (A length
+	 * computed from packet pointers is one 6.1's verifier will not let us
+	 * do arithmetic with.) */
+	__u32 pkt_len = p->ip_end;
 	__u8 *trailer, pad_len, next_hdr;
 	__u32 tail_off, payload_len, keep;
 

@@ -58,14 +58,16 @@ rx "$umigame" sa add src 2001:db8:ffff::1 dst 2001:db8:ffff::2 spi "$SPI" mode t
 	rx "$umigame" esp attach rx0 >/dev/null
 before=$(snmp6 Udp6NoPorts)
 replay_pcap
+# xfrm's count is not known in advance: wait until it stops moving (polled
+# with a deadline; a counter still moving after 0.5 s is polled again).
 settled() { # value of a counter that stopped moving
 	local a b
 	a=$("$@"); sleep 0.5; b=$("$@")
 	[ "$a" = "$b" ] && echo "$b"
 }
-ours=""
-wait_for 120 "delivery to settle" eval 'ours=$(settled snmp6 Udp6NoPorts)'
-ours=$((ours - before))
+delivered_since() { [ "$(($(snmp6 Udp6NoPorts) - before))" -ge "$1" ]; }
+wait_for 120 "all $COUNT delivered" delivered_since "$COUNT"
+ours=$(($(settled snmp6 Udp6NoPorts || snmp6 Udp6NoPorts) - before))
 stats=$(rx "$umigame" esp stats --json)
 replays=$(jq -r '.sas[0].replay_drops' <<<"$stats")
 decrypted=$(jq -r '.sas[0].packets' <<<"$stats")

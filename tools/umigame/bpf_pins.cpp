@@ -74,6 +74,19 @@ void close_fd(int &fd)
 	fd = -1;
 }
 
+void create_pin_dir(const std::string &dir)
+{
+	std::error_code ec;
+	fs::create_directories(dir, ec);
+	if (ec)
+		throw std::runtime_error("cannot create " + dir + ": " + ec.message());
+}
+
+std::string xdp_link_pin_path(const std::string &dir, uint32_t ifindex)
+{
+	return dir + "/link_" + std::to_string(ifindex);
+}
+
 void remove_pin_dir(const std::string &dir)
 {
 	std::error_code ec;

@@ -24,6 +24,13 @@ int get_pinned(const std::string &path);
 
 void close_fd(int &fd);
 
+// Create dir (and its parents) on the BPF filesystem; throws naming it.
+void create_pin_dir(const std::string &dir);
+
+// Where a component pins the XDP link of port ifindex (bpffs refuses dots
+// in names, hence link_<ifindex>).
+std::string xdp_link_pin_path(const std::string &dir, uint32_t ifindex);
+
 // Remove dir and, when it sits in an emptied netns-<inode> directory, that too.
 void remove_pin_dir(const std::string &dir);
 

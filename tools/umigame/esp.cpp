@@ -89,7 +89,7 @@ Esp::~Esp()
 
 std::string Esp::link_path(uint32_t ifindex) const
 {
-	return pin_dir_ + "/link_" + std::to_string(ifindex);
+	return xdp_link_pin_path(pin_dir_, ifindex);
 }
 
 bool Esp::open(bool create)
@@ -99,10 +99,7 @@ bool Esp::open(bool create)
 	if (access(prog_path.c_str(), F_OK) != 0) {
 		if (!create)
 			return false;
-		std::error_code ec;
-		fs::create_directories(pin_dir_, ec);
-		if (ec)
-			throw std::runtime_error("cannot create " + pin_dir_ + ": " + ec.message());
+		create_pin_dir(pin_dir_);
 		LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir_.c_str());
 		struct esp *skel = esp__open_opts(&opts);
 		if (!skel)

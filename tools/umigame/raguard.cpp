@@ -4,7 +4,6 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <cstring>
-#include <filesystem>
 #include <net/if.h>
 #include <stdexcept>
 #include <sys/file.h>
@@ -19,7 +18,6 @@
 #include "bpf_pins.h"
 #include "raguard.skel.h"
 
-namespace fs = std::filesystem;
 
 namespace umigame {
 
@@ -136,7 +134,7 @@ RaGuard::~RaGuard()
 
 std::string RaGuard::link_path(uint32_t ifindex) const
 {
-	return pin_dir_ + "/link_" + std::to_string(ifindex); // bpffs refuses dots in names
+	return xdp_link_pin_path(pin_dir_, ifindex);
 }
 
 bool RaGuard::open(bool create)
@@ -146,10 +144,7 @@ bool RaGuard::open(bool create)
 	if (access(prog_path.c_str(), F_OK) != 0) {
 		if (!create)
 			return false;
-		std::error_code ec;
-		fs::create_directories(pin_dir_, ec);
-		if (ec)
-			throw std::runtime_error("cannot create " + pin_dir_ + ": " + ec.message());
+		create_pin_dir(pin_dir_);
 
 		LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir_.c_str());
 		struct raguard *skel = raguard__open_opts(&opts);

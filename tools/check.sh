@@ -76,7 +76,7 @@ for tier in $tiers; do
 	bpf) run_ctest bpf ;;
 	fuzz) run_tap fuzz tools/fuzz/run.sh ;;
 	netns)
-		for t in selftests/raguard/*_netns.sh; do
+		for t in selftests/*/*_netns.sh; do
 			[ -e "$t" ] && run_tap "netns $(basename "$t" .sh)" "$t"
 		done
 		;;

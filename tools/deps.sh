@@ -17,6 +17,8 @@ packages=(
 	# network tests, interop peers, packet tools
 	iproute2 radvd thc-ipv6 ndisc6 python3 python3-scapy tcpdump jq procps isc-dhcp-client
 	socat iputils-ping tcpreplay
+	# DHCPv6 interop peers: ISP-side server, requesting routers, a relay
+	kea-dhcp6-server wide-dhcpv6-client dhcpcd-base isc-dhcp-relay
 	util-linux
 )
 

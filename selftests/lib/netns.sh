@@ -20,6 +20,9 @@
 #                             namespace, optional fixed MACs, both ends up
 #   link_track NS IF          remember a link created by hand for cleanup
 #                             (NS "" = the host namespace)
+#   link_local_ready NS IF    succeed when IF in NS has a link-local IPv6
+#                             address that is no longer tentative (DAD
+#                             done): the moment it can send ND and DHCPv6
 #   wait_for SECS DESC CMD... poll CMD (every 0.1 s) until it succeeds or SECS
 #                             have passed; on timeout print "timed out after
 #                             SECS s waiting for: DESC" (KTAP diagnostic, to
@@ -117,6 +120,13 @@ veth_pair() {
 	link_track "$n1" "$if1"
 	ip -n "$n1" link set "$if1" up
 	ip -n "$n2" link set "$if2" up
+}
+
+link_local_ready() {
+	local n
+	n=$(ns_name "$1")
+	ip -n "$n" -6 addr show dev "$2" scope link | grep -q inet6 &&
+		! ip -n "$n" -6 addr show dev "$2" scope link tentative | grep -q inet6
 }
 
 # _umi_now_ms: wall clock in milliseconds (bash 5's EPOCHREALTIME).

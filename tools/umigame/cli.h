@@ -24,4 +24,7 @@ int esp(const Globals &globals, std::vector<std::string> args);
 void sync_esp_sas(const Globals &globals);
 int sa(const Globals &globals, std::vector<std::string> args);
 
+// umigame-dhcp6d's control socket: show, reload.
+int dhcp6(const Globals &globals, std::vector<std::string> args);
+
 } // namespace umigame::cli

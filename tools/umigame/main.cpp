@@ -8,6 +8,7 @@
 //   umigame esp attach DEV [--generic] [--drop-unknown-spi|--pass-unknown-spi]
 //   umigame esp detach DEV
 //   umigame esp stats [--json]
+//   umigame dhcp6 show [--json] | reload   [--socket PATH]
 //   umigame sa add src ADDR dst ADDR spi SPI ... | del ID | flush | show [ID] [--json]
 #include <cstdio>
 #include <cstring>
@@ -46,10 +47,14 @@ void usage(FILE *out)
 		   "                         add an SA to umigame.ko; prints its id\n"
 		   "  sa del ID | sa flush   remove one SA, or all\n"
 		   "  sa show [ID] [--json]  SAs and their counters (never keys)\n"
+		   "  dhcp6 show [--json] [--socket PATH]\n"
+		   "                         umigame-dhcp6d's leases, pools and state\n"
+		   "  dhcp6 reload [--socket PATH]\n"
+		   "                         make umigame-dhcp6d re-read its configuration\n"
 		   "  version                print the version\n"
 		   "\n"
 		   "Objects pin under /sys/fs/bpf/umigame/ (--pin-dir or UMIGAME_PIN_DIR override).\n"
-		   "See docs/raguard.md and docs/esp.md.\n",
+		   "See docs/raguard.md, docs/esp.md and docs/dhcp6.md.\n",
 		   out);
 }
 
@@ -94,6 +99,8 @@ int main(int argc, char **argv)
 			return umigame::cli::esp(globals, args);
 		if (cmd == "sa")
 			return umigame::cli::sa(globals, args);
+		if (cmd == "dhcp6")
+			return umigame::cli::dhcp6(globals, args);
 		if (cmd == "help") {
 			usage(stdout);
 			return 0;

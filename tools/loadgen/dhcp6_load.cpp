@@ -57,6 +57,7 @@ struct Options {
 	double timeout_s = 1.0;
 	uint32_t attempts = 10;
 	double deadline_s = 120;
+	uint32_t rate = 0; // new clients per second, 0 = as fast as the window allows
 	std::string leases_file;
 };
 
@@ -74,6 +75,8 @@ struct Options {
 		     "      --timeout SEC    wait before sending again (default 1)\n"
 		     "      --attempts N     transmissions per message (default 10)\n"
 		     "      --deadline SEC   give up on the whole run (default 120)\n"
+		     "      --rate N         start at most N clients per second (spreads a run\n"
+		     "                       out in time, e.g. to kill the server in the middle)\n"
 		     "      --leases FILE    append each granted lease as it arrives\n"
 		     "      --json           print the summary as JSON\n");
 	std::exit(status);
@@ -124,6 +127,8 @@ Options parse_args(int argc, char **argv)
 			o.attempts = static_cast<uint32_t>(std::max(1ul, number(need(i), 1000)));
 		else if (a == "--deadline")
 			o.deadline_s = static_cast<double>(number(need(i), 86400));
+		else if (a == "--rate")
+			o.rate = static_cast<uint32_t>(number(need(i), 1000000));
 		else if (a == "--leases")
 			o.leases_file = need(i);
 		else if (a == "--json")
@@ -235,8 +240,19 @@ private:
 
 	void fill_window()
 	{
-		while (in_flight_ < o_.window && next_ < clients_.size())
+		while (in_flight_ < o_.window && next_ < clients_.size()) {
+			if (o_.rate) {
+				// Client k may start k/rate seconds into the run.
+				auto due = start_ + std::chrono::duration_cast<EventLoop::Duration>(
+							    std::chrono::duration<double>(static_cast<double>(next_) / o_.rate));
+				if (EventLoop::now() < due) {
+					if (!pacer_.active())
+						pacer_ = loop_.at(due, [this] { fill_window(); });
+					return;
+				}
+			}
 			begin(next_++);
+		}
 	}
 
 	uint32_t new_xid(size_t index)
@@ -455,7 +471,7 @@ private:
 	FILE *leases_out_ = nullptr;
 	EventLoop loop_;
 	FdWatch watch_;
-	Timer deadline_;
+	Timer deadline_, pacer_;
 	std::vector<SimClient> clients_;
 	std::map<uint32_t, size_t> by_xid_;
 	std::map<Ipv6Prefix, std::string> holder_;

@@ -1,23 +1,474 @@
-// SCAFFOLD: replaced by the client implementation.
 #include "umigame/dhcp6d/client.h"
 
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
 #include <stdexcept>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "umigame/dhcp6/constants.h"
+#include "umigame/log.h"
 
 namespace umigame::dhcp6d {
 
-ClientConfig parse_client_config(ConfigTable &table)
+using namespace dhcp6;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char *kStateFile = "client.json";
+
+MachineOptions machine_options(const ClientConfig &c)
 {
-	table.fail("the client role is not implemented yet");
+	return {c.prefixes, c.address_iaid, c.rapid_commit, c.reconfigure_accept, c.address_selection};
 }
 
-Client::Client(EventLoop &, Rtnetlink &, const ClientConfig &, const std::string &)
+std::function<uint32_t()> make_random32()
 {
-	throw std::runtime_error("the client role is not implemented yet");
+	auto gen = std::make_shared<std::mt19937>(std::random_device{}());
+	return [gen] { return uint32_t((*gen)()); };
+}
+
+// RFC 8415 §11.2: DUID-LLT time is seconds since 2000-01-01 00:00 UTC,
+// mod 2^32.
+uint32_t duid_time()
+{
+	constexpr int64_t kEpoch2000 = 946684800;
+	auto now = std::chrono::duration_cast<std::chrono::seconds>(
+			   std::chrono::system_clock::now().time_since_epoch())
+			   .count();
+	return uint32_t(uint64_t(now - kEpoch2000));
+}
+
+std::optional<std::string> read_file(const std::string &path)
+{
+	std::ifstream in(path);
+	if (!in)
+		return std::nullopt;
+	std::stringstream ss;
+	ss << in.rdbuf();
+	return ss.str();
+}
+
+std::string seconds_text(uint32_t s)
+{
+	return s == kInfinity ? "infinity" : std::to_string(s);
+}
+
+json lifetimes_status(const Lifetimes &l, Seconds now)
+{
+	uint32_t valid = l.valid_left(now), preferred = l.preferred_left(now);
+	return {{"valid", valid == kInfinity ? json("infinity") : json(valid)},
+		{"preferred", preferred == kInfinity ? json("infinity") : json(preferred)}};
+}
+
+} // namespace
+
+Client::Client(EventLoop &loop, Rtnetlink &rtnl, const ClientConfig &config, const std::string &state_dir)
+	: loop_(loop), rtnl_(rtnl), config_(config), state_dir_(state_dir)
+{
+	auto upstream = rtnl_.link(config_.interface);
+	if (!upstream)
+		throw std::runtime_error("client: no upstream interface " + config_.interface);
+	upstream_index_ = upstream->index;
+
+	// The DUID is made once and kept (RFC 8415 §11: stable across
+	// restarts); leases saved by an earlier run are used again.
+	Seconds now = monotonic_now();
+	auto wall = std::chrono::system_clock::now();
+	Duid duid;
+	std::optional<Binding> saved;
+	if (auto text = read_file(state_dir_ + "/" + kStateFile)) {
+		try {
+			SavedState s = decode_state(*text, now, wall);
+			duid = s.duid;
+			saved = std::move(s.binding);
+		} catch (const std::exception &e) {
+			// The DUID would change; better to say so than to start quietly
+			// as a new client.
+			throw std::runtime_error(state_dir_ + "/" + kStateFile + ": " + e.what());
+		}
+	}
+	if (duid.empty()) {
+		if (upstream->mac && !upstream->mac->is_zero())
+			duid = config_.duid_llt ? Duid::llt(*upstream->mac, duid_time()) : Duid::ll(*upstream->mac);
+		else {
+			// No link-layer address: RFC 6355 DUID-UUID, random.
+			std::array<uint8_t, 16> uuid;
+			auto r = make_random32();
+			for (auto &b : uuid)
+				b = uint8_t(r());
+			uuid[6] = uint8_t((uuid[6] & 0x0f) | 0x40);
+			uuid[8] = uint8_t((uuid[8] & 0x3f) | 0x80);
+			duid = Duid::uuid(uuid);
+		}
+		write_file_atomically(state_dir_, kStateFile, encode_state(duid, Binding{}, now, wall));
+		log::notice("client: new DUID " + duid.str());
+	}
+
+	socket_ = UniqueFd(::socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP));
+	if (!socket_)
+		throw std::runtime_error(std::string("client: socket: ") + std::strerror(errno));
+	int fd = socket_.get();
+	int one = 1;
+	::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, config_.interface.c_str(),
+			 socklen_t(config_.interface.size())) != 0)
+		throw std::runtime_error("client: cannot bind to " + config_.interface + ": " + std::strerror(errno));
+	int ifindex = int(upstream_index_);
+	::setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof(ifindex));
+	sockaddr_in6 local{};
+	local.sin6_family = AF_INET6;
+	local.sin6_port = htons(kClientPort);
+	if (::bind(fd, reinterpret_cast<sockaddr *>(&local), sizeof(local)) != 0)
+		throw std::runtime_error("client: cannot bind port 546 on " + config_.interface + ": " +
+					 std::strerror(errno));
+	watch_ = loop_.watch(fd, IoInterest::read, [this](IoReady) { on_readable(); });
+
+	open_ra_senders();
+	if (config_.address_iaid)
+		monitor_ = std::make_unique<RtnetlinkMonitor>(
+			loop_, [this](const RtnetlinkEvent &e) { on_address_event(e); }, nullptr,
+			RtnetlinkMonitor::kIpv6Addresses);
+
+	machine_ = std::make_unique<ClientMachine>(machine_options(config_), duid, make_random32());
+	if (saved && !saved->empty())
+		log::notice("client: rebinding the leases saved by the last run");
+	machine_->start(now, std::move(saved));
+	pump();
 }
 
 Client::~Client() = default;
-void Client::reconfigure(const ClientConfig &) {}
-nlohmann::json Client::status() const { return nullptr; }
-void Client::shutdown(std::function<void()> done) { done(); }
+
+void Client::open_ra_senders()
+{
+	std::map<std::string, std::unique_ptr<RaSender>> next;
+	downstream_index_.clear();
+	for (const Downstream &d : config_.downstream) {
+		auto link = rtnl_.link(d.interface);
+		if (!link)
+			throw std::runtime_error("client: no downstream interface " + d.interface);
+		downstream_index_[d.interface] = link->index;
+		if (auto it = ra_.find(d.interface); it != ra_.end()) {
+			it->second->set_config(config_.ra);
+			next[d.interface] = std::move(it->second);
+		} else {
+			next[d.interface] =
+				std::make_unique<RaSender>(loop_, link->index, d.interface, link->mac, config_.ra);
+		}
+	}
+	for (auto &[name, sender] : ra_)
+		if (sender)
+			sender->send_final(); // no longer ours to announce on
+	ra_ = std::move(next);
+}
+
+void Client::on_readable()
+{
+	for (;;) {
+		uint8_t buf[65536];
+		sockaddr_in6 from{};
+		socklen_t len = sizeof(from);
+		ssize_t n = ::recvfrom(socket_.get(), buf, sizeof(buf), MSG_DONTWAIT, reinterpret_cast<sockaddr *>(&from),
+				       &len);
+		if (n < 0)
+			break;
+		machine_->receive(monotonic_now(), {buf, size_t(n)});
+	}
+	pump();
+}
+
+void Client::transmit(const Message &m)
+{
+	std::vector<uint8_t> bytes;
+	try {
+		bytes = m.serialize();
+	} catch (const std::exception &e) {
+		send_errors_++;
+		log::error(std::string("client: cannot encode ") + message_type_name(m.type) + ": " + e.what());
+		return;
+	}
+	// RFC 8415 §13: to All_DHCP_Relay_Agents_and_Servers on the upstream link.
+	sockaddr_in6 to{};
+	to.sin6_family = AF_INET6;
+	to.sin6_port = htons(kServerPort);
+	std::memcpy(&to.sin6_addr, kAllDhcpRelayAgentsAndServers.bytes.data(), 16);
+	to.sin6_scope_id = upstream_index_;
+	if (::sendto(socket_.get(), bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr *>(&to), sizeof(to)) < 0) {
+		// No link-local address yet, link down: the retransmission retries.
+		send_errors_++;
+		log::debug(std::string("client: sending ") + message_type_name(m.type) + ": " + std::strerror(errno));
+		return;
+	}
+	log::debug(std::string("client: sent ") + message_type_name(m.type));
+}
+
+void Client::pump()
+{
+	for (const Message &m : machine_->take_outgoing())
+		transmit(m);
+	if (machine_->take_changed()) {
+		apply();
+		save();
+	}
+	if (done_ && machine_->finished()) {
+		timer_.reset();
+		auto done = std::move(done_);
+		done_ = nullptr;
+		done();
+		return;
+	}
+	if (auto d = machine_->deadline()) {
+		Seconds wait = std::max(Seconds(0), *d - monotonic_now());
+		// Round up: the loop's timers never fire early, and firing just
+		// before the deadline would only re-arm.
+		auto delay = std::chrono::ceil<std::chrono::milliseconds>(wait);
+		timer_ = loop_.after(delay, [this] {
+			machine_->tick(monotonic_now());
+			pump();
+		});
+	} else {
+		timer_.reset();
+	}
+}
+
+void Client::apply()
+{
+	Seconds now = monotonic_now();
+	const Binding &b = machine_->binding();
+	auto attempt = [&](const std::string &what, auto &&op) {
+		try {
+			op();
+			return true;
+		} catch (const std::exception &e) {
+			apply_errors_++;
+			log::error("client: " + what + ": " + e.what());
+			return false;
+		}
+	};
+
+	problems_.clear();
+	std::vector<Assignment> assignments = assign_subnets(config_.downstream, b, &problems_);
+	for (const std::string &p : problems_)
+		log::warning("client: " + p);
+
+	// Our address in each piece, lifetimes following the lease.
+	std::set<std::tuple<uint32_t, Ipv6Address, uint8_t>> addresses;
+	for (const Assignment &a : assignments) {
+		uint32_t ifindex = downstream_index_.at(a.interface);
+		AddressOptions o;
+		o.valid_lifetime = a.lifetimes.valid_left(now);
+		o.preferred_lifetime = std::min(a.lifetimes.preferred_left(now), o.valid_lifetime);
+		if (o.valid_lifetime == 0)
+			continue;
+		if (attempt("adding " + a.router_address.str() + " on " + a.interface,
+			    [&] { rtnl_.replace_address(ifindex, a.router_address, a.subnet.length, o); }))
+			addresses.insert({ifindex, a.router_address, a.subnet.length});
+	}
+	// IA_NA addresses on the upstream interface: /128, the server's link
+	// prefix is not ours to route (RFC 8415 §18.2.10.1).
+	for (const IaBinding &ia : b.ias)
+		for (const LeasedAddress &l : ia.addresses) {
+			AddressOptions o;
+			o.valid_lifetime = l.lifetimes.valid_left(now);
+			o.preferred_lifetime = std::min(l.lifetimes.preferred_left(now), o.valid_lifetime);
+			o.no_prefix_route = true;
+			if (o.valid_lifetime == 0)
+				continue;
+			if (attempt("adding " + l.address.str() + " on " + config_.interface,
+				    [&] { rtnl_.replace_address(upstream_index_, l.address, 128, o); }))
+				addresses.insert({upstream_index_, l.address, 128});
+		}
+	for (const auto &old : addresses_)
+		if (!addresses.count(old))
+			attempt("removing " + std::get<1>(old).str(), [&] {
+				rtnl_.delete_address(std::get<0>(old), std::get<1>(old), std::get<2>(old));
+			});
+	addresses_ = std::move(addresses);
+
+	// The whole delegated prefix is unreachable but for the pieces in use:
+	// unassigned space must never follow the default route upstream.
+	std::set<Ipv6Prefix> routes;
+	for (const LeasedPrefix *p : b.prefixes()) {
+		Route r;
+		r.destination = p->prefix;
+		r.type = RouteType::unreachable;
+		r.protocol = RTPROT_DHCP;
+		if (attempt("adding unreachable route " + p->prefix.str(), [&] { rtnl_.replace_route(r); }))
+			routes.insert(p->prefix);
+	}
+	for (const Ipv6Prefix &old : routes_)
+		if (!routes.count(old))
+			attempt("removing unreachable route " + old.str(), [&] {
+				Route r;
+				r.destination = old;
+				r.type = RouteType::unreachable;
+				r.protocol = RTPROT_DHCP;
+				rtnl_.delete_route(r);
+			});
+	routes_ = std::move(routes);
+
+	// RFC 7078 §3: the policy's labels into the kernel's RFC 6724 table
+	// (`ip addrlabel`; the kernel keeps no precedence), for as long as the
+	// lease lasts.
+	std::set<Ipv6Prefix> labels;
+	if (config_.address_selection && !b.empty())
+		for (const AddressSelectionPolicy &row : b.address_selection)
+			if (attempt("adding address label " + row.prefix.str(), [&] {
+				    rtnl_.add_address_label({row.prefix, row.label, 0});
+			    }))
+				labels.insert(row.prefix);
+	for (const Ipv6Prefix &old : labels_)
+		if (!labels.count(old))
+			attempt("removing address label " + old.str(),
+				[&] { rtnl_.delete_address_label({old, 0, 0}); });
+	labels_ = std::move(labels);
+
+	// What each downstream interface announces.
+	for (auto &[name, sender] : ra_) {
+		std::vector<AnnouncedPrefix> announce;
+		for (const Assignment &a : assignments)
+			if (a.interface == name)
+				announce.push_back({a.subnet, a.lifetimes});
+		sender->update(std::move(announce), b.dns_servers, b.search_domains);
+	}
+}
+
+void Client::save()
+{
+	try {
+		write_file_atomically(state_dir_, kStateFile,
+				      encode_state(machine_->duid(), machine_->binding(), monotonic_now(),
+						   std::chrono::system_clock::now()));
+	} catch (const std::exception &e) {
+		log::error(std::string("client: cannot save state: ") + e.what());
+	}
+}
+
+void Client::on_address_event(const RtnetlinkEvent &event)
+{
+	const AddressEvent *a = std::get_if<AddressEvent>(&event);
+	if (!a || a->removed || a->address.ifindex != upstream_index_ || !a->address.dad_failed())
+		return;
+	// RFC 8415 §18.2.8: a leased address that is a duplicate is declined.
+	for (const IaBinding &ia : machine_->binding().ias)
+		for (const LeasedAddress &l : ia.addresses)
+			if (l.address == a->address.address) {
+				log::warning("client: " + l.address.str() + " failed DAD: declining it");
+				machine_->decline(monotonic_now(), l.address);
+				pump();
+				return;
+			}
+}
+
+void Client::reconfigure(const ClientConfig &config)
+{
+	if (config.interface != config_.interface)
+		log::warning("client: a new upstream interface takes effect at the next start");
+	ClientConfig next = config;
+	next.interface = config_.interface;
+	config_ = next;
+	open_ra_senders();
+	machine_->reconfigure(monotonic_now(), machine_options(config_));
+	apply();
+	pump();
+}
+
+void Client::shutdown(std::function<void()> done)
+{
+	done_ = std::move(done);
+	machine_->release(monotonic_now());
+	// The binding is gone the moment Release starts (§18.2.7): pump()
+	// takes the pieces off the downstream interfaces, and the RA senders
+	// announce them deprecated with router lifetime 0 (RFC 4861 §6.2.5).
+	machine_->take_changed();
+	apply();
+	save();
+	for (auto &[name, sender] : ra_)
+		sender->send_final();
+	pump();
+}
+
+json Client::status() const
+{
+	Seconds now = monotonic_now();
+	const Binding &b = machine_->binding();
+	json ias = json::array();
+	for (const IaBinding &ia : b.ias) {
+		json leases = json::array();
+		for (const LeasedPrefix &p : ia.prefixes) {
+			json l = lifetimes_status(p.lifetimes, now);
+			l["prefix"] = p.prefix.str();
+			leases.push_back(l);
+		}
+		for (const LeasedAddress &a : ia.addresses) {
+			json l = lifetimes_status(a.lifetimes, now);
+			l["address"] = a.address.str();
+			leases.push_back(l);
+		}
+		ias.push_back({{"type", ia.prefix_delegation ? "IA_PD" : "IA_NA"},
+			       {"iaid", ia.iaid},
+			       {"t1", seconds_text(ia.t1)},
+			       {"t2", seconds_text(ia.t2)},
+			       {"leases", leases}});
+	}
+	json dns = json::array(), domains = json::array(), policy = json::array(), downstream = json::array();
+	for (const Ipv6Address &a : b.dns_servers)
+		dns.push_back(a.str());
+	for (const DomainName &n : b.search_domains)
+		domains.push_back(n.str());
+	for (const AddressSelectionPolicy &p : b.address_selection)
+		policy.push_back({{"prefix", p.prefix.str()}, {"label", p.label}, {"precedence", p.precedence}});
+	for (const Assignment &a : assign_subnets(config_.downstream, b))
+		downstream.push_back({{"interface", a.interface},
+				      {"subnet", a.subnet.str()},
+				      {"address", a.router_address.str()},
+				      {"from", a.delegated.str()}});
+	json ra = json::array();
+	for (const auto &[name, sender] : ra_)
+		ra.push_back(sender->status());
+	const ClientCounters &c = machine_->counters();
+	auto in = [&](Seconds at) {
+		return std::isinf(at.count()) ? json(nullptr) : json(std::max(0.0, (at - now).count()));
+	};
+	bool holding = !b.empty();
+	return {{"interface", config_.interface},
+		{"phase", phase_name(machine_->phase())},
+		{"duid", machine_->duid().str()},
+		{"server", b.server.empty() ? json(nullptr) : json(b.server.str())},
+		{"renew_in", holding ? in(machine_->renew_at()) : json(nullptr)},
+		{"rebind_in", holding ? in(machine_->rebind_at()) : json(nullptr)},
+		{"ias", ias},
+		{"dns_servers", dns},
+		{"search_domains", domains},
+		{"address_selection", policy},
+		{"reconfigure_key", b.reconfigure_key.has_value()},
+		{"downstream", downstream},
+		{"problems", problems_},
+		{"ra", ra},
+		{"counters",
+		 {{"sent", c.sent},
+		  {"received", c.received},
+		  {"malformed", c.malformed},
+		  {"ignored", c.ignored},
+		  {"solicit", c.solicits},
+		  {"request", c.requests},
+		  {"renew", c.renews},
+		  {"rebind", c.rebinds},
+		  {"release", c.releases},
+		  {"decline", c.declines},
+		  {"information_request", c.information_requests},
+		  {"reconfigure_accepted", c.reconfigure_accepted},
+		  {"reconfigure_rejected", c.reconfigure_rejected},
+		  {"send_errors", send_errors_},
+		  {"apply_errors", apply_errors_}}}};
+}
 
 } // namespace umigame::dhcp6d

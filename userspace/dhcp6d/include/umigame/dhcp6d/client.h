@@ -1,40 +1,80 @@
-// The requesting router (RFC 8415 client role for IA_PD, and IA_NA).
-// CONTRACT with src/main.cpp — the client helper owns and fills this file.
+// The requesting router (RFC 8415 client role for IA_PD, and IA_NA): the
+// protocol state lives in ClientMachine (client_machine.h); this class
+// connects it to the upstream DHCPv6 socket, the clock, rtnetlink (the
+// pieces of the delegated prefixes on the downstream interfaces, an
+// unreachable route for the whole of each, IA_NA addresses, RFC 7078
+// address labels), the RA senders and the state file.
 #pragma once
 
 #include <functional>
+#include <map>
+#include <memory>
+#include <set>
 #include <string>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
 #include "umigame/config.h"
+#include "umigame/dhcp6d/client_config.h"
+#include "umigame/dhcp6d/client_machine.h"
+#include "umigame/dhcp6d/client_state.h"
+#include "umigame/dhcp6d/ra_sender.h"
 #include "umigame/event_loop.h"
 #include "umigame/rtnetlink.h"
 
 namespace umigame::dhcp6d {
 
-struct ClientConfig {
-};
-
-// Reads the [client] table; throws ConfigError naming file:line.
-ClientConfig parse_client_config(ConfigTable &table);
-
 class Client {
 public:
 	// Opens sockets, reads the saved DUID and leases from state_dir and
-	// starts (Solicit, or Confirm/Renew of saved leases).
+	// starts (Solicit, or Rebind of saved leases). Throws
+	// std::runtime_error naming what failed.
 	Client(EventLoop &loop, Rtnetlink &rtnl, const ClientConfig &config, const std::string &state_dir);
 	~Client();
 	Client(const Client &) = delete;
 	Client &operator=(const Client &) = delete;
 
+	// SIGHUP: new IAs are asked for, downstream and RA settings applied.
+	// A changed upstream interface needs a restart (logged).
 	void reconfigure(const ClientConfig &config);
 
 	// Stop: Release the leases (RFC 8415 §18.2.7), withdraw the prefixes
-	// downstream, then call done() once (also when the Release gives up).
+	// downstream (final RAs, §6.2.5 of RFC 4861), then call done() once
+	// (also when the Release gives up).
 	void shutdown(std::function<void()> done);
 
 	nlohmann::json status() const;
+
+private:
+	void on_readable();
+	void pump();
+	void transmit(const dhcp6::Message &m);
+	void apply();
+	void save();
+	void on_address_event(const RtnetlinkEvent &event);
+	void open_ra_senders();
+
+	EventLoop &loop_;
+	Rtnetlink &rtnl_;
+	ClientConfig config_;
+	std::string state_dir_;
+	uint32_t upstream_index_ = 0;
+	std::unique_ptr<ClientMachine> machine_;
+	UniqueFd socket_;
+	FdWatch watch_;
+	Timer timer_;
+	std::unique_ptr<RtnetlinkMonitor> monitor_;
+	std::map<std::string, std::unique_ptr<RaSender>> ra_;
+	std::map<std::string, uint32_t> downstream_index_;
+	// What we installed, to take away exactly that.
+	std::set<std::tuple<uint32_t, Ipv6Address, uint8_t>> addresses_;
+	std::set<Ipv6Prefix> routes_;
+	std::set<Ipv6Prefix> labels_;
+	std::vector<std::string> problems_;
+	std::function<void()> done_;
+	uint64_t send_errors_ = 0;
+	uint64_t apply_errors_ = 0;
 };
 
 } // namespace umigame::dhcp6d

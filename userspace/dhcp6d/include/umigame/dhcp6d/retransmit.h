@@ -56,6 +56,10 @@ public:
 	// says to give up. A wait that would run past MRD is cut to end at it.
 	std::optional<Seconds> next(Seconds now);
 
+	// §21.24/§21.25: a server's SOL_MAX_RT/INF_MAX_RT applies from the
+	// next retransmission of the exchange in progress.
+	void set_mrt(Seconds mrt) { p_.mrt = mrt; }
+
 	uint32_t transmissions() const { return sent_; }
 	// §21.9 Elapsed Time: hundredths of a second since the first
 	// transmission, 0xffff once that no longer fits.

@@ -1,0 +1,65 @@
+// The requesting router's configuration: the [client] table of
+// umigame-dhcp6d's file (docs/dhcp6.md, "Requesting router").
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "umigame/config.h"
+#include "umigame/dhcp6/domain_name.h"
+#include "umigame/dhcp6d/ra_message.h"
+#include "umigame/net.h"
+
+namespace umigame::dhcp6d {
+
+// One IA_PD to ask for (RFC 8415 §21.21).
+struct PrefixRequest {
+	uint32_t iaid = 0;
+	// The prefix length to hint in an IA Prefix option (§18.2.1); 0 = none.
+	uint8_t length_hint = 0;
+	bool operator==(const PrefixRequest &) const = default;
+};
+
+// A LAN interface that gets a piece of a delegated prefix.
+struct Downstream {
+	std::string interface;
+	uint32_t iaid = 0;     // which IA_PD to carve from
+	uint8_t length = 64;   // the length of the piece
+	// The piece's number inside the delegated prefix; nullopt = automatic
+	// (the first number no other downstream of that IA has asked for).
+	std::optional<uint64_t> subnet_id;
+	bool operator==(const Downstream &) const = default;
+};
+
+// RFC 4861 §6.2.1 router configuration variables, RFC 4191 and RFC 8106.
+struct RaConfig {
+	bool enabled = true;
+	uint32_t min_interval = 200;   // MinRtrAdvInterval, s
+	uint32_t max_interval = 600;   // MaxRtrAdvInterval, s
+	uint16_t router_lifetime = 1800; // AdvDefaultLifetime, s (3 x max)
+	RouterPreference preference = RouterPreference::medium;
+	std::optional<uint32_t> mtu;   // AdvLinkMTU; absent = do not announce
+	std::vector<Ipv6Address> dns_servers; // added to the DHCPv6 ones
+	std::vector<dhcp6::DomainName> search_domains;
+	bool operator==(const RaConfig &) const = default;
+};
+
+struct ClientConfig {
+	std::string interface; // upstream
+	std::vector<PrefixRequest> prefixes;
+	std::optional<uint32_t> address_iaid; // IA_NA (§21.4) when set
+	bool rapid_commit = false;            // §21.14
+	bool reconfigure_accept = true;       // §21.20
+	bool address_selection = true;        // apply RFC 7078 policy
+	bool duid_llt = false;                // DUID-LLT instead of DUID-LL (§11)
+	std::vector<Downstream> downstream;
+	RaConfig ra;
+	bool operator==(const ClientConfig &) const = default;
+};
+
+// Reads the [client] table; throws ConfigError naming file:line.
+ClientConfig parse_client_config(ConfigTable &table);
+
+} // namespace umigame::dhcp6d

@@ -1,0 +1,137 @@
+// The requesting router's own Router Advertisements on each downstream
+// interface (RFC 4861 §6.2): the prefixes carved from the delegated ones,
+// with lifetimes that follow the lease and count down, RDNSS/DNSSL
+// (RFC 8106), router preference (RFC 4191), MTU and source link-layer
+// address.
+//
+// RaSchedule is the timing of §6.2.4 and §6.2.6 alone (testable without a
+// socket); RaSender owns the raw ICMPv6 socket of one interface.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "umigame/dhcp6d/client_config.h"
+#include "umigame/dhcp6d/client_machine.h"
+#include "umigame/dhcp6d/ra_message.h"
+#include "umigame/event_loop.h"
+
+namespace umigame::dhcp6d {
+
+// RFC 4861 §10 router constants.
+inline constexpr int kMaxInitialRtrAdvertisements = 3;
+inline constexpr Seconds kMaxInitialRtrAdvertInterval{16};
+inline constexpr int kMaxFinalRtrAdvertisements = 3;
+inline constexpr Seconds kMinDelayBetweenRas{3};
+inline constexpr Seconds kMaxRaDelayTime{0.5};
+
+class RaSchedule {
+public:
+	// uniform01: uniformly random values in [0, 1).
+	RaSchedule(Seconds min_interval, Seconds max_interval, std::function<double()> uniform01);
+
+	// Start over with the initial fast advertisements (interface up, or
+	// what we announce changed: §6.2.4), the first one at `now`.
+	void restart(Seconds now);
+	// §6.2.6: a valid Router Solicitation arrived. The answer is the next
+	// multicast RA, sent after a random delay of up to MAX_RA_DELAY_TIME
+	// but no sooner than MIN_DELAY_BETWEEN_RAS after the last one; an RA
+	// already due earlier answers it too.
+	void solicited(Seconds now);
+	// A multicast RA went out at `now`: schedule the next unsolicited one
+	// (§6.2.4: uniformly in [Min, Max], at most 16 s during the first
+	// MAX_INITIAL_RTR_ADVERTISEMENTS).
+	void sent(Seconds now);
+
+	Seconds next() const { return next_; }
+	std::optional<Seconds> last_sent() const { return last_; }
+
+private:
+	Seconds min_, max_;
+	std::function<double()> uniform01_;
+	Seconds next_{0};
+	std::optional<Seconds> last_;
+	int initial_left_ = kMaxInitialRtrAdvertisements;
+};
+
+// What one interface announces for one carved prefix.
+struct AnnouncedPrefix {
+	Ipv6Prefix prefix;
+	Lifetimes lifetimes;
+	bool operator==(const AnnouncedPrefix &) const = default;
+};
+
+// The RA for `prefixes` at `now` (PIO lifetimes counting down); pure, for
+// the unit tests. `withdrawn` are announced with preferred lifetime 0 and
+// what is left of their valid lifetime. `final` is a §6.2.5 last RA:
+// router lifetime 0 and every prefix deprecated.
+RouterAdvertisement build_advertisement(const RaConfig &config, Seconds now,
+					const std::vector<AnnouncedPrefix> &prefixes,
+					const std::vector<AnnouncedPrefix> &withdrawn,
+					const std::vector<Ipv6Address> &dns_servers,
+					const std::vector<dhcp6::DomainName> &search_domains,
+					std::optional<MacAddress> mac, bool final);
+
+struct RaCounters {
+	uint64_t advertisements = 0;
+	uint64_t solicitations = 0;
+	uint64_t malformed = 0; // RS that failed §6.1.1: dropped
+	uint64_t send_errors = 0;
+};
+
+class RaSender {
+public:
+	// Throws std::runtime_error when the socket cannot be set up.
+	RaSender(EventLoop &loop, uint32_t ifindex, std::string interface, std::optional<MacAddress> mac,
+		 RaConfig config);
+	~RaSender();
+	RaSender(const RaSender &) = delete;
+	RaSender &operator=(const RaSender &) = delete;
+
+	// What to announce now; a change triggers the initial fast RAs.
+	// Prefixes that disappear are kept and announced deprecated until their
+	// valid lifetime ends (and at least in the next few RAs).
+	void update(std::vector<AnnouncedPrefix> prefixes, std::vector<Ipv6Address> dns_servers,
+		    std::vector<dhcp6::DomainName> search_domains);
+	void set_config(RaConfig config);
+	// §6.2.5: the last RAs: router lifetime 0, prefixes deprecated.
+	void send_final();
+
+	nlohmann::json status() const;
+	const RaCounters &counters() const { return counters_; }
+
+private:
+	void on_readable();
+	void on_timer();
+	void arm();
+	void send_now(bool final);
+
+	struct Withdrawn {
+		AnnouncedPrefix prefix;
+		int announcements_left;
+	};
+
+	EventLoop &loop_;
+	uint32_t ifindex_;
+	std::string interface_;
+	std::optional<MacAddress> mac_;
+	RaConfig config_;
+	RaSchedule schedule_;
+	std::vector<AnnouncedPrefix> prefixes_;
+	std::vector<Withdrawn> withdrawn_;
+	std::vector<Ipv6Address> dns_;
+	std::vector<dhcp6::DomainName> domains_;
+	RaCounters counters_;
+	UniqueFd fd_;
+	FdWatch watch_;
+	Timer timer_;
+};
+
+Seconds monotonic_now();
+
+} // namespace umigame::dhcp6d

@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# dhcp6_client_netns.sh — umigame-dhcp6d as a requesting router (RFC 8415
+# client for IA_PD) against Kea, with its own Router Advertisements on the
+# LAN (RFC 4861 §6.2, RFC 8106).
+#
+#   isp ns                    router ns                      host ns
+#   eth0  <-------------->    wan0         lan0  <-------->  eth0
+#   kea-dhcp6:                umigame-dhcp6d [client]:       kernel SLAAC
+#   2001:db8:100::/40         IA_PD hint /56, piece /64      (accept_ra=1),
+#   in /56s, T1 10 s,         of it on lan0 (::1), RAs with  rdisc6
+#   T2 16 s, DNS option       PIO, RDNSS, DNSSL; forwarding
+#   tcpdump on eth0           unreachable route for the /56
+#
+# Checks: the /56 is delegated and recorded by Kea under our DUID; the
+# router's lan0 has its /64 and an unreachable route covers the /56; the
+# LAN host configures an address from the /64 and a default route via the
+# router, and rdisc6 shows the RDNSS from Kea's DHCPv6 DNS option; Renew is
+# seen at T1 (capture in the ISP ns); atk6-fuzz_dhcpc6 fuzzing the client
+# crashes nothing, is counted as malformed and the lease stays; SIGTERM
+# sends a Release that Kea acts on, and final RAs deprecate the prefix;
+# a restart keeps the DUID.
+#
+# Every wait is a condition with a deadline. Output is KTAP. Needs root,
+# kea-dhcp6, ndisc6, tcpdump, thc-ipv6 and a build of umigame-dhcp6d
+# (DHCP6D=path, default build/release, then build/asan).
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$HERE/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=../lib/netns.sh
+source "$HERE/../lib/netns.sh"
+# shellcheck source-path=SCRIPTDIR source=kea.sh
+source "$HERE/kea.sh"
+
+if [ -z "${DHCP6D:-}" ]; then
+	for d in release asan; do
+		[ -x "$TOP/build/$d/userspace/dhcp6d/umigame-dhcp6d" ] &&
+			DHCP6D=$TOP/build/$d/userspace/dhcp6d/umigame-dhcp6d && break
+	done
+fi
+PY=/usr/bin/python3
+
+umi_require ip ss kea-dhcp6 rdisc6 tcpdump atk6-fuzz_dhcpc6 timeout "$PY"
+tap_plan 14
+[ -x "${DHCP6D:-}" ] || umi_die "no umigame-dhcp6d (make userspace, or DHCP6D=path)"
+
+DNS=2001:db8:ffff::53
+T1=10
+STATE=$(umi_tmp state)
+SOCK=$(umi_tmp dhcp6d.sock)
+CONF=$(umi_tmp dhcp6d.toml)
+PCAP=$(umi_tmp isp.pcap)
+
+ns_create isp
+ns_create router
+ns_create host
+for ns in isp router host; do
+	ns_sysctl "$ns" net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
+done
+ns_sysctl router net.ipv6.conf.all.forwarding=1
+veth_pair isp eth0 router wan0
+veth_pair router lan0 host eth0
+ns_sysctl host net.ipv6.conf.eth0.accept_ra=1 net.ipv6.conf.eth0.autoconf=1
+
+KEA_EXTRA_OPTIONS="{ \"name\": \"dns-servers\", \"data\": \"$DNS\" },
+	{ \"name\": \"domain-search\", \"data\": \"example.net\" }" \
+	kea_start isp eth0 2001:db8:100::/40 56 $T1 16 30 60 ||
+	umi_die "Kea did not start: $(tail -5 "$(bg_log kea-isp)")"
+
+bg_start isp tcpdump tcpdump -i eth0 -n -U -w "$PCAP" udp port 547 or udp port 546
+wait_for 10 "tcpdump capturing in isp" sh -c "[ -s '$PCAP' ]" || umi_die "tcpdump did not start"
+
+cat >"$CONF" <<TOML
+[daemon]
+control_socket = "$SOCK"
+state_dir = "$STATE"
+
+[client]
+interface = "wan0"
+
+[[client.prefix]]
+iaid = 1
+length_hint = 56
+
+[[client.downstream]]
+interface = "lan0"
+subnet_id = 5
+
+[client.ra]
+max_interval = 10
+search_domains = ["lan.example"]
+TOML
+
+start_router() {
+	wait_for 10 "router:wan0 link-local" link_local_ready router wan0 || return 1
+	bg_start router dhcp6d "$DHCP6D" -c "$CONF" -v
+	wait_for 10 "control socket" sh -c "[ -S '$SOCK' ]"
+}
+
+show() {
+	"$PY" - "$SOCK" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(b'{"cmd": "show"}\n')
+print(s.makefile().readline())
+PY
+}
+client_field() { show | jq -r ".client.$1"; }
+delegated() { client_field 'ias[0].leases[0].prefix'; }
+has_prefix() { [[ "$(delegated)" == 2001:db8:1* ]]; }
+# DHCPv6 messages of type $1 the router sent (ip6[48]: the msg-type after
+# the 40-octet IPv6 and 8-octet UDP headers; tcpdump's udp[] is IPv4 only).
+count_sent() { tcpdump -r "$PCAP" -n "udp dst port 547 and ip6[48] == $1" 2>/dev/null | wc -l; }
+
+start_router || umi_die "umigame-dhcp6d did not start: $(tail -5 "$(bg_log dhcp6d)")"
+
+# RFC 8415 §18.2.1, §18.2.2, §18.2.10: Solicit, Advertise, Request, Reply.
+if wait_for 20 "a delegated /56" has_prefix; then
+	PREFIX=$(delegated)
+	tap_ok "the router is delegated a /56 ($PREFIX)"
+else
+	PREFIX=""
+	tap_fail "the router is delegated a /56" "$(show; tail -20 "$(bg_log dhcp6d)")"
+fi
+DUID=$(client_field duid)
+kea_has_our_lease() {
+	kea_leases isp | awk -F, -v d="$DUID" -v p="${PREFIX%/*}" \
+		'NR > 1 && $7 == 2 && $2 == d && $1 == p && $3 > 0 { found = 1 } END { exit !found }'
+}
+tap_check "Kea's lease file has the /56 under our DUID ($DUID)" wait_for 5 "Kea lease" kea_has_our_lease
+
+# The /64 with subnet id 5 of the /56, ::1 ours on lan0; the rest of the
+# /56 unreachable.
+SUBNET=$(client_field 'downstream[0].subnet')
+ROUTER_ADDR=$(client_field 'downstream[0].address')
+lan_ready() {
+	ip -n "$(ns_name router)" -6 addr show dev lan0 | grep -q "inet6 $ROUTER_ADDR/64" &&
+		ip -n "$(ns_name router)" -6 route show | grep -q "^unreachable $PREFIX"
+}
+tap_check "lan0 has $ROUTER_ADDR/64 and $PREFIX is unreachable but for it" wait_for 5 "lan0 address" lan_ready
+expected_subnet() { [ -n "$PREFIX" ] && "$PY" -c '
+import ipaddress, sys
+p = ipaddress.ip_network(sys.argv[1]); s = ipaddress.ip_network(sys.argv[2])
+sys.exit(0 if s.subnet_of(p) and s.prefixlen == 64 and (int(s.network_address) - int(p.network_address)) >> 64 == 5 else 1)' "$PREFIX" "$SUBNET"; }
+tap_check "the /64 is subnet id 5 of the /56 ($SUBNET)" expected_subnet
+
+# RFC 4861 §6.2, RFC 4862: the LAN host's SLAAC address and default route.
+host_slaac() {
+	ip -n "$(ns_name host)" -6 addr show dev eth0 scope global | grep -q "inet6 ${SUBNET%::/64}:" &&
+		ip -n "$(ns_name host)" -6 route show default | grep -q "via fe80::.* dev eth0"
+}
+tap_check "the LAN host configures an address in $SUBNET and a default route via the router" \
+	wait_for 20 "SLAAC on host" host_slaac
+
+# RFC 8106: RDNSS from Kea's DNS option, DNSSL from ours and Kea's.
+RDISC=$(umi_tmp rdisc6.txt)
+rdisc_ok() {
+	ns_exec host rdisc6 -1 -w 3000 eth0 >"$RDISC" 2>&1 &&
+		grep -q "Recursive DNS server *: $DNS" "$RDISC" &&
+		grep -q "DNS search list *: .*lan.example" "$RDISC" && grep -q "Prefix *: $SUBNET" "$RDISC"
+}
+if wait_for 15 "rdisc6 shows RDNSS $DNS" rdisc_ok; then
+	tap_ok "rdisc6 on the LAN sees PIO $SUBNET, RDNSS $DNS and DNSSL lan.example"
+else
+	tap_fail "rdisc6 on the LAN sees PIO $SUBNET, RDNSS $DNS and DNSSL lan.example" "$(cat "$RDISC")"
+fi
+
+# RFC 8415 §18.2.4: Renew at T1, counted from the Reply to our Request.
+first_sent_at() { tcpdump -tt -r "$PCAP" -n "udp dst port 547 and ip6[48] == $1" 2>/dev/null | awk 'NR == 1 { print $1 }'; }
+renewed() {
+	local request renew
+	request=$(first_sent_at 3) renew=$(first_sent_at 5)
+	[ -n "$request" ] && [ -n "$renew" ] &&
+		awk -v a="$request" -v b="$renew" -v t1=$T1 'BEGIN { d = b - a; exit !(d >= t1 - 0.5 && d <= t1 + 1.5) }'
+}
+renewed_and_kept() { renewed && [ "$(client_field phase)" = bound ] && [ "$(delegated)" = "$PREFIX" ]; }
+tap_check "Renew is sent at T1 ($T1 s) and the lease is kept" \
+	wait_for $((T1 + 8)) "a Renew in the ISP capture" renewed_and_kept
+
+# atk6-fuzz_dhcpc6 sends fuzzed Replies at the router's DHCPv6 client port.
+WAN_LL=$(ip -n "$(ns_name router)" -6 addr show dev wan0 scope link | awk '/inet6/ { sub("/.*", "", $2); print $2; exit }')
+MALFORMED0=$(client_field counters.malformed)
+ns_exec isp timeout 20 atk6-fuzz_dhcpc6 -7 -v "$WAN_LL" eth0 >"$(umi_tmp fuzz.log)" 2>&1
+fuzz_survived() {
+	bg_running dhcp6d && [ "$(client_field counters.malformed)" -gt "$MALFORMED0" ] &&
+		[ "$(delegated)" = "$PREFIX" ]
+}
+tap_check "atk6-fuzz_dhcpc6: no crash, malformed counted ($(client_field counters.malformed)), the lease held" \
+	fuzz_survived
+
+# RFC 8415 §18.2.7: SIGTERM releases; RFC 4861 §6.2.5: final RA.
+RELEASES0=$(count_sent 8)
+kill -TERM "${BG_PID[dhcp6d]}"
+stopped() { ! bg_running dhcp6d; }
+tap_check "umigame-dhcp6d stops within 10 s of SIGTERM" wait_for 10 "dhcp6d exits" stopped
+released() { [ "$(count_sent 8)" -gt "$RELEASES0" ]; }
+tap_check "a Release went to Kea" wait_for 5 "Release in capture" released
+# Kea marks a released lease with valid lifetime 0 (or drops it).
+kea_released() {
+	! kea_leases isp | awk -F, -v d="$DUID" -v p="${PREFIX%/*}" \
+		'NR > 1 && $7 == 2 && $2 == d && $1 == p { last = $3 } END { exit !(last > 0) }'
+}
+tap_check "Kea released the lease" wait_for 5 "Kea lease released" kea_released
+withdrawn() {
+	! ip -n "$(ns_name router)" -6 addr show dev lan0 | grep -q "inet6 $ROUTER_ADDR/" &&
+		! ip -n "$(ns_name router)" -6 route show | grep -q "^unreachable $PREFIX"
+}
+tap_check "the router took $ROUTER_ADDR and the unreachable route away" withdrawn
+# The host's address is deprecated by the final RA (preferred lifetime 0).
+host_deprecated() { ip -n "$(ns_name host)" -6 addr show dev eth0 scope global | grep -q "deprecated"; }
+tap_check "the LAN host's address is deprecated by the final RA" wait_for 5 "host address deprecated" host_deprecated
+
+# RFC 8415 §11: the DUID survives a restart.
+start_router || umi_die "umigame-dhcp6d did not restart"
+same_duid() { [ "$(client_field duid)" = "$DUID" ] && has_prefix; }
+tap_check "after a restart the client keeps its DUID and is delegated a prefix again" \
+	wait_for 20 "same DUID, new lease" same_duid
+
+tap_finish

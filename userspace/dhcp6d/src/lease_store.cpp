@@ -112,6 +112,12 @@ std::string format_line(char op, const Lease &l)
 	std::ostringstream s;
 	s << op << ' ' << hex(l.key.duid) << ' ' << l.key.iaid << ' ' << l.prefix.str() << ' '
 	  << l.preferred << ' ' << l.valid << ' ' << l.expires;
+	if (l.key.kind == LeaseKind::address)
+		s << " na";
+	if (l.next_hop)
+		s << " via=" << l.next_hop->str();
+	if (!l.interface.empty())
+		s << " dev=" << l.interface;
 	std::string text = s.str();
 	char crc[16];
 	std::snprintf(crc, sizeof(crc), " %08x", crc_of(text));
@@ -133,9 +139,27 @@ std::pair<char, Lease> parse_line(const std::string &line)
 	std::string op, duid, prefix;
 	Lease l;
 	int64_t preferred = -1, valid = -1;
-	if (!(in >> op >> duid >> l.key.iaid >> prefix >> preferred >> valid >> l.expires) ||
-	    !(in >> std::ws).eof())
+	if (!(in >> op >> duid >> l.key.iaid >> prefix >> preferred >> valid >> l.expires))
 		throw std::invalid_argument("wrong number of fields");
+	// The optional extras (see lease_store.h), each at most once.
+	std::string extra;
+	while (in >> extra) {
+		if (extra == "na" && l.key.kind == LeaseKind::prefix) {
+			l.key.kind = LeaseKind::address;
+		} else if (extra.starts_with("via=") && !l.next_hop) {
+			l.next_hop = Ipv6Address::parse(extra.substr(4));
+			if (!l.next_hop)
+				throw std::invalid_argument("bad next hop '" + extra + "'");
+		} else if (extra.starts_with("dev=") && l.interface.empty()) {
+			// IFNAMSIZ - 1; the kernel allows neither '/' nor whitespace.
+			l.interface = extra.substr(4);
+			if (l.interface.empty() || l.interface.size() > 15 ||
+			    l.interface.find('/') != std::string::npos)
+				throw std::invalid_argument("bad interface '" + extra + "'");
+		} else {
+			throw std::invalid_argument("unknown or repeated field '" + extra + "'");
+		}
+	}
 	if (op != "B" && op != "R")
 		throw std::invalid_argument("unknown record '" + op + "'");
 	// RFC 8415 §11.1: a DUID is 1 to 130 bytes.

@@ -1,22 +1,476 @@
-// SCAFFOLD: replaced by the server implementation.
+// The delegating router as a daemon part: the UDP socket on port 547, the
+// lease journal, the routes towards delegated prefixes and their expiry.
+// The protocol is ServerEngine's; this file moves bytes and keeps the
+// kernel in step with the leases.
 #include "umigame/dhcp6d/server.h"
 
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <limits>
+#include <random>
 #include <stdexcept>
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "umigame/dhcp6d/server_engine.h"
+#include "umigame/log.h"
 
 namespace umigame::dhcp6d {
 
-ServerConfig parse_server_config(ConfigTable &table)
+using namespace umigame::dhcp6;
+
+namespace {
+
+// Every datagram one loop turn reads at most, so a flood cannot starve the
+// other watches; what is left is read at the next turn.
+constexpr int kMaxBatch = 256;
+
+int64_t wall_now() { return int64_t(std::time(nullptr)); }
+
+std::string errno_text(const std::string &what) { return what + ": " + std::strerror(errno); }
+
+sockaddr_in6 socket_address(const Ipv6Address &address, uint16_t port, uint32_t ifindex)
 {
-	table.fail("the server role is not implemented yet");
+	sockaddr_in6 sa{};
+	sa.sin6_family = AF_INET6;
+	sa.sin6_port = htons(port);
+	std::memcpy(&sa.sin6_addr, address.bytes.data(), 16);
+	if (address.is_link_local() || address.is_multicast())
+		sa.sin6_scope_id = ifindex;
+	return sa;
 }
 
-Server::Server(EventLoop &, Rtnetlink &, const ServerConfig &, const std::string &)
+std::string interface_name(uint32_t ifindex)
 {
-	throw std::runtime_error("the server role is not implemented yet");
+	char name[IF_NAMESIZE] = {};
+	return if_indextoname(ifindex, name) ? std::string(name) : std::string();
+}
+
+// RFC 8415 §11.2: DUID-LLT time is seconds since 2000-01-01 00:00 UTC.
+constexpr int64_t kDuidEpoch = 946684800;
+
+Duid make_server_duid(Rtnetlink &rtnl, const std::vector<std::string> &preferred)
+{
+	std::optional<MacAddress> mac;
+	for (const std::string &name : preferred)
+		if (auto link = rtnl.link(name); link && link->mac && !link->mac->is_zero()) {
+			mac = link->mac;
+			break;
+		}
+	if (!mac)
+		for (const Link &link : rtnl.links())
+			if (link.mac && !link.mac->is_zero()) {
+				mac = link.mac;
+				break;
+			}
+	if (mac)
+		return Duid::llt(*mac, uint32_t(wall_now() - kDuidEpoch));
+	// §11.5: no link-layer address at all: a random UUID.
+	std::array<uint8_t, 16> uuid{};
+	std::random_device random;
+	for (uint8_t &b : uuid)
+		b = uint8_t(random());
+	uuid[6] = uint8_t((uuid[6] & 0x0f) | 0x40); // RFC 4122 version 4
+	uuid[8] = uint8_t((uuid[8] & 0x3f) | 0x80);
+	return Duid::uuid(uuid);
+}
+
+// The server's DUID must not change across restarts (clients Renew with
+// it, §18.2.4): made once and kept in the state directory.
+Duid load_or_make_duid(Rtnetlink &rtnl, const ServerConfig &config, const std::string &state_dir)
+{
+	if (config.duid)
+		return *config.duid;
+	const std::string path = state_dir + "/server-duid";
+	std::ifstream in(path);
+	std::string text;
+	if (in && std::getline(in, text)) {
+		if (auto duid = Duid::from_hex(text))
+			return *duid;
+		throw std::runtime_error(path + ": not a DUID; delete it to make a new one");
+	}
+	Duid duid = make_server_duid(rtnl, config.interfaces);
+	const std::string tmp = path + ".tmp";
+	{
+		std::ofstream out(tmp, std::ios::trunc);
+		out << duid.str() << "\n";
+		if (!out.flush())
+			throw std::runtime_error("cannot write " + tmp);
+	}
+	if (std::rename(tmp.c_str(), path.c_str()) != 0)
+		throw std::runtime_error(errno_text("cannot write " + path));
+	log::notice("server DUID " + duid.str() + " (kept in " + path + ")");
+	return duid;
+}
+
+} // namespace
+
+// UDP [::]:547 with the arrival interface and destination of each datagram
+// (IPV6_RECVPKTINFO), joined to ff02::1:2 on the served interfaces.
+class ServerSocket {
+public:
+	struct Datagram {
+		std::vector<uint8_t> payload;
+		Ipv6Address source;
+		uint32_t ifindex = 0;
+		bool multicast = false;
+		bool truncated = false;
+	};
+
+	ServerSocket()
+	{
+		fd_.reset(::socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+		if (!fd_)
+			throw std::runtime_error(errno_text("cannot open a UDP socket"));
+		int on = 1, off = 0;
+		setsockopt(fd_.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+		if (setsockopt(fd_.get(), IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on)) != 0)
+			throw std::runtime_error(errno_text("IPV6_RECVPKTINFO"));
+		setsockopt(fd_.get(), IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &off, sizeof(off));
+		// A client reading 64 KiB replies is not our concern; a burst of
+		// Solicits queued behind a commit is: room for a few thousand.
+		int buffer = 4 << 20;
+		setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &buffer, sizeof(buffer));
+		sockaddr_in6 any = socket_address({}, kServerPort, 0);
+		if (::bind(fd_.get(), reinterpret_cast<sockaddr *>(&any), sizeof(any)) != 0)
+			throw std::runtime_error(errno_text("cannot bind [::]:547"));
+		buffer_.resize(65536);
+	}
+
+	int fd() const { return fd_.get(); }
+
+	// RFC 8415 §7.1: All_DHCP_Relay_Agents_and_Servers on the link.
+	bool join(uint32_t ifindex, bool join)
+	{
+		ipv6_mreq mreq{};
+		std::memcpy(&mreq.ipv6mr_multiaddr, kAllDhcpRelayAgentsAndServers.bytes.data(), 16);
+		mreq.ipv6mr_interface = ifindex;
+		int rc = setsockopt(fd_.get(), IPPROTO_IPV6, join ? IPV6_JOIN_GROUP : IPV6_LEAVE_GROUP, &mreq,
+				    sizeof(mreq));
+		return rc == 0 || (join && errno == EADDRINUSE);
+	}
+
+	std::optional<Datagram> receive()
+	{
+		sockaddr_in6 from{};
+		iovec iov{buffer_.data(), buffer_.size()};
+		alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo)) + 64];
+		msghdr msg{};
+		msg.msg_name = &from;
+		msg.msg_namelen = sizeof(from);
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = control;
+		msg.msg_controllen = sizeof(control);
+		ssize_t n;
+		do
+			n = ::recvmsg(fd_.get(), &msg, MSG_DONTWAIT);
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log::warning(errno_text("receiving on port 547"));
+			return std::nullopt;
+		}
+		Datagram d;
+		d.truncated = (msg.msg_flags & MSG_TRUNC) != 0;
+		d.payload.assign(buffer_.begin(), buffer_.begin() + std::min<ssize_t>(n, ssize_t(buffer_.size())));
+		std::memcpy(d.source.bytes.data(), &from.sin6_addr, 16);
+		for (cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+			if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+			    c->cmsg_len >= CMSG_LEN(sizeof(in6_pktinfo))) {
+				in6_pktinfo info;
+				std::memcpy(&info, CMSG_DATA(c), sizeof(info));
+				d.ifindex = info.ipi6_ifindex;
+				d.multicast = info.ipi6_addr.s6_addr[0] == 0xff;
+			}
+		return d;
+	}
+
+	bool send(const Outgoing &out)
+	{
+		sockaddr_in6 to = socket_address(out.destination, out.port, out.ifindex);
+		iovec iov{const_cast<uint8_t *>(out.payload.data()), out.payload.size()};
+		alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
+		msghdr msg{};
+		msg.msg_name = &to;
+		msg.msg_namelen = sizeof(to);
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = control;
+		msg.msg_controllen = sizeof(control);
+		// Leave by the interface the request came in on; the kernel
+		// picks the source address there.
+		cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
+		in6_pktinfo info{};
+		info.ipi6_ifindex = out.ifindex;
+		std::memcpy(CMSG_DATA(c), &info, sizeof(info));
+		ssize_t n;
+		do
+			n = ::sendmsg(fd_.get(), &msg, MSG_DONTWAIT);
+		while (n < 0 && errno == EINTR);
+		return n == ssize_t(out.payload.size());
+	}
+
+private:
+	UniqueFd fd_;
+	std::vector<uint8_t> buffer_;
+};
+
+Server::Server(EventLoop &loop, Rtnetlink &rtnl, const ServerConfig &config, const std::string &state_dir)
+	: loop_(loop), rtnl_(rtnl), config_(config), state_dir_(state_dir)
+{
+	leases_ = std::make_unique<LeaseStore>(state_dir + "/server-leases");
+	engine_ = std::make_unique<ServerEngine>(config_, *leases_, load_or_make_duid(rtnl, config_, state_dir));
+	socket_ = std::make_unique<ServerSocket>();
+	join_interfaces();
+	watch_ = loop_.watch(socket_->fd(), IoInterest::read, [this](IoReady) { on_readable(); });
+
+	// Routes of ours left by the previous run: adopt them, then make them
+	// match the journal (re-install the live ones, drop the rest).
+	for (const Route &r : rtnl_.routes(RT_TABLE_MAIN))
+		if (r.protocol == config_.route_protocol && r.gateway)
+			routes_[r.destination] = {*r.gateway, r.ifindex};
+	maybe_compact();
+	sync_routes();
+	log::notice("delegating router: " + std::to_string(config_.pools.size()) + " pool(s), " +
+		    std::to_string(leases_->leases().size()) + " remembered lease(s), DUID " +
+		    engine_->duid().str());
 }
 
 Server::~Server() = default;
-void Server::reconfigure(const ServerConfig &) {}
-nlohmann::json Server::status() const { return nullptr; }
+
+void Server::join_interfaces()
+{
+	auto &joined = joined_;
+	// Leave what is no longer served.
+	for (auto it = joined.begin(); it != joined.end();) {
+		if (std::find(config_.interfaces.begin(), config_.interfaces.end(), it->first) ==
+		    config_.interfaces.end()) {
+			socket_->join(it->second, false);
+			it = joined.erase(it);
+		} else {
+			++it;
+		}
+	}
+	bool missing = false;
+	for (const std::string &name : config_.interfaces) {
+		uint32_t ifindex = if_nametoindex(name.c_str());
+		auto have = joined.find(name);
+		if (have != joined.end() && have->second == ifindex)
+			continue;
+		if (ifindex == 0 || !socket_->join(ifindex, true)) {
+			if (!missing)
+				log::warning("cannot listen on " + name + " yet (" +
+					     (ifindex ? std::strerror(errno) : "no such interface") +
+					     "); retrying");
+			missing = true;
+			continue;
+		}
+		joined[name] = ifindex;
+		log::info("listening for DHCPv6 clients on " + name);
+	}
+	join_retry_.reset();
+	if (missing)
+		join_retry_ = loop_.after(std::chrono::seconds(2), [this] { join_interfaces(); });
+}
+
+void Server::on_readable()
+{
+	// Group commit: every datagram waiting now is answered from one
+	// batch; the journal is written and flushed once, the routes follow,
+	// and only then does any reply leave.
+	std::vector<Outgoing> replies;
+	const int64_t now = wall_now();
+	uint64_t read = 0;
+	for (int i = 0; i < kMaxBatch; i++) {
+		auto datagram = socket_->receive();
+		if (!datagram)
+			break;
+		read++;
+		if (datagram->truncated || datagram->ifindex == 0) {
+			// Cut short by our buffer, or no arrival interface: not
+			// something to answer.
+			engine_->count_dropped(datagram->truncated ? "truncated" : "no arrival interface");
+			continue;
+		}
+		ReceiveContext context;
+		context.ifindex = datagram->ifindex;
+		context.interface = interface_name(datagram->ifindex);
+		context.source = datagram->source;
+		context.multicast = datagram->multicast;
+		if (auto reply = engine_->handle_datagram(datagram->payload, context, now))
+			replies.push_back(std::move(*reply));
+	}
+	if (read == 0)
+		return;
+	batches_++;
+	largest_batch_ = std::max(largest_batch_, read);
+	const bool changed = leases_->staged() > 0;
+	try {
+		leases_->commit();
+	} catch (const std::exception &e) {
+		// Not on disk: no reply may promise it. The clients retransmit.
+		log::error(std::string("lease journal: ") + e.what() + "; " + std::to_string(replies.size()) +
+			   " replies withheld");
+		return;
+	}
+	if (changed)
+		sync_routes();
+	for (const Outgoing &out : replies)
+		if (!socket_->send(out))
+			log::debug(errno_text("sending to " + out.destination.str()));
+	maybe_compact();
+}
+
+void Server::sync_routes()
+{
+	const int64_t now = wall_now();
+	std::map<Ipv6Prefix, InstalledRoute> wanted;
+	int64_t next_expiry = std::numeric_limits<int64_t>::max();
+	for (const Lease &l : leases_->leases()) {
+		if (l.key.kind != LeaseKind::prefix || !l.live(now) || !l.next_hop || l.interface.empty())
+			continue;
+		next_expiry = std::min(next_expiry, l.expires);
+		uint32_t ifindex = if_nametoindex(l.interface.c_str());
+		if (ifindex == 0)
+			continue; // the interface is gone; its route went with it
+		wanted[l.prefix] = {*l.next_hop, ifindex};
+	}
+	auto route = [this](const Ipv6Prefix &prefix, const InstalledRoute &r) {
+		Route out;
+		out.destination = prefix;
+		out.gateway = r.next_hop;
+		out.ifindex = r.ifindex;
+		out.metric = config_.route_metric;
+		out.protocol = config_.route_protocol;
+		return out;
+	};
+	for (auto it = routes_.begin(); it != routes_.end();) {
+		if (wanted.count(it->first)) {
+			++it;
+			continue;
+		}
+		try {
+			Route r = route(it->first, it->second);
+			r.metric = 0; // whatever metric it was installed with
+			rtnl_.delete_route(r);
+			log::info("route to " + it->first.str() + " removed");
+		} catch (const std::exception &e) {
+			// ESRCH: somebody removed it already; anything else is
+			// worth a line but not a reason to keep trying forever.
+			if (const auto *ne = dynamic_cast<const NetlinkRequestError *>(&e); !ne || ne->error() != ESRCH) {
+				route_errors_++;
+				log::warning(e.what());
+			}
+		}
+		it = routes_.erase(it);
+	}
+	for (const auto &[prefix, want] : wanted) {
+		auto have = routes_.find(prefix);
+		if (have != routes_.end() && have->second == want)
+			continue;
+		try {
+			rtnl_.replace_route(route(prefix, want));
+			routes_[prefix] = want;
+			log::info("route to " + prefix.str() + " via " + want.next_hop.str() + " dev " +
+				  interface_name(want.ifindex));
+		} catch (const std::exception &e) {
+			route_errors_++;
+			log::warning(e.what());
+		}
+	}
+	// Wake up when the next lease runs out, to take its route away.
+	expiry_timer_.reset();
+	if (next_expiry != std::numeric_limits<int64_t>::max()) {
+		int64_t wait = std::clamp<int64_t>(next_expiry - now, 0, 3600);
+		expiry_timer_ = loop_.after(std::chrono::seconds(wait) + std::chrono::milliseconds(100),
+					   [this] { sync_routes(); });
+	}
+}
+
+void Server::maybe_compact()
+{
+	// Rewrite the journal once it holds far more lines than leases.
+	const uint64_t remembered = leases_->leases().size();
+	if (leases_->journal_lines() < 4 * remembered + 10000)
+		return;
+	try {
+		leases_->compact(wall_now(), config_.remember_ended);
+	} catch (const std::exception &e) {
+		log::warning(std::string("lease journal compaction: ") + e.what());
+	}
+}
+
+void Server::reconfigure(const ServerConfig &config)
+{
+	if (config.route_protocol != config_.route_protocol)
+		log::warning("reload: route_protocol changes take effect at the next start");
+	ServerConfig next = config;
+	next.route_protocol = config_.route_protocol;
+	engine_->reconfigure(next); // throws before anything changed
+	if (next.duid && *next.duid != engine_->duid())
+		log::warning("reload: a new server DUID takes effect at the next start");
+	config_ = std::move(next);
+	join_interfaces();
+	sync_routes();
+}
+
+nlohmann::json Server::status() const
+{
+	const int64_t now = wall_now();
+	nlohmann::json out;
+	out["duid"] = engine_->duid().str();
+	out["interfaces"] = config_.interfaces;
+	out["pools"] = engine_->pools_status(now);
+	nlohmann::json leases = nlohmann::json::array();
+	uint64_t ended = 0;
+	for (const Lease &l : leases_->leases()) {
+		if (!l.live(now)) {
+			ended++;
+			continue;
+		}
+		nlohmann::json j;
+		j["duid"] = Duid::from_bytes(l.key.duid).str();
+		j["iaid"] = l.key.iaid;
+		j["kind"] = l.key.kind == LeaseKind::prefix ? "prefix" : "address";
+		j[l.key.kind == LeaseKind::prefix ? "prefix" : "address"] =
+			l.key.kind == LeaseKind::prefix ? l.prefix.str() : l.prefix.address.str();
+		const int64_t preferred_end = l.expires - int64_t(l.valid) + int64_t(l.preferred);
+		j["preferred_left"] = std::max<int64_t>(0, preferred_end - now);
+		j["valid_left"] = l.expires - now;
+		if (l.next_hop)
+			j["next_hop"] = l.next_hop->str();
+		if (!l.interface.empty())
+			j["interface"] = l.interface;
+		j["route"] = routes_.count(l.prefix) > 0;
+		if (l.key.duid == ServerEngine::declined_owner())
+			j["declined"] = true;
+		leases.push_back(std::move(j));
+	}
+	out["leases"] = std::move(leases);
+	out["ended_leases_remembered"] = ended;
+	const ServerCounters &c = engine_->counters();
+	out["counters"] = {{"received", c.received},
+			   {"sent", c.sent},
+			   {"dropped", c.dropped},
+			   {"batches", batches_},
+			   {"largest_batch", largest_batch_},
+			   {"route_errors", route_errors_}};
+	out["routes"] = routes_.size();
+	out["route_protocol"] = config_.route_protocol;
+	out["journal"] = {{"path", leases_->path()}, {"lines", leases_->journal_lines()}};
+	return out;
+}
 
 } // namespace umigame::dhcp6d

@@ -9,9 +9,14 @@
 // dependency, no schema, and the file stays readable with `cat`.
 //
 // Line format (one per change, CRC-32 of the text before the last space):
-//   B <duid hex> <iaid> <prefix/len> <preferred> <valid> <expires> <crc>
-//   R <duid hex> <iaid> <prefix/len> 0 0 <ended> <crc>
-// Times are CLOCK_REALTIME seconds (leases must survive reboots).
+//   B <duid hex> <iaid> <prefix/len> <preferred> <valid> <expires> [extra...] <crc>
+//   R <duid hex> <iaid> <prefix/len> 0 0 <ended> [extra...] <crc>
+// Times are CLOCK_REALTIME seconds (leases must survive reboots). The
+// optional extras came later, so lines without them still read:
+//   na            an IA_NA address lease (a /128) instead of an IA_PD prefix
+//   via=<addr>    the next hop of the route towards the delegated prefix
+//   dev=<ifname>  the interface that route leaves by
+// A restarted server re-installs its routes from them.
 #pragma once
 
 #include <compare>
@@ -27,10 +32,16 @@
 
 namespace umigame::dhcp6d {
 
-// A lease belongs to one IA_PD of one client (RFC 8415 §6.3: DUID + IAID).
+// What an IA asked for: RFC 8415 §21.21 IA_PD (a prefix) or §21.4 IA_NA
+// (an address, kept as a /128).
+enum class LeaseKind : uint8_t { prefix, address };
+
+// A lease belongs to one IA of one client (RFC 8415 §6.3: DUID + IAID; an
+// IA_NA and an IA_PD may share an IAID, so the kind is part of the key).
 struct LeaseKey {
 	std::vector<uint8_t> duid;
 	uint32_t iaid = 0;
+	LeaseKind kind = LeaseKind::prefix;
 	auto operator<=>(const LeaseKey &) const = default;
 };
 
@@ -40,6 +51,11 @@ struct Lease {
 	uint32_t preferred = 0; // lifetimes last granted, seconds
 	uint32_t valid = 0;
 	int64_t expires = 0;    // when the valid lifetime ends (or ended)
+	// Where the route towards a delegated prefix points (the requesting
+	// router's or its relay's address) and the interface it leaves by;
+	// unset for addresses and for leases written before these existed.
+	std::optional<Ipv6Address> next_hop{};
+	std::string interface{};
 	bool live(int64_t now) const { return expires > now; }
 };
 

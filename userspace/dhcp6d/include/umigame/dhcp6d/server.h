@@ -1,22 +1,79 @@
-// The delegating router (RFC 8415 server role for IA_PD, and IA_NA).
-// CONTRACT with src/main.cpp — the server helper owns and fills this file.
+// The delegating router (RFC 8415 server role for IA_PD, and IA_NA): its
+// configuration ([server], docs/dhcp6.md "Delegating router") and the
+// daemon-facing Server, which owns the socket, the lease journal, the
+// routes towards delegated prefixes and the expiry timer. The protocol
+// itself is ServerEngine (server_engine.h), kept apart from sockets so it
+// can be tested and fuzzed with bytes.
 #pragma once
 
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "umigame/config.h"
+#include "umigame/dhcp6/duid.h"
+#include "umigame/dhcp6/options.h"
+#include "umigame/dhcp6d/lease_store.h"
 #include "umigame/event_loop.h"
 #include "umigame/rtnetlink.h"
 
 namespace umigame::dhcp6d {
 
+// Where a pool's clients are: on one of our interfaces (their messages
+// arrive there, not relayed), or behind a relay whose link-address (RFC 8415
+// §13.1: the innermost non-zero one) falls inside relay_link.
+struct PoolConfig {
+	LeaseKind kind = LeaseKind::prefix; // [[server.pool]] or [[server.address_pool]]
+	std::string interface;              // empty when relay_link is set
+	std::optional<Ipv6Prefix> relay_link;
+	Ipv6Prefix prefix;
+	uint8_t delegated_length = 0; // 128 for address pools
+	SourceLocation where;
+};
+
+// A DUID (and optionally one IAID) that always gets this prefix.
+struct Reservation {
+	dhcp6::Duid duid;
+	std::optional<uint32_t> iaid; // unset: any IA_PD of that client
+	Ipv6Prefix prefix;
+	SourceLocation where;
+};
+
 struct ServerConfig {
+	// Interfaces we serve directly: ff02::1:2 is joined there. Relayed
+	// messages (unicast from a relay) are accepted on any interface.
+	std::vector<std::string> interfaces;
+	std::vector<PoolConfig> pools;
+	std::vector<Reservation> reservations;
+	uint32_t preferred_lifetime = 1800;
+	uint32_t valid_lifetime = 3600;
+	uint32_t t1 = 900;  // default: half the preferred lifetime
+	uint32_t t2 = 1440; // default: 0.8 of it (RFC 8415 §21.4 recommends)
+	bool rapid_commit = true;
+	std::optional<uint8_t> preference;
+	std::vector<Ipv6Address> dns_servers;    // RFC 3646 §3
+	std::vector<dhcp6::DomainName> domain_search; // RFC 3646 §4
+	std::optional<dhcp6::AddressSelection> address_selection; // RFC 7078
+	std::optional<dhcp6::Duid> duid; // unset: a DUID-LLT made once, kept in state_dir
+	// rtm_protocol of the routes we install: only routes with it are ours
+	// to replace or delete (the requesting router uses RTPROT_DHCP).
+	uint8_t route_protocol = 214;
+	uint32_t route_metric = 1024;
+	// Ended leases are remembered this long so a returning client gets its
+	// old prefix back (RFC 8415 §18.3.1 stability), then compacted away.
+	uint32_t remember_ended = 7 * 86400;
 };
 
 // Reads the [server] table; throws ConfigError naming file:line.
 ServerConfig parse_server_config(ConfigTable &table);
+
+class ServerEngine;
+class ServerSocket;
 
 class Server {
 public:
@@ -33,6 +90,35 @@ public:
 
 	// For `umigame dhcp6 show [--json]`.
 	nlohmann::json status() const;
+
+private:
+	void on_readable();
+	void join_interfaces();
+	// Make the kernel's routes with our protocol match the live leases:
+	// add or move what is missing, delete what ended or moved away.
+	void sync_routes();
+	void maybe_compact();
+
+	struct InstalledRoute {
+		Ipv6Address next_hop;
+		uint32_t ifindex = 0;
+		bool operator==(const InstalledRoute &) const = default;
+	};
+
+	EventLoop &loop_;
+	Rtnetlink &rtnl_;
+	ServerConfig config_;
+	std::string state_dir_;
+	std::unique_ptr<LeaseStore> leases_;
+	std::unique_ptr<ServerEngine> engine_;
+	std::unique_ptr<ServerSocket> socket_;
+	FdWatch watch_;
+	Timer expiry_timer_, join_retry_;
+	std::map<Ipv6Prefix, InstalledRoute> routes_;
+	std::map<std::string, uint32_t> joined_; // ff02::1:2 joined: name -> ifindex
+	uint64_t route_errors_ = 0;
+	uint64_t batches_ = 0;
+	uint64_t largest_batch_ = 0;
 };
 
 } // namespace umigame::dhcp6d

@@ -1,0 +1,681 @@
+#include "umigame/dhcp6d/server_engine.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "umigame/dhcp6/error.h"
+
+namespace umigame::dhcp6d {
+
+using namespace umigame::dhcp6;
+
+namespace {
+
+// RFC 8415 §21.22 keeps the prefix octets as received, host bits and all;
+// compare prefixes with those bits cleared.
+Ipv6Prefix canonical(Ipv6Prefix p)
+{
+	for (unsigned bit = p.length; bit < 128; bit++)
+		p.address.bytes[bit / 8] &= uint8_t(~(0x80u >> (bit % 8)));
+	return p;
+}
+
+bool is_unspecified(const Ipv6Address &a) { return a == Ipv6Address{}; }
+
+// RFC 8415 §16: what each client message must and must not carry.
+enum class ServerIdRule { forbidden, required, optional };
+
+ServerIdRule server_id_rule(MessageType type)
+{
+	switch (type) {
+	case MessageType::Solicit:
+	case MessageType::Confirm:
+	case MessageType::Rebind:
+		return ServerIdRule::forbidden;
+	case MessageType::Request:
+	case MessageType::Renew:
+	case MessageType::Release:
+	case MessageType::Decline:
+		return ServerIdRule::required;
+	default:
+		return ServerIdRule::optional; // Information-request, §16.12
+	}
+}
+
+bool is_client_message(MessageType type)
+{
+	switch (type) {
+	case MessageType::Solicit:
+	case MessageType::Request:
+	case MessageType::Confirm:
+	case MessageType::Renew:
+	case MessageType::Rebind:
+	case MessageType::Release:
+	case MessageType::Decline:
+	case MessageType::InformationRequest:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int64_t expiry(int64_t now, uint32_t valid)
+{
+	// RFC 8415 §7.7: all ones is forever.
+	if (valid == kInfinity)
+		return std::numeric_limits<int64_t>::max() / 2;
+	return now + valid;
+}
+
+} // namespace
+
+// One client message on its way to an answer.
+struct ServerEngine::Exchange {
+	const Message &message; // the innermost, client's, message
+	const Duid &client;     // empty for an Information-request without one
+	Link link;
+	const ReceiveContext &context;
+	int64_t now;
+};
+
+const std::vector<uint8_t> &ServerEngine::declined_owner()
+{
+	// DUID type 0xffff is unassigned (RFC 8415 §11.1): no client has it.
+	static const std::vector<uint8_t> owner = {0xff, 0xff, 'd', 'e', 'c', 'l', 'i', 'n', 'e', 'd'};
+	return owner;
+}
+
+ServerEngine::ServerEngine(const ServerConfig &config, LeaseStore &leases, Duid server_duid)
+	: leases_(leases), duid_(std::move(server_duid))
+{
+	reconfigure(config);
+}
+
+void ServerEngine::reconfigure(const ServerConfig &config)
+{
+	std::vector<Pool> pools;
+	for (const PoolConfig &p : config.pools)
+		pools.push_back({p, PrefixPool(p.prefix, p.delegated_length)});
+	config_ = config;
+	pools_ = std::move(pools);
+}
+
+std::optional<Message> ServerEngine::drop(const std::string &reason)
+{
+	counters_.dropped[reason]++;
+	return std::nullopt;
+}
+
+std::optional<Outgoing> ServerEngine::handle_datagram(std::span<const uint8_t> payload,
+						      const ReceiveContext &context, int64_t now)
+{
+	std::optional<Message> received;
+	try {
+		received = Message::parse(payload);
+	} catch (const ParseError &) {
+		// The parser checked every length and count before reading; what
+		// it refused is never looked at again.
+		counters_.dropped["malformed"]++;
+		return std::nullopt;
+	}
+	std::optional<Message> reply = handle(*received, context, now);
+	if (!reply)
+		return std::nullopt;
+	Outgoing out;
+	try {
+		out.payload = reply->serialize();
+	} catch (const std::exception &) {
+		// Something of the client's that we echo (Interface-Id, a
+		// relay's hop-count) does not serialize: nothing to send.
+		counters_.dropped["reply does not serialize"]++;
+		return std::nullopt;
+	}
+	out.destination = context.source;
+	out.ifindex = context.ifindex;
+	// RFC 8415 §19.3: a Relay-Reply goes to the relay's port; §18.3 a
+	// reply to a client to the client port.
+	out.port = reply->is_relay() ? kServerPort : kClientPort;
+	out.type = reply->innermost().type;
+	counters_.sent[message_type_name(out.type)]++;
+	return out;
+}
+
+std::optional<Message> ServerEngine::handle(const Message &received, const ReceiveContext &context,
+					    int64_t now)
+{
+	const Message &inner = received.innermost();
+	counters_.received[message_type_name(inner.type)]++;
+	if (received.type == MessageType::RelayRepl)
+		return drop("relay-reply received");
+	Link link;
+	if (received.type == MessageType::RelayForw) {
+		link.relayed = true;
+		// RFC 8415 §13.1: the link-address of the relay closest to the
+		// client, or the next one out when that one is 0 (a relay
+		// without a global address on the client's link).
+		std::vector<const Message *> chain;
+		unsigned depth = 0;
+		for (const Message *m = &received; m && m->is_relay(); m = m->relayed()) {
+			// Only Relay-Forwards nest on the way to a server.
+			if (m->type != MessageType::RelayForw)
+				return drop("relay-reply received");
+			chain.push_back(m);
+			// §7.6: a relay drops what has seen HOP_COUNT_LIMIT
+			// relays; more wrappers than that are not relays.
+			if (++depth > kHopCountLimit + 1u)
+				return drop("too many relay levels");
+		}
+		for (auto it = chain.rbegin(); it != chain.rend(); ++it)
+			if (!is_unspecified((*it)->link_address) && !(*it)->link_address.is_link_local()) {
+				link.relay_link_address = (*it)->link_address;
+				break;
+			}
+	} else {
+		link.interface = context.interface;
+		if (std::find(config_.interfaces.begin(), config_.interfaces.end(), context.interface) ==
+		    config_.interfaces.end())
+			return drop("interface not served");
+	}
+	std::optional<Message> reply = answer(inner, link, context, now);
+	if (!reply)
+		return std::nullopt;
+	if (received.type == MessageType::RelayForw)
+		// §19.3: one Relay-Reply per Relay-Forward level, each with its
+		// hop-count, addresses and Interface-Id echoed.
+		return Message::relay_reply(received, std::move(*reply));
+	return reply;
+}
+
+std::optional<Message> ServerEngine::answer(const Message &message, const Link &link,
+					    const ReceiveContext &context, int64_t now)
+{
+	if (!is_client_message(message.type))
+		return drop("not a client message");
+	// RFC 8415 §16: Solicit, Confirm and Rebind sent straight to a
+	// unicast address are discarded (they are for every server).
+	const ServerIdRule rule = server_id_rule(message.type);
+	if (!link.relayed && !context.multicast &&
+	    (message.type == MessageType::Solicit || message.type == MessageType::Confirm ||
+	     message.type == MessageType::Rebind))
+		return drop("unicast " + message_type_name(message.type));
+
+	const std::vector<const ClientId *> client_ids = message.all<ClientId>();
+	const std::vector<const ServerId *> server_ids = message.all<ServerId>();
+	// §16: every message but Information-request MUST carry one Client
+	// Identifier; two leave open whose lease this is.
+	if (client_ids.size() > 1)
+		return drop("several client identifiers");
+	if (client_ids.empty() && message.type != MessageType::InformationRequest)
+		return drop("no client identifier");
+	if (server_ids.size() > 1)
+		return drop("several server identifiers");
+	if (rule == ServerIdRule::forbidden && !server_ids.empty())
+		return drop("server identifier in " + message_type_name(message.type));
+	if (rule == ServerIdRule::required && server_ids.empty())
+		return drop("no server identifier");
+	if (!server_ids.empty() && server_ids[0]->duid != duid_)
+		return drop("another server's identifier");
+	// §16.12: an Information-request with an IA is not one.
+	if (message.type == MessageType::InformationRequest &&
+	    (message.has<IaNa>() || message.has<IaPd>() || message.options.find(OPTION_IA_TA)))
+		return drop("IA in Information-request");
+
+	static const Duid kNone;
+	Exchange x{message, client_ids.empty() ? kNone : client_ids[0]->duid, link, context, now};
+
+	// §18.3.2, §18.3.4, §18.3.7, §18.3.8: we send no Server Unicast
+	// option, so a client that unicasts to us is told to multicast.
+	if (!link.relayed && !context.multicast && rule == ServerIdRule::required) {
+		Message reply = Message::reply(message, duid_);
+		reply.add(StatusCode{Status::UseMulticast, "send to ff02::1:2"});
+		return reply;
+	}
+
+	switch (message.type) {
+	case MessageType::Solicit:
+		return solicit(x);
+	case MessageType::Request:
+		return request(x);
+	case MessageType::Renew:
+		return renew_or_rebind(x, false);
+	case MessageType::Rebind:
+		return renew_or_rebind(x, true);
+	case MessageType::Release:
+		return release(x);
+	case MessageType::Decline:
+		return decline(x);
+	case MessageType::Confirm:
+		return confirm(x);
+	default:
+		return information_request(x);
+	}
+}
+
+std::vector<ServerEngine::IaRequest> ServerEngine::ias_of(const Message &message) const
+{
+	std::vector<IaRequest> out;
+	auto seen = [&](LeaseKind kind, uint32_t iaid) {
+		return std::any_of(out.begin(), out.end(), [&](const IaRequest &r) {
+			return r.kind == kind && r.iaid == iaid;
+		});
+	};
+	// The same IAID twice in one message is one IA: answer the first.
+	for (const IaPd *ia : message.all<IaPd>()) {
+		if (seen(LeaseKind::prefix, ia->iaid))
+			continue;
+		IaRequest r{LeaseKind::prefix, ia->iaid, {}};
+		for (const IaPrefix *p : ia->prefixes())
+			r.listed.push_back(canonical(p->prefix));
+		out.push_back(std::move(r));
+	}
+	for (const IaNa *ia : message.all<IaNa>()) {
+		if (seen(LeaseKind::address, ia->iaid))
+			continue;
+		IaRequest r{LeaseKind::address, ia->iaid, {}};
+		for (const IaAddress *a : ia->addresses())
+			r.listed.push_back({a->address, 128});
+		out.push_back(std::move(r));
+	}
+	return out;
+}
+
+std::vector<const ServerEngine::Pool *> ServerEngine::pools_for(const Link &link, LeaseKind kind) const
+{
+	std::vector<const Pool *> out;
+	for (const Pool &p : pools_) {
+		if (p.config.kind != kind)
+			continue;
+		if (link.relayed) {
+			if (p.config.relay_link && link.relay_link_address &&
+			    p.config.relay_link->contains({*link.relay_link_address, 128}))
+				out.push_back(&p);
+		} else if (!p.config.relay_link && p.config.interface == link.interface) {
+			out.push_back(&p);
+		}
+	}
+	return out;
+}
+
+bool ServerEngine::appropriate(const Ipv6Prefix &prefix, const Link &link, LeaseKind kind) const
+{
+	for (const Pool *p : pools_for(link, kind))
+		if (p->range.index_of(prefix))
+			return true;
+	return false;
+}
+
+bool ServerEngine::in_any_pool(const Lease &lease) const
+{
+	for (const Pool &p : pools_)
+		if (p.config.kind == lease.key.kind && p.range.index_of(lease.prefix))
+			return true;
+	return false;
+}
+
+bool ServerEngine::reserved_for_other(const Ipv6Prefix &prefix, const LeaseKey &key) const
+{
+	for (const Reservation &r : config_.reservations)
+		if (r.prefix == prefix)
+			return !(key.kind == LeaseKind::prefix && r.duid.bytes() == key.duid &&
+				 (!r.iaid || *r.iaid == key.iaid));
+	return false;
+}
+
+bool ServerEngine::usable_by(const Ipv6Prefix &prefix, const LeaseKey &key, int64_t now) const
+{
+	const Lease *holder = leases_.holder(prefix, now);
+	return (!holder || holder->key == key) && !reserved_for_other(prefix, key);
+}
+
+LeaseKey ServerEngine::key_of(const Exchange &x, const IaRequest &ia) const
+{
+	return {x.client.bytes(), ia.iaid, ia.kind};
+}
+
+// The prefix (or address) for one IA, most stable first.
+std::optional<Ipv6Prefix> ServerEngine::pick(const Exchange &x, const IaRequest &ia) const
+{
+	const LeaseKey key = key_of(x, ia);
+	// A reservation wins when its prefix is on this client's link.
+	if (ia.kind == LeaseKind::prefix)
+		for (const Reservation &r : config_.reservations)
+			if (r.duid.bytes() == key.duid && (!r.iaid || *r.iaid == key.iaid) &&
+			    appropriate(r.prefix, x.link, ia.kind) && usable_by(r.prefix, key, x.now))
+				return r.prefix;
+	const std::vector<const Pool *> pools = pools_for(x.link, ia.kind);
+	// RFC 8415 §18.3.1/§18.3.4: a client keeps what it has.
+	if (const Lease *mine = leases_.find(key);
+	    mine && mine->live(x.now) && appropriate(mine->prefix, x.link, ia.kind))
+		return mine->prefix;
+	// §18.3.1: the client's hint, when it names a whole prefix we may give.
+	for (const Ipv6Prefix &hint : ia.listed)
+		if (!is_unspecified(hint.address) && appropriate(hint, x.link, ia.kind) &&
+		    usable_by(hint, key, x.now))
+			return hint;
+	auto excluded = [&](const Ipv6Prefix &p) {
+		if (reserved_for_other(p, key))
+			return true;
+		// An address pool's first address is the Subnet-Router anycast
+		// address (RFC 4291 §2.6.1).
+		if (ia.kind == LeaseKind::address)
+			for (const Pool *pool : pools)
+				if (pool->range.index_of(p) == 0u)
+					return true;
+		return false;
+	};
+	// A length-only hint (::/56) prefers pools delegating that length.
+	std::vector<const Pool *> ordered;
+	for (int pass = 0; pass < 2; pass++)
+		for (const Pool *p : pools) {
+			bool hinted = std::any_of(ia.listed.begin(), ia.listed.end(), [&](const Ipv6Prefix &h) {
+				return h.length == p->config.delegated_length;
+			});
+			if (hinted == (pass == 0))
+				ordered.push_back(p);
+		}
+	for (const Pool *p : ordered)
+		if (auto chosen = leases_.choose(key, p->range, x.now, excluded))
+			return chosen;
+	return std::nullopt;
+}
+
+void ServerEngine::bind(const Exchange &x, const LeaseKey &key, const Ipv6Prefix &prefix)
+{
+	Lease lease;
+	lease.key = key;
+	lease.prefix = prefix;
+	lease.preferred = config_.preferred_lifetime;
+	lease.valid = config_.valid_lifetime;
+	lease.expires = expiry(x.now, config_.valid_lifetime);
+	if (key.kind == LeaseKind::prefix) {
+		// The route towards a delegated prefix points at whoever sent
+		// us the message: the requesting router itself, or the relay
+		// nearest to us, which knows the way on.
+		lease.next_hop = x.context.source;
+		lease.interface = x.context.interface;
+	}
+	leases_.bind(lease, x.now);
+}
+
+void ServerEngine::add_ia(Message &reply, const IaAnswer &a) const
+{
+	const bool granted = a.granted.has_value();
+	const uint32_t t1 = granted ? config_.t1 : 0, t2 = granted ? config_.t2 : 0;
+	OptionList options;
+	if (a.kind == LeaseKind::prefix) {
+		if (a.granted)
+			options.add(IaPrefix{config_.preferred_lifetime, config_.valid_lifetime, *a.granted, {}});
+		for (const Ipv6Prefix &p : a.withdrawn)
+			options.add(IaPrefix{0, 0, p, {}});
+	} else {
+		if (a.granted)
+			options.add(IaAddress{a.granted->address, config_.preferred_lifetime,
+					      config_.valid_lifetime, {}});
+		for (const Ipv6Prefix &p : a.withdrawn)
+			options.add(IaAddress{p.address, 0, 0, {}});
+	}
+	if (a.status)
+		options.add(StatusCode{*a.status, a.status_message});
+	if (a.kind == LeaseKind::prefix)
+		reply.add(IaPd{a.iaid, t1, t2, std::move(options)});
+	else
+		reply.add(IaNa{a.iaid, t1, t2, std::move(options)});
+}
+
+void ServerEngine::add_requested_options(Message &reply, const Message &received) const
+{
+	// RFC 8415 §18.3: configuration options the client asked for (ORO,
+	// §21.7) and we have.
+	const OptionRequest *oro = received.get<OptionRequest>();
+	if (!oro)
+		return;
+	if (!config_.dns_servers.empty() && oro->requests(OPTION_DNS_SERVERS))
+		reply.add(DnsServers{config_.dns_servers});
+	if (!config_.domain_search.empty() && oro->requests(OPTION_DOMAIN_LIST))
+		reply.add(DomainList{config_.domain_search});
+	if (config_.address_selection && oro->requests(OPTION_ADDRSEL))
+		reply.add(*config_.address_selection);
+}
+
+namespace {
+
+std::string no_lease_message(LeaseKind kind)
+{
+	return kind == LeaseKind::prefix ? "no prefix available on this link"
+					 : "no address available on this link";
+}
+
+Status no_lease_status(LeaseKind kind)
+{
+	return kind == LeaseKind::prefix ? Status::NoPrefixAvail : Status::NoAddrsAvail;
+}
+
+} // namespace
+
+// RFC 8415 §18.3.1.
+Message ServerEngine::solicit(const Exchange &x)
+{
+	// §18.3.1, §21.14: commit at once only when both sides want it.
+	const bool rapid = config_.rapid_commit && x.message.has<RapidCommit>();
+	const std::vector<IaRequest> ias = ias_of(x.message);
+	std::vector<IaAnswer> answers;
+	bool any_granted = false;
+	for (const IaRequest &ia : ias) {
+		IaAnswer a{ia.kind, ia.iaid, pick(x, ia), {}, {}, {}};
+		if (a.granted) {
+			any_granted = true;
+			if (rapid)
+				bind(x, key_of(x, ia), *a.granted);
+		} else {
+			a.status = no_lease_status(ia.kind);
+			a.status_message = no_lease_message(ia.kind);
+		}
+		answers.push_back(std::move(a));
+	}
+	if (!any_granted && !rapid) {
+		// §18.3.1: nothing to offer: an Advertise with only a Status
+		// Code, Server and Client Identifier, so the client can try
+		// other servers.
+		Message advertise = Message::advertise(x.message, duid_);
+		bool wants_prefix = std::any_of(ias.begin(), ias.end(), [](const IaRequest &ia) {
+			return ia.kind == LeaseKind::prefix;
+		});
+		LeaseKind kind = wants_prefix || ias.empty() ? LeaseKind::prefix : LeaseKind::address;
+		advertise.add(StatusCode{no_lease_status(kind), no_lease_message(kind)});
+		return advertise;
+	}
+	Message reply = rapid ? Message::reply(x.message, duid_) : Message::advertise(x.message, duid_);
+	if (rapid)
+		reply.add(RapidCommit{});
+	else if (config_.preference)
+		reply.add(Preference{*config_.preference});
+	for (const IaAnswer &a : answers)
+		add_ia(reply, a);
+	add_requested_options(reply, x.message);
+	return reply;
+}
+
+// RFC 8415 §18.3.2.
+Message ServerEngine::request(const Exchange &x)
+{
+	Message reply = Message::reply(x.message, duid_);
+	for (const IaRequest &ia : ias_of(x.message)) {
+		IaAnswer a{ia.kind, ia.iaid, pick(x, ia), {}, {}, {}};
+		if (a.granted) {
+			bind(x, key_of(x, ia), *a.granted);
+		} else {
+			a.status = no_lease_status(ia.kind);
+			a.status_message = no_lease_message(ia.kind);
+		}
+		add_ia(reply, a);
+	}
+	add_requested_options(reply, x.message);
+	return reply;
+}
+
+// RFC 8415 §18.3.4 (Renew) and §18.3.5 (Rebind).
+Message ServerEngine::renew_or_rebind(const Exchange &x, bool rebind)
+{
+	Message reply = Message::reply(x.message, duid_);
+	for (const IaRequest &ia : ias_of(x.message)) {
+		const LeaseKey key = key_of(x, ia);
+		IaAnswer a{ia.kind, ia.iaid, {}, {}, {}, {}};
+		const Lease *lease = leases_.find(key);
+		// The client's entry: a live lease, or an ended one whose
+		// prefix nobody took in the meantime.
+		const bool have_entry = lease && (lease->live(x.now) || usable_by(lease->prefix, key, x.now));
+		if (have_entry) {
+			if (appropriate(lease->prefix, x.link, ia.kind) && usable_by(lease->prefix, key, x.now)) {
+				a.granted = lease->prefix;
+			} else {
+				// §18.3.4: no longer appropriate for the link (the
+				// pools changed, or a reservation took it): lifetimes
+				// 0, and a new prefix when one is free.
+				a.withdrawn.push_back(lease->prefix);
+				if (lease->live(x.now))
+					leases_.release(key, x.now);
+				a.granted = pick(x, ia);
+			}
+		} else if (rebind) {
+			// §18.3.5: no entry. What the client holds and is ours to
+			// give (e.g. after the journal was lost) is bound again;
+			// what is not ours gets lifetimes 0.
+			for (const Ipv6Prefix &p : ia.listed) {
+				if (!a.granted && appropriate(p, x.link, ia.kind) && usable_by(p, key, x.now))
+					a.granted = p;
+				else
+					a.withdrawn.push_back(p);
+			}
+		}
+		if (a.granted)
+			bind(x, key, *a.granted);
+		// What the client lists that is not (any more) its lease.
+		for (const Ipv6Prefix &p : ia.listed)
+			if (p != a.granted && std::find(a.withdrawn.begin(), a.withdrawn.end(), p) == a.withdrawn.end() &&
+			    have_entry)
+				a.withdrawn.push_back(p);
+		if (!a.granted && a.withdrawn.empty()) {
+			// §18.3.4/§18.3.5: no binding for this IA.
+			a.status = Status::NoBinding;
+			a.status_message = "no binding for this IA";
+		}
+		add_ia(reply, a);
+	}
+	add_requested_options(reply, x.message);
+	return reply;
+}
+
+// RFC 8415 §18.3.7.
+Message ServerEngine::release(const Exchange &x)
+{
+	Message reply = Message::reply(x.message, duid_);
+	for (const IaRequest &ia : ias_of(x.message)) {
+		const LeaseKey key = key_of(x, ia);
+		const Lease *lease = leases_.find(key);
+		if (lease && lease->live(x.now) &&
+		    std::find(ia.listed.begin(), ia.listed.end(), lease->prefix) != ia.listed.end()) {
+			leases_.release(key, x.now);
+			continue;
+		}
+		add_ia(reply, {ia.kind, ia.iaid, {}, {}, Status::NoBinding, "no binding for this IA"});
+	}
+	reply.add(StatusCode{Status::Success, "released"});
+	return reply;
+}
+
+// RFC 8415 §18.3.8: Decline is about addresses a client found in use.
+Message ServerEngine::decline(const Exchange &x)
+{
+	Message reply = Message::reply(x.message, duid_);
+	for (const IaRequest &ia : ias_of(x.message)) {
+		const LeaseKey key = key_of(x, ia);
+		const Lease *lease = leases_.find(key);
+		const bool bound = lease && lease->live(x.now) &&
+				   std::find(ia.listed.begin(), ia.listed.end(), lease->prefix) != ia.listed.end();
+		if (!bound) {
+			add_ia(reply, {ia.kind, ia.iaid, {}, {}, Status::NoBinding, "no binding for this IA"});
+			continue;
+		}
+		if (ia.kind == LeaseKind::address) {
+			// Park the address so that nobody gets it before its
+			// lifetime would have ended.
+			const Ipv6Prefix address = lease->prefix;
+			leases_.release(key, x.now);
+			Lease parked;
+			parked.key = {declined_owner(), ia.iaid, LeaseKind::address};
+			parked.prefix = address;
+			parked.expires = expiry(x.now, config_.valid_lifetime);
+			leases_.bind(parked, x.now);
+		}
+	}
+	reply.add(StatusCode{Status::Success, "declined"});
+	return reply;
+}
+
+// RFC 8415 §18.3.3.
+std::optional<Message> ServerEngine::confirm(const Exchange &x)
+{
+	std::vector<Ipv6Prefix> addresses;
+	for (const IaRequest &ia : ias_of(x.message))
+		if (ia.kind == LeaseKind::address)
+			addresses.insert(addresses.end(), ia.listed.begin(), ia.listed.end());
+	// No addresses, or no address pool telling us the link's prefixes:
+	// the test cannot be made and the server MUST NOT reply.
+	if (addresses.empty())
+		return drop("Confirm without addresses");
+	if (pools_for(x.link, LeaseKind::address).empty())
+		return drop("Confirm on a link without address pools");
+	bool on_link = true;
+	for (const Ipv6Prefix &a : addresses) {
+		bool inside = false;
+		for (const Pool *p : pools_for(x.link, LeaseKind::address))
+			inside |= p->config.prefix.contains(a);
+		on_link &= inside;
+	}
+	Message reply = Message::reply(x.message, duid_);
+	if (on_link)
+		reply.add(StatusCode{Status::Success, "all addresses on link"});
+	else
+		reply.add(StatusCode{Status::NotOnLink, "an address is not on this link"});
+	return reply;
+}
+
+// RFC 8415 §18.3.6.
+Message ServerEngine::information_request(const Exchange &x)
+{
+	Message reply = Message::reply(x.message, duid_);
+	add_requested_options(reply, x.message);
+	return reply;
+}
+
+nlohmann::json ServerEngine::pools_status(int64_t now) const
+{
+	std::vector<uint64_t> used(pools_.size(), 0);
+	for (const Lease &l : leases_.leases()) {
+		if (!l.live(now))
+			continue;
+		for (size_t i = 0; i < pools_.size(); i++)
+			if (pools_[i].config.kind == l.key.kind && pools_[i].range.index_of(l.prefix)) {
+				used[i]++;
+				break;
+			}
+	}
+	nlohmann::json out = nlohmann::json::array();
+	for (size_t i = 0; i < pools_.size(); i++) {
+		const PoolConfig &c = pools_[i].config;
+		nlohmann::json p;
+		p["kind"] = c.kind == LeaseKind::prefix ? "prefix" : "address";
+		p["prefix"] = c.prefix.str();
+		p["delegated_length"] = c.delegated_length;
+		if (c.relay_link)
+			p["relay_link"] = c.relay_link->str();
+		else
+			p["interface"] = c.interface;
+		p["size"] = pools_[i].range.size();
+		p["used"] = used[i];
+		out.push_back(std::move(p));
+	}
+	return out;
+}
+
+} // namespace umigame::dhcp6d

@@ -1,0 +1,561 @@
+// The delegating router's engine, message in, message out: RFC 8415 server
+// behaviour for IA_PD and IA_NA, relays, reservations, reconfiguration and
+// malformed input. Each test names the RFC section it checks.
+#include "umigame/dhcp6d/server_engine.h"
+
+#include <filesystem>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+namespace umigame::dhcp6d {
+namespace {
+
+using namespace umigame::dhcp6;
+
+constexpr int64_t kNow = 1'800'000'000;
+
+Ipv6Prefix pfx(const char *s) { return *Ipv6Prefix::parse(s); }
+Ipv6Address addr(const char *s) { return *Ipv6Address::parse(s); }
+Duid client_duid(uint8_t n) { return Duid::ll(MacAddress{{0x02, 0, 0, 0, 0, n}}); }
+const Duid kServerDuid = *Duid::from_hex("00:01:00:01:2c:00:00:01:02:00:00:00:00:01");
+const Duid kOtherServer = *Duid::from_hex("00:01:00:01:2c:00:00:01:02:00:00:00:00:99");
+
+PoolConfig prefix_pool(const char *interface, const char *prefix, uint8_t length)
+{
+	PoolConfig p;
+	p.interface = interface;
+	p.prefix = pfx(prefix);
+	p.delegated_length = length;
+	return p;
+}
+
+ServerConfig base_config()
+{
+	ServerConfig c;
+	c.interfaces = {"eth0"};
+	c.pools.push_back(prefix_pool("eth0", "2001:db8:100::/40", 56));
+	PoolConfig relayed = prefix_pool("", "2001:db8:300::/48", 60);
+	relayed.relay_link = pfx("2001:db8:200::/64");
+	c.pools.push_back(relayed);
+	PoolConfig addresses = prefix_pool("eth0", "2001:db8:ffff::/64", 128);
+	addresses.kind = LeaseKind::address;
+	c.pools.push_back(addresses);
+	c.preferred_lifetime = 1800;
+	c.valid_lifetime = 3600;
+	c.t1 = 900;
+	c.t2 = 1440;
+	c.dns_servers = {addr("2001:db8::53")};
+	c.domain_search = {*DomainName::from_text("example.net")};
+	return c;
+}
+
+ReceiveContext direct(const char *source = "fe80::1", bool multicast = true)
+{
+	return {"eth0", 2, addr(source), multicast};
+}
+
+class ServerEngineTest : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		dir_ = std::filesystem::temp_directory_path() /
+		       ("umigame-server-" + std::to_string(getpid()) + "-" +
+			::testing::UnitTest::GetInstance()->current_test_info()->name());
+		std::filesystem::remove_all(dir_);
+		std::filesystem::create_directories(dir_);
+		open(base_config());
+	}
+	void TearDown() override { std::filesystem::remove_all(dir_); }
+
+	void open(const ServerConfig &config)
+	{
+		engine_.reset();
+		store_ = std::make_unique<LeaseStore>((dir_ / "leases").string());
+		engine_ = std::make_unique<ServerEngine>(config, *store_, kServerDuid);
+	}
+
+	// Through the bytes path, like the daemon: serialize, parse, answer.
+	std::optional<Message> exchange(const Message &m, const ReceiveContext &ctx = direct(),
+					int64_t now = kNow)
+	{
+		auto out = engine_->handle_datagram(m.serialize(), ctx, now);
+		store_->commit();
+		if (!out)
+			return std::nullopt;
+		return Message::parse(out->payload);
+	}
+
+	// Solicit + Request for one IA_PD; the prefix granted.
+	std::optional<Ipv6Prefix> obtain(uint8_t client, uint32_t iaid = 1,
+					 const ReceiveContext &ctx = direct())
+	{
+		auto reply = exchange(Message::request(7, client_duid(client), kServerDuid).add(IaPd{.iaid = iaid}),
+				      ctx);
+		if (!reply)
+			return std::nullopt;
+		const IaPd *ia = reply->get<IaPd>();
+		if (!ia || ia->prefixes().empty() || ia->prefixes()[0]->valid_lifetime == 0)
+			return std::nullopt;
+		return ia->prefixes()[0]->prefix;
+	}
+
+	uint64_t dropped(const std::string &reason) const
+	{
+		auto it = engine_->counters().dropped.find(reason);
+		return it == engine_->counters().dropped.end() ? 0 : it->second;
+	}
+
+	std::filesystem::path dir_;
+	std::unique_ptr<LeaseStore> store_;
+	std::unique_ptr<ServerEngine> engine_;
+};
+
+// RFC 8415 §18.3.1: a Solicit is answered with an Advertise offering a
+// prefix from the link's pool, with T1/T2, and nothing is bound yet.
+TEST_F(ServerEngineTest, SolicitGetsAdvertiseWithoutBinding)
+{
+	auto adv = exchange(Message::solicit(0x123456, client_duid(1)).add(IaPd{.iaid = 5}));
+	ASSERT_TRUE(adv);
+	EXPECT_EQ(adv->type, MessageType::Advertise);
+	EXPECT_EQ(adv->transaction_id, 0x123456u);
+	ASSERT_TRUE(adv->server_id());
+	EXPECT_EQ(*adv->server_id(), kServerDuid);
+	ASSERT_TRUE(adv->client_id());
+	EXPECT_EQ(*adv->client_id(), client_duid(1));
+	const IaPd *ia = adv->get<IaPd>();
+	ASSERT_TRUE(ia);
+	EXPECT_EQ(ia->iaid, 5u);
+	EXPECT_EQ(ia->t1, 900u);
+	EXPECT_EQ(ia->t2, 1440u);
+	ASSERT_EQ(ia->prefixes().size(), 1u);
+	EXPECT_TRUE(pfx("2001:db8:100::/40").contains(ia->prefixes()[0]->prefix));
+	EXPECT_EQ(ia->prefixes()[0]->prefix.length, 56);
+	EXPECT_EQ(ia->prefixes()[0]->preferred_lifetime, 1800u);
+	EXPECT_EQ(ia->prefixes()[0]->valid_lifetime, 3600u);
+	EXPECT_FALSE(adv->has<RapidCommit>());
+	EXPECT_TRUE(store_->leases().empty());
+}
+
+// RFC 8415 §18.3.2: the Request gets what the Advertise offered, bound,
+// with the route's next hop (the client's link-local source, §18.3.2 +
+// RFC 8415 §6.3) remembered.
+TEST_F(ServerEngineTest, RequestBindsWhatWasAdvertised)
+{
+	auto adv = exchange(Message::solicit(1, client_duid(1)).add(IaPd{.iaid = 1}));
+	ASSERT_TRUE(adv);
+	Ipv6Prefix offered = adv->get<IaPd>()->prefixes()[0]->prefix;
+	auto granted = obtain(1);
+	ASSERT_TRUE(granted);
+	EXPECT_EQ(*granted, offered);
+	const Lease *lease = store_->find({client_duid(1).bytes(), 1, LeaseKind::prefix});
+	ASSERT_TRUE(lease);
+	EXPECT_EQ(lease->prefix, offered);
+	EXPECT_EQ(lease->expires, kNow + 3600);
+	ASSERT_TRUE(lease->next_hop);
+	EXPECT_EQ(*lease->next_hop, addr("fe80::1"));
+	EXPECT_EQ(lease->interface, "eth0");
+}
+
+// RFC 8415 §18.3.1, §21.14: Rapid Commit when both sides want it.
+TEST_F(ServerEngineTest, RapidCommit)
+{
+	auto reply = exchange(Message::solicit(2, client_duid(1)).add(IaPd{.iaid = 1}).add(RapidCommit{}));
+	ASSERT_TRUE(reply);
+	EXPECT_EQ(reply->type, MessageType::Reply);
+	EXPECT_TRUE(reply->has<RapidCommit>());
+	EXPECT_EQ(store_->leases().size(), 1u);
+
+	ServerConfig c = base_config();
+	c.rapid_commit = false;
+	engine_->reconfigure(c);
+	auto adv = exchange(Message::solicit(3, client_duid(2)).add(IaPd{.iaid = 1}).add(RapidCommit{}));
+	ASSERT_TRUE(adv);
+	EXPECT_EQ(adv->type, MessageType::Advertise);
+	EXPECT_FALSE(adv->has<RapidCommit>());
+	EXPECT_EQ(store_->leases().size(), 1u);
+}
+
+// RFC 8415 §16: what a server MUST discard, each counted by reason.
+TEST_F(ServerEngineTest, DiscardsWhatSection16Says)
+{
+	const Duid c = client_duid(1);
+	Message no_client = Message::solicit(1, c);
+	no_client.options.remove<ClientId>();
+	Message two_clients = Message::solicit(1, c).add(ClientId{client_duid(2)});
+	Message advertise = Message::advertise(Message::solicit(1, c), kServerDuid);
+	Message info_with_ia = Message::information_request(1, c).add(IaPd{.iaid = 1});
+	struct Case {
+		const char *what;
+		Message message;
+		ReceiveContext context;
+		const char *reason;
+	} cases[] = {
+		// §16.2
+		{"Solicit with a Server Identifier", Message::solicit(1, c).add(ServerId{kServerDuid}), direct(),
+		 "server identifier in Solicit"},
+		{"Solicit without Client Identifier", no_client, direct(), "no client identifier"},
+		{"two Client Identifiers", two_clients, direct(), "several client identifiers"},
+		// §16 intro: Solicit/Confirm/Rebind to a unicast address
+		{"unicast Solicit", Message::solicit(1, c).add(IaPd{.iaid = 1}), direct("fe80::1", false),
+		 "unicast Solicit"},
+		{"unicast Rebind", Message::rebind(1, c), direct("fe80::1", false), "unicast Rebind"},
+		// §16.4
+		{"Request for another server", Message::request(1, c, kOtherServer), direct(),
+		 "another server's identifier"},
+		// §16.6
+		{"Renew for another server", Message::renew(1, c, kOtherServer), direct(),
+		 "another server's identifier"},
+		// §16.7
+		{"Rebind with a Server Identifier", Message::rebind(1, c).add(ServerId{kServerDuid}), direct(),
+		 "server identifier in Rebind"},
+		// §16.10/§16.11
+		{"Release for another server", Message::release(1, c, kOtherServer), direct(),
+		 "another server's identifier"},
+		// §16.12
+		{"Information-request with an IA", info_with_ia, direct(), "IA in Information-request"},
+		{"Information-request for another server",
+		 Message::information_request(1, c).add(ServerId{kOtherServer}), direct(),
+		 "another server's identifier"},
+		// Server messages are not for a server.
+		{"Advertise", advertise, direct(), "not a client message"},
+	};
+	for (const Case &k : cases) {
+		uint64_t before = dropped(k.reason);
+		EXPECT_FALSE(exchange(k.message, k.context)) << k.what;
+		EXPECT_EQ(dropped(k.reason), before + 1) << k.what;
+	}
+	Message request_no_server = Message::request(1, c, kServerDuid);
+	request_no_server.options.remove<ServerId>();
+	EXPECT_FALSE(exchange(request_no_server));
+	EXPECT_EQ(dropped("no server identifier"), 1u);
+	EXPECT_TRUE(store_->leases().empty());
+}
+
+// RFC 8415 §18.3.2 (and §18.3.4, §18.3.7, §18.3.8): no Server Unicast
+// option was sent, so a unicast Request gets UseMulticast and nothing else.
+TEST_F(ServerEngineTest, UnicastRequestGetsUseMulticast)
+{
+	auto reply = exchange(Message::request(4, client_duid(1), kServerDuid).add(IaPd{.iaid = 1}),
+			      direct("2001:db8:1::1", false));
+	ASSERT_TRUE(reply);
+	EXPECT_EQ(reply->type, MessageType::Reply);
+	EXPECT_EQ(reply->status(), Status::UseMulticast);
+	EXPECT_FALSE(reply->has<IaPd>());
+	EXPECT_TRUE(store_->leases().empty());
+}
+
+// RFC 8415 §18.3.4: Renew extends the same prefix; an IA without a binding
+// gets NoBinding.
+TEST_F(ServerEngineTest, RenewExtendsAndNoBinding)
+{
+	auto granted = obtain(1);
+	ASSERT_TRUE(granted);
+	Message renew = Message::renew(5, client_duid(1), kServerDuid)
+				.add(IaPd{.iaid = 1, .options = {IaPrefix{0, 0, *granted, {}}}});
+	auto reply = exchange(renew, direct(), kNow + 1000);
+	ASSERT_TRUE(reply);
+	const IaPd *ia = reply->get<IaPd>();
+	ASSERT_TRUE(ia);
+	ASSERT_EQ(ia->prefixes().size(), 1u);
+	EXPECT_EQ(ia->prefixes()[0]->prefix, *granted);
+	EXPECT_EQ(ia->prefixes()[0]->valid_lifetime, 3600u);
+	EXPECT_EQ(store_->find({client_duid(1).bytes(), 1})->expires, kNow + 1000 + 3600);
+
+	auto unknown = exchange(Message::renew(6, client_duid(1), kServerDuid).add(IaPd{.iaid = 99}));
+	ASSERT_TRUE(unknown);
+	EXPECT_EQ(unknown->get<IaPd>()->status(), Status::NoBinding);
+}
+
+// RFC 8415 §18.3.5: a Rebind of a prefix that is not ours gets it back
+// with lifetimes 0; one of ours that nobody holds is bound again.
+TEST_F(ServerEngineTest, RebindOfForeignPrefixGetsZeroLifetimes)
+{
+	Ipv6Prefix foreign = pfx("2001:db8:9900::/56");
+	auto reply = exchange(Message::rebind(7, client_duid(1))
+				      .add(IaPd{.iaid = 1, .options = {IaPrefix{100, 200, foreign, {}}}}));
+	ASSERT_TRUE(reply);
+	const IaPd *ia = reply->get<IaPd>();
+	ASSERT_TRUE(ia);
+	ASSERT_EQ(ia->prefixes().size(), 1u);
+	EXPECT_EQ(ia->prefixes()[0]->prefix, foreign);
+	EXPECT_EQ(ia->prefixes()[0]->preferred_lifetime, 0u);
+	EXPECT_EQ(ia->prefixes()[0]->valid_lifetime, 0u);
+	EXPECT_TRUE(store_->leases().empty());
+
+	Ipv6Prefix ours = pfx("2001:db8:100:4200::/56");
+	auto again = exchange(Message::rebind(8, client_duid(2))
+				      .add(IaPd{.iaid = 1, .options = {IaPrefix{100, 200, ours, {}}}}));
+	ASSERT_TRUE(again);
+	EXPECT_EQ(again->get<IaPd>()->prefixes()[0]->prefix, ours);
+	EXPECT_EQ(again->get<IaPd>()->prefixes()[0]->valid_lifetime, 3600u);
+	EXPECT_EQ(store_->holder(ours, kNow)->key.duid, client_duid(2).bytes());
+}
+
+// RFC 8415 §18.3.7: Release ends the binding and says Success; an IA
+// without one gets NoBinding.
+TEST_F(ServerEngineTest, Release)
+{
+	auto granted = obtain(1);
+	ASSERT_TRUE(granted);
+	auto reply = exchange(Message::release(9, client_duid(1), kServerDuid)
+				      .add(IaPd{.iaid = 1, .options = {IaPrefix{0, 0, *granted, {}}}})
+				      .add(IaPd{.iaid = 2}));
+	ASSERT_TRUE(reply);
+	EXPECT_EQ(reply->status(), Status::Success);
+	ASSERT_EQ(reply->all<IaPd>().size(), 1u);
+	EXPECT_EQ(reply->get<IaPd>()->iaid, 2u);
+	EXPECT_EQ(reply->get<IaPd>()->status(), Status::NoBinding);
+	EXPECT_EQ(store_->holder(*granted, kNow), nullptr);
+}
+
+// RFC 8415 §18.3.1, §21.13: an exhausted pool answers NoPrefixAvail, in an
+// Advertise with only the status and the identifiers.
+TEST_F(ServerEngineTest, ExhaustedPoolNoPrefixAvail)
+{
+	ServerConfig c = base_config();
+	c.pools[0] = prefix_pool("eth0", "2001:db8:100::/54", 56); // 4 prefixes
+	open(c);
+	std::set<Ipv6Prefix> seen;
+	for (uint8_t i = 1; i <= 4; i++) {
+		auto p = obtain(i);
+		ASSERT_TRUE(p) << int(i);
+		seen.insert(*p);
+	}
+	EXPECT_EQ(seen.size(), 4u);
+	auto adv = exchange(Message::solicit(10, client_duid(5)).add(IaPd{.iaid = 1}));
+	ASSERT_TRUE(adv);
+	EXPECT_EQ(adv->status(), Status::NoPrefixAvail);
+	EXPECT_FALSE(adv->has<IaPd>());
+	auto reply = exchange(Message::request(11, client_duid(5), kServerDuid).add(IaPd{.iaid = 1}));
+	ASSERT_TRUE(reply);
+	EXPECT_EQ(reply->get<IaPd>()->status(), Status::NoPrefixAvail);
+}
+
+// RFC 8415 §18.3.1 (stability) and the journal: a client that released,
+// or asks again after a restart, gets the same prefix.
+TEST_F(ServerEngineTest, StableRedelegationAcrossReleaseAndRestart)
+{
+	auto first = obtain(1);
+	ASSERT_TRUE(first);
+	ASSERT_TRUE(obtain(2));
+	exchange(Message::release(12, client_duid(1), kServerDuid)
+			 .add(IaPd{.iaid = 1, .options = {IaPrefix{0, 0, *first, {}}}}));
+	EXPECT_EQ(obtain(1), first);
+	open(base_config()); // a restart: the journal is replayed
+	EXPECT_EQ(obtain(1), first);
+	const Lease *lease = store_->find({client_duid(1).bytes(), 1});
+	ASSERT_TRUE(lease && lease->next_hop);
+	EXPECT_EQ(*lease->next_hop, addr("fe80::1"));
+}
+
+// Reservations: the DUID (+IAID) gets its prefix; nobody else ever does.
+TEST_F(ServerEngineTest, ReservationsRespected)
+{
+	ServerConfig c = base_config();
+	c.pools[0] = prefix_pool("eth0", "2001:db8:100::/54", 56);
+	c.reservations.push_back({client_duid(9), 3, pfx("2001:db8:100:200::/56"), {}});
+	open(c);
+	std::set<Ipv6Prefix> others;
+	for (uint8_t i = 1; i <= 4; i++)
+		if (auto p = obtain(i))
+			others.insert(*p);
+	EXPECT_EQ(others.size(), 3u);
+	EXPECT_FALSE(others.count(pfx("2001:db8:100:200::/56")));
+	EXPECT_EQ(obtain(9, 3), pfx("2001:db8:100:200::/56"));
+	EXPECT_NE(obtain(9, 4), pfx("2001:db8:100:200::/56")); // another IAID: not reserved
+}
+
+// RFC 8415 §19.3, §13.1: a doubly relayed Solicit; the innermost relay's
+// link-address picks the pool, every level comes back with its addresses
+// and Interface-Id, and the route goes via the relay that sent it to us.
+TEST_F(ServerEngineTest, NestedRelayForwardGetsRelayReply)
+{
+	Message request = Message::request(13, client_duid(1), kServerDuid).add(IaPd{.iaid = 1});
+	Message inner = Message::relay_forward(request, addr("2001:db8:200::1"), addr("fe80::c1"));
+	inner.add(InterfaceId{{'l', 'a', 'n', '0'}});
+	Message outer = Message::relay_forward(inner, Ipv6Address{}, addr("fe80::a1"));
+	ASSERT_EQ(outer.hop_count, 1);
+	outer.add(InterfaceId{{'u', 'p'}});
+	ReceiveContext from_relay = {"eth1", 3, addr("2001:db8:ee::2"), false};
+	auto out = engine_->handle_datagram(outer.serialize(), from_relay, kNow);
+	store_->commit();
+	ASSERT_TRUE(out);
+	EXPECT_EQ(out->port, kServerPort);
+	EXPECT_EQ(out->destination, addr("2001:db8:ee::2"));
+	Message reply = Message::parse(out->payload);
+	ASSERT_EQ(reply.type, MessageType::RelayRepl);
+	EXPECT_EQ(reply.hop_count, 1);
+	EXPECT_EQ(reply.peer_address, addr("fe80::a1"));
+	ASSERT_TRUE(reply.get<InterfaceId>());
+	EXPECT_EQ(reply.get<InterfaceId>()->id, (std::vector<uint8_t>{'u', 'p'}));
+	const Message *level2 = reply.relayed();
+	ASSERT_TRUE(level2);
+	EXPECT_EQ(level2->type, MessageType::RelayRepl);
+	EXPECT_EQ(level2->link_address, addr("2001:db8:200::1"));
+	EXPECT_EQ(level2->peer_address, addr("fe80::c1"));
+	EXPECT_EQ(level2->get<InterfaceId>()->id, (std::vector<uint8_t>{'l', 'a', 'n', '0'}));
+	const Message &answer = reply.innermost();
+	EXPECT_EQ(answer.type, MessageType::Reply);
+	Ipv6Prefix granted = answer.get<IaPd>()->prefixes()[0]->prefix;
+	EXPECT_TRUE(pfx("2001:db8:300::/48").contains(granted));
+	EXPECT_EQ(granted.length, 60);
+	const Lease *lease = store_->find({client_duid(1).bytes(), 1});
+	ASSERT_TRUE(lease);
+	EXPECT_EQ(*lease->next_hop, addr("2001:db8:ee::2"));
+	EXPECT_EQ(lease->interface, "eth1");
+}
+
+// RFC 8415 §13.1: a relay whose link-address matches no pool, and a direct
+// message on an interface we do not serve.
+TEST_F(ServerEngineTest, UnknownLinks)
+{
+	Message solicit = Message::solicit(14, client_duid(1)).add(IaPd{.iaid = 1});
+	auto out = exchange(Message::relay_forward(solicit, addr("2001:db8:aaaa::1"), addr("fe80::c1")),
+			    {"eth1", 3, addr("2001:db8:ee::2"), false});
+	ASSERT_TRUE(out);
+	EXPECT_EQ(out->innermost().status(), Status::NoPrefixAvail);
+	EXPECT_FALSE(exchange(solicit, {"eth9", 9, addr("fe80::1"), true}));
+	EXPECT_EQ(dropped("interface not served"), 1u);
+}
+
+// RFC 8415 §18.3.4: after a reconfiguration moved the pool, the next Renew
+// gets the old prefix with lifetimes 0 and a new one from the new pool.
+TEST_F(ServerEngineTest, ReconfiguredPoolMovesLeaseAtRenew)
+{
+	auto old_prefix = obtain(1);
+	ASSERT_TRUE(old_prefix);
+	ServerConfig c = base_config();
+	c.pools[0] = prefix_pool("eth0", "2001:db8:500::/40", 56);
+	engine_->reconfigure(c);
+	// Reconfiguring drops no lease.
+	ASSERT_TRUE(store_->holder(*old_prefix, kNow));
+	auto reply = exchange(Message::renew(15, client_duid(1), kServerDuid)
+				      .add(IaPd{.iaid = 1, .options = {IaPrefix{0, 0, *old_prefix, {}}}}));
+	ASSERT_TRUE(reply);
+	const IaPd *ia = reply->get<IaPd>();
+	ASSERT_TRUE(ia);
+	bool old_zeroed = false, new_granted = false;
+	for (const IaPrefix *p : ia->prefixes()) {
+		if (p->prefix == *old_prefix)
+			old_zeroed = p->valid_lifetime == 0 && p->preferred_lifetime == 0;
+		else if (pfx("2001:db8:500::/40").contains(p->prefix))
+			new_granted = p->valid_lifetime == 3600;
+	}
+	EXPECT_TRUE(old_zeroed);
+	EXPECT_TRUE(new_granted);
+	EXPECT_EQ(store_->holder(*old_prefix, kNow), nullptr);
+}
+
+// RFC 8415 §18.3.3: Confirm checks addresses against the link.
+TEST_F(ServerEngineTest, Confirm)
+{
+	auto confirm_of = [](const char *address) {
+		return Message::confirm(16, client_duid(1))
+			.add(IaNa{.iaid = 1, .options = {IaAddress{*Ipv6Address::parse(address), 0, 0, {}}}});
+	};
+	auto on = exchange(confirm_of("2001:db8:ffff::1234"));
+	ASSERT_TRUE(on);
+	EXPECT_EQ(on->status(), Status::Success);
+	auto off = exchange(confirm_of("2001:db8:7777::1"));
+	ASSERT_TRUE(off);
+	EXPECT_EQ(off->status(), Status::NotOnLink);
+	// No addresses: the server MUST NOT reply.
+	EXPECT_FALSE(exchange(Message::confirm(17, client_duid(1)).add(IaPd{.iaid = 1})));
+}
+
+// RFC 8415 §18.3.6, RFC 3646, RFC 7078: configuration the client asked for.
+TEST_F(ServerEngineTest, InformationRequestGetsRequestedOptions)
+{
+	ServerConfig c = base_config();
+	AddressSelection policy;
+	policy.privacy_preference = true;
+	policy.options.add(AddressSelectionPolicy{14, 45, pfx("2001:db8::/32")});
+	c.address_selection = policy;
+	engine_->reconfigure(c);
+	Message info = Message::information_request(18, client_duid(1))
+			       .add(OptionRequest{{OPTION_DNS_SERVERS, OPTION_DOMAIN_LIST, OPTION_ADDRSEL}});
+	auto reply = exchange(info);
+	ASSERT_TRUE(reply);
+	ASSERT_TRUE(reply->get<DnsServers>());
+	EXPECT_EQ(reply->get<DnsServers>()->servers, std::vector<Ipv6Address>{addr("2001:db8::53")});
+	ASSERT_TRUE(reply->get<DomainList>());
+	EXPECT_EQ(reply->get<DomainList>()->names[0].str(), "example.net");
+	ASSERT_TRUE(reply->get<AddressSelection>());
+	EXPECT_EQ(*reply->get<AddressSelection>(), policy);
+	// Not asked for, not sent.
+	auto bare = exchange(Message::information_request(19, client_duid(1)));
+	ASSERT_TRUE(bare);
+	EXPECT_FALSE(bare->has<DnsServers>());
+}
+
+// RFC 8415 §21.4, §18.3.2, §18.3.8: IA_NA and IA_PD with the same IAID are
+// two leases; a declined address goes to nobody, the client gets another.
+TEST_F(ServerEngineTest, IaNaAlongsideIaPdAndDecline)
+{
+	auto reply = exchange(Message::request(20, client_duid(1), kServerDuid)
+				      .add(IaNa{.iaid = 1})
+				      .add(IaPd{.iaid = 1}));
+	ASSERT_TRUE(reply);
+	ASSERT_TRUE(reply->get<IaNa>());
+	ASSERT_EQ(reply->get<IaNa>()->addresses().size(), 1u);
+	Ipv6Address address = reply->get<IaNa>()->addresses()[0]->address;
+	EXPECT_TRUE(pfx("2001:db8:ffff::/64").contains({address, 128}));
+	EXPECT_NE(address, addr("2001:db8:ffff::")); // Subnet-Router anycast
+	ASSERT_EQ(reply->get<IaPd>()->prefixes().size(), 1u);
+	EXPECT_EQ(store_->leases().size(), 2u);
+
+	auto declined = exchange(Message::decline(21, client_duid(1), kServerDuid)
+					 .add(IaNa{.iaid = 1, .options = {IaAddress{address, 0, 0, {}}}}));
+	ASSERT_TRUE(declined);
+	EXPECT_EQ(declined->status(), Status::Success);
+	const Lease *parked = store_->holder({address, 128}, kNow);
+	ASSERT_TRUE(parked);
+	EXPECT_EQ(parked->key.duid, ServerEngine::declined_owner());
+	auto again = exchange(Message::request(22, client_duid(1), kServerDuid).add(IaNa{.iaid = 1}));
+	ASSERT_TRUE(again);
+	ASSERT_EQ(again->get<IaNa>()->addresses().size(), 1u);
+	EXPECT_NE(again->get<IaNa>()->addresses()[0]->address, address);
+}
+
+// RFC 8415 §18.3.2: several IA_PDs in one Request get distinct prefixes; a
+// hint naming a free prefix of the pool is honoured (§18.2.1).
+TEST_F(ServerEngineTest, SeveralIasAndHints)
+{
+	Ipv6Prefix wanted = pfx("2001:db8:1ff:ab00::/56");
+	auto reply = exchange(Message::request(23, client_duid(1), kServerDuid)
+				      .add(IaPd{.iaid = 1})
+				      .add(IaPd{.iaid = 2, .options = {IaPrefix{0, 0, wanted, {}}}})
+				      .add(IaPd{.iaid = 1})); // the same IA twice: answered once
+	ASSERT_TRUE(reply);
+	auto ias = reply->all<IaPd>();
+	ASSERT_EQ(ias.size(), 2u);
+	EXPECT_NE(ias[0]->prefixes()[0]->prefix, ias[1]->prefixes()[0]->prefix);
+	EXPECT_EQ(ias[1]->prefixes()[0]->prefix, wanted);
+}
+
+// Malformed input is dropped and counted, never trusted; the engine still
+// serves the next client.
+TEST_F(ServerEngineTest, MalformedDatagramsDroppedAndCounted)
+{
+	const std::vector<std::vector<uint8_t>> bad = {
+		{},                                   // empty
+		{0x01, 0x00},                         // shorter than the header (§8)
+		{0x01, 0, 0, 1, 0x00, 0x01, 0x00, 0x20, 0x00}, // Client Id option longer than the message
+		{0x0c, 0x00, 0x20},                   // Relay-Forw shorter than its header (§9)
+		{0x03, 0, 0, 1, 0x00, 0x19, 0x00, 0x04, 0, 0, 0}, // IA_PD of 4 octets (§21.21 needs 12)
+	};
+	for (const auto &bytes : bad)
+		EXPECT_FALSE(engine_->handle_datagram(bytes, direct(), kNow));
+	EXPECT_EQ(dropped("malformed"), bad.size());
+	// A Relay-Forward carrying a Relay-Reply is no relay chain (§19).
+	Message reply = Message::reply(Message::solicit(1, client_duid(1)), kServerDuid);
+	Message wrapped = Message::relay_forward(Message::relay_reply(
+							  Message::relay_forward(reply, {}, addr("fe80::1")), reply),
+						  addr("2001:db8:200::1"), addr("fe80::2"));
+	EXPECT_FALSE(exchange(wrapped, {"eth1", 3, addr("fe80::9"), false}));
+	EXPECT_TRUE(obtain(1));
+}
+
+} // namespace
+} // namespace umigame::dhcp6d

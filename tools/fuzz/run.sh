@@ -22,11 +22,13 @@ mnl_libs=$(pkg-config --cflags --libs libmnl)
 # compiler and linker flags for a target.
 declare -A sources=(
 	[dhcp6_message]="userspace/dhcp6/src/*.cpp"
+	[ra_solicit]="userspace/dhcp6d/src/ra_message.cpp userspace/dhcp6/src/*.cpp"
 )
 declare -A extra=(
 	[dhcp6_message]="-I$top/userspace/dhcp6/include $(pkg-config --cflags --libs libcrypto)"
+	[ra_solicit]="-I$top/userspace/dhcp6d/include -I$top/userspace/dhcp6/include $(pkg-config --cflags --libs libcrypto)"
 )
-targets=(raguard_policy sa_netlink dhcp6_message)
+targets=(raguard_policy sa_netlink dhcp6_message ra_solicit)
 tap_plan ${#targets[@]}
 for t in "${targets[@]}"; do
 	bin=$out/${t}_fuzz

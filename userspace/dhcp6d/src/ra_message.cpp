@@ -204,6 +204,9 @@ RouterAdvertisement RouterAdvertisement::parse(std::span<const uint8_t> icmp)
 			} catch (const dhcp6::ParseError &e) {
 				throw RaParseError("DNSSL: " + e.reason());
 			}
+			// §5.2: "one or more domain names".
+			if (d.domains.empty())
+				throw RaParseError("DNSSL option without a domain name (RFC 8106 §5.2)");
 			ra.dnssl.push_back(std::move(d));
 			break;
 		}

@@ -24,12 +24,12 @@ struct PrefixRequest {
 
 // A LAN interface that gets a piece of a delegated prefix.
 struct Downstream {
-	std::string interface;
+	std::string interface{};
 	uint32_t iaid = 0;     // which IA_PD to carve from
 	uint8_t length = 64;   // the length of the piece
 	// The piece's number inside the delegated prefix; nullopt = automatic
 	// (the first number no other downstream of that IA has asked for).
-	std::optional<uint64_t> subnet_id;
+	std::optional<uint64_t> subnet_id{};
 	bool operator==(const Downstream &) const = default;
 };
 
@@ -40,9 +40,9 @@ struct RaConfig {
 	uint32_t max_interval = 600;   // MaxRtrAdvInterval, s
 	uint16_t router_lifetime = 1800; // AdvDefaultLifetime, s (3 x max)
 	RouterPreference preference = RouterPreference::medium;
-	std::optional<uint32_t> mtu;   // AdvLinkMTU; absent = do not announce
-	std::vector<Ipv6Address> dns_servers; // added to the DHCPv6 ones
-	std::vector<dhcp6::DomainName> search_domains;
+	std::optional<uint32_t> mtu{}; // AdvLinkMTU; absent = do not announce
+	std::vector<Ipv6Address> dns_servers{}; // added to the DHCPv6 ones
+	std::vector<dhcp6::DomainName> search_domains{};
 	bool operator==(const RaConfig &) const = default;
 };
 

@@ -1,0 +1,158 @@
+// The RA sender's timing (RFC 4861 §6.2.4, §6.2.6) and content (§6.2.3,
+// §6.2.5, RFC 4191, RFC 8106), without a socket.
+#include "umigame/dhcp6d/ra_sender.h"
+
+#include <gtest/gtest.h>
+
+namespace umigame::dhcp6d {
+namespace {
+
+std::function<double()> fixed(double v)
+{
+	return [v] { return v; };
+}
+
+// RFC 4861 §6.2.4: the first MAX_INITIAL_RTR_ADVERTISEMENTS intervals are
+// capped at MAX_INITIAL_RTR_ADVERT_INTERVAL (16 s), later ones lie in
+// [MinRtrAdvInterval, MaxRtrAdvInterval].
+TEST(RaSchedule, InitialAdvertisementsComeFastThenRandomisedIntervals)
+{
+	RaSchedule s(Seconds(200), Seconds(600), fixed(0.5));
+	s.restart(Seconds(10));
+	EXPECT_EQ(s.next(), Seconds(10));
+	Seconds now{10};
+	std::vector<double> gaps;
+	for (int i = 0; i < 5; i++) {
+		s.sent(now);
+		gaps.push_back((s.next() - now).count());
+		now = s.next();
+	}
+	EXPECT_EQ(gaps[0], 16);
+	EXPECT_EQ(gaps[1], 16);
+	EXPECT_EQ(gaps[2], 400); // 200 + 0.5 x 400
+	EXPECT_EQ(gaps[3], 400);
+}
+
+// RFC 4861 §6.2.4: the interval is uniformly distributed between Min and
+// Max: the random factor's extremes give the bounds.
+TEST(RaSchedule, IntervalFollowsTheRandomFactor)
+{
+	for (double r : {0.0, 0.999}) {
+		RaSchedule s(Seconds(200), Seconds(600), fixed(r));
+		s.restart(Seconds(0));
+		for (int i = 0; i < 3; i++)
+			s.sent(Seconds(0)); // past the initial ones
+		s.sent(Seconds(1000));
+		double gap = (s.next() - Seconds(1000)).count();
+		EXPECT_GE(gap, 200);
+		EXPECT_LE(gap, 600);
+		EXPECT_NEAR(gap, 200 + r * 400, 1e-6);
+	}
+}
+
+// RFC 4861 §6.2.6: a solicited RA waits up to MAX_RA_DELAY_TIME and never
+// comes within MIN_DELAY_BETWEEN_RAS of the last multicast RA.
+TEST(RaSchedule, SolicitedAdvertisementsAreDelayedAndRateLimited)
+{
+	RaSchedule s(Seconds(200), Seconds(600), fixed(0.5));
+	s.restart(Seconds(0));
+	s.sent(Seconds(0));
+	s.sent(Seconds(16));
+	s.sent(Seconds(32)); // next at 432
+	s.solicited(Seconds(100));
+	EXPECT_EQ(s.next(), Seconds(100.25)); // 0.5 x 0.5 s
+	s.sent(Seconds(100.25));
+	s.solicited(Seconds(101)); // 0.75 s after the last one
+	EXPECT_EQ(s.next(), Seconds(103.25));
+	// An RA already due sooner answers the solicitation too.
+	RaSchedule t(Seconds(200), Seconds(600), fixed(0.5));
+	t.restart(Seconds(50));
+	t.solicited(Seconds(49.9));
+	EXPECT_EQ(t.next(), Seconds(50));
+}
+
+RaConfig config()
+{
+	RaConfig c;
+	c.max_interval = 600;
+	c.router_lifetime = 1800;
+	c.preference = RouterPreference::high;
+	c.dns_servers = {*Ipv6Address::parse("2001:db8::1")};
+	return c;
+}
+
+AnnouncedPrefix announced(const char *p, uint32_t preferred, uint32_t valid, double obtained)
+{
+	return {*Ipv6Prefix::parse(p), {preferred, valid, Seconds(obtained)}};
+}
+
+// RFC 4861 §6.2.3: PIO lifetimes follow the lease and count down; RFC 8106:
+// the DHCPv6 DNS servers join the configured ones; RFC 4191: preference.
+TEST(RaContent, PrefixLifetimesCountDownWithTheLease)
+{
+	auto ra = build_advertisement(config(), Seconds(1100), {announced("2001:db8:1:5::/64", 1800, 3600, 1000)}, {},
+				      {*Ipv6Address::parse("2001:db8::53")}, {}, MacAddress::parse("02:00:00:00:00:01"),
+				      false);
+	ASSERT_EQ(ra.prefixes.size(), 1u);
+	EXPECT_EQ(ra.prefixes[0].valid_lifetime, 3500u);
+	EXPECT_EQ(ra.prefixes[0].preferred_lifetime, 1700u);
+	EXPECT_TRUE(ra.prefixes[0].on_link);
+	EXPECT_TRUE(ra.prefixes[0].autonomous);
+	EXPECT_EQ(ra.router_lifetime, 1800);
+	EXPECT_EQ(ra.preference, RouterPreference::high);
+	ASSERT_EQ(ra.rdnss.size(), 1u);
+	EXPECT_EQ(ra.rdnss[0].servers.size(), 2u);
+	EXPECT_EQ(ra.rdnss[0].lifetime, 1200u); // 2 x MaxRtrAdvInterval
+	EXPECT_EQ(ra.source_link_layer, MacAddress::parse("02:00:00:00:00:01"));
+}
+
+// A prefix that is gone (lease lost or changed) is announced deprecated:
+// preferred lifetime 0, valid what is left of it.
+TEST(RaContent, WithdrawnPrefixIsDeprecatedNotDropped)
+{
+	auto ra = build_advertisement(config(), Seconds(1100), {announced("2001:db8:2:5::/64", 1800, 3600, 1100)},
+				      {announced("2001:db8:1:5::/64", 1800, 3600, 1000)}, {}, {}, std::nullopt, false);
+	ASSERT_EQ(ra.prefixes.size(), 2u);
+	EXPECT_EQ(ra.prefixes[1].prefix, *Ipv6Prefix::parse("2001:db8:1:5::/64"));
+	EXPECT_EQ(ra.prefixes[1].preferred_lifetime, 0u);
+	EXPECT_EQ(ra.prefixes[1].valid_lifetime, 3500u);
+}
+
+// Without a live prefix the router offers no upstream: router lifetime 0,
+// and RFC 4191 §2.2 then wants preference medium; DNS lifetimes 0.
+TEST(RaContent, NoLeaseNoDefaultRouter)
+{
+	auto ra = build_advertisement(config(), Seconds(5000), {}, {announced("2001:db8:1:5::/64", 1800, 3600, 1000)}, {},
+				      {}, std::nullopt, false);
+	EXPECT_EQ(ra.router_lifetime, 0);
+	EXPECT_EQ(ra.preference, RouterPreference::medium);
+	ASSERT_EQ(ra.prefixes.size(), 1u);
+	EXPECT_EQ(ra.prefixes[0].valid_lifetime, 0u);
+	EXPECT_EQ(ra.rdnss[0].lifetime, 0u);
+}
+
+// RFC 4861 §6.2.5: the final RA has router lifetime 0 and every prefix
+// deprecated.
+TEST(RaContent, FinalAdvertisement)
+{
+	auto ra = build_advertisement(config(), Seconds(1100), {announced("2001:db8:1:5::/64", 1800, 3600, 1000)}, {},
+				      {}, {}, std::nullopt, true);
+	EXPECT_EQ(ra.router_lifetime, 0);
+	ASSERT_EQ(ra.prefixes.size(), 1u);
+	EXPECT_EQ(ra.prefixes[0].preferred_lifetime, 0u);
+	EXPECT_EQ(ra.prefixes[0].valid_lifetime, 0u);
+}
+
+// RFC 4861 §6.2.3 / RFC 8415 §7.7: an infinite lease gives infinite PIO
+// lifetimes.
+TEST(RaContent, InfiniteLeaseStaysInfinite)
+{
+	auto ra = build_advertisement(config(), Seconds(1100),
+				      {announced("2001:db8:1:5::/64", 0xffffffff, 0xffffffff, 1000)}, {}, {}, {},
+				      std::nullopt, false);
+	EXPECT_EQ(ra.prefixes[0].valid_lifetime, 0xffffffffu);
+	EXPECT_EQ(ra.prefixes[0].preferred_lifetime, 0xffffffffu);
+}
+
+} // namespace
+} // namespace umigame::dhcp6d

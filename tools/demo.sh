@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # tools/demo.sh — what `make demo` shows. Scene 1: a victim host, a legit
 # router and an attacker on one segment, first without and then with
-# umigame's XDP RA guard. Scene 2 (tools/demo/esp_scene.sh, in the 6.1
-# guest): the kernel's xfrm sends ESP, umigame decrypts it in XDP.
+# umigame's XDP RA guard. Scene 2 (tools/demo/dhcp6_scene.sh): an ISP's Kea
+# delegates a prefix to umigame-dhcp6d on a home router, a laptop behind it
+# autoconfigures. Scene 3 (tools/demo/esp_scene.sh, in the 6.1 guest): the
+# kernel's xfrm sends ESP, umigame decrypts it in XDP.
 # The lab is the one selftests/raguard/raguard_netns.sh tests (shared in
 # selftests/raguard/topology.sh); everything lives in network namespaces
 # named umi-<run id>-* and is removed on exit, however the demo ends.
@@ -180,7 +182,10 @@ timeout 10 nsenter --net="/run/netns/$(ns_name victim)" "$UMIGAME" raguard event
 
 rag_guard detach "$VICTIM_IF"
 
-title "scene 2: IPsec ESP decrypted in XDP"
+title "scene 2: DHCPv6 prefix delegation, from the ISP to a laptop"
+DEMO_COLOR=$([ -n "$B" ] && echo 1 || echo 0) "$ROOT/tools/demo/dhcp6_scene.sh" || say "${R}the DHCPv6 scene failed (see above)${N}"
+
+title "scene 3: IPsec ESP decrypted in XDP"
 say "The host kernel has no ESP and no module loading, so this scene runs in a"
 say "Debian 6.1 guest (QEMU without KVM: about a minute)."
 if [ -f "$ROOT/build/kmod/umigame.ko" ]; then

@@ -9,3 +9,7 @@ bin=$top/build/release/tools/bench
 
 echo "== RA guard (XDP, host kernel $(uname -r))"
 "$bin/raguard_bench"
+
+echo
+echo "== DHCPv6 prefix delegation (umigame-dhcp6d vs kea-dhcp6, same veth)"
+"$top/tools/bench/dhcp6_bench.sh"

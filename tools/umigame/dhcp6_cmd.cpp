@@ -28,13 +28,24 @@ std::string scalar_text(const json &v)
 	if (v.is_null())
 		return "-";
 	if (v.is_array()) {
+		// A list inside a table cell: records separated by "; ".
 		std::string s;
 		for (const auto &e : v)
-			s += (s.empty() ? "" : ", ") + scalar_text(e);
+			s += (s.empty() ? "" : (e.is_object() ? "; " : ", ")) + scalar_text(e);
 		return s.empty() ? "-" : s;
 	}
-	if (v.is_object())
-		return v.dump();
+	if (v.is_object()) {
+		std::string s;
+		for (const auto &[key, value] : v.items())
+			if (!value.is_null())
+				s += (s.empty() ? "" : " ") + key + "=" + scalar_text(value);
+		return s.empty() ? "-" : s;
+	}
+	if (v.is_number_float()) {
+		char buf[32];
+		std::snprintf(buf, sizeof(buf), "%.0f", v.get<double>());
+		return buf;
+	}
 	return v.dump();
 }
 

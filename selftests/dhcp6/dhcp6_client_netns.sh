@@ -39,7 +39,7 @@ fi
 PY=/usr/bin/python3
 
 umi_require ip ss kea-dhcp6 rdisc6 tcpdump atk6-fuzz_dhcpc6 timeout "$PY"
-tap_plan 14
+tap_plan 16
 [ -x "${DHCP6D:-}" ] || umi_die "no umigame-dhcp6d (make userspace, or DHCP6D=path)"
 
 DNS=2001:db8:ffff::53
@@ -187,6 +187,29 @@ fuzz_survived() {
 }
 tap_check "atk6-fuzz_dhcpc6: no crash, malformed counted ($(client_field counters.malformed)), the lease held" \
 	fuzz_survived
+
+# RFC 8415 §18.2.12: the upstream link comes back: Rebind.
+REBINDS0=$(count_sent 6)
+ip -n "$(ns_name router)" link set wan0 down
+wait_for 5 "wan0 down" sh -c "ip -n $(ns_name router) link show wan0 | grep -q 'state DOWN'"
+ip -n "$(ns_name router)" link set wan0 up
+rebound() { [ "$(count_sent 6)" -gt "$1" ] && [ "$(client_field phase)" = bound ] && [ "$(delegated)" = "$PREFIX" ]; }
+tap_check "after wan0 goes down and up the client Rebinds and keeps $PREFIX" \
+	wait_for 15 "a Rebind after link up" rebound "$REBINDS0"
+
+# Killed without a Release, restarted: the saved lease is Rebound (§18.2.12)
+# and stays in place.
+REBINDS0=$(count_sent 6)
+kill -KILL "${BG_PID[dhcp6d]}"
+wait "${BG_PID[dhcp6d]}" 2>/dev/null
+unset "BG_PID[dhcp6d]"
+rm -f "$SOCK"
+start_router || umi_die "umigame-dhcp6d did not restart after SIGKILL"
+rebound_in_place() {
+	rebound "$REBINDS0" && ip -n "$(ns_name router)" -6 addr show dev lan0 | grep -q "inet6 $ROUTER_ADDR/64"
+}
+tap_check "after SIGKILL and a restart the saved lease is rebound: $PREFIX kept, lan0 keeps $ROUTER_ADDR" \
+	wait_for 15 "Rebind of the saved lease" rebound_in_place
 
 # RFC 8415 §18.2.7: SIGTERM releases; RFC 4861 §6.2.5: final RA.
 RELEASES0=$(count_sent 8)

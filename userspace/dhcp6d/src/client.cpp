@@ -133,10 +133,22 @@ Client::Client(EventLoop &loop, Rtnetlink &rtnl, const ClientConfig &config, con
 	watch_ = loop_.watch(fd, IoInterest::read, [this](IoReady) { on_readable(); });
 
 	open_ra_senders();
-	if (config_.address_iaid)
-		monitor_ = std::make_unique<RtnetlinkMonitor>(
-			loop_, [this](const RtnetlinkEvent &e) { on_address_event(e); }, nullptr,
-			RtnetlinkMonitor::kIpv6Addresses);
+	// Carrier changes upstream (§18.2.12) and DAD results of IA_NA
+	// addresses (§18.2.8).
+	upstream_carrier_ = upstream->has_carrier();
+	monitor_ = std::make_unique<RtnetlinkMonitor>(
+		loop_, [this](const RtnetlinkEvent &e) { on_rtnetlink_event(e); }, nullptr,
+		RtnetlinkMonitor::kIpv6Addresses | RtnetlinkMonitor::kLinks);
+
+	// What a previous run installed for the saved leases is ours to
+	// update or take away, even for leases that ran out while we were not
+	// running (the unreachable routes have no lifetime of their own).
+	if (saved) {
+		for (const Assignment &a : assign_subnets(config_.downstream, *saved))
+			addresses_.insert({downstream_index_.at(a.interface), a.router_address, a.subnet.length});
+		for (const LeasedPrefix *p : saved->prefixes())
+			routes_.insert(p->prefix);
+	}
 
 	machine_ = std::make_unique<ClientMachine>(machine_options(config_), duid, make_random32());
 	if (saved && !saved->empty())
@@ -352,8 +364,22 @@ void Client::save()
 	}
 }
 
-void Client::on_address_event(const RtnetlinkEvent &event)
+void Client::on_rtnetlink_event(const RtnetlinkEvent &event)
 {
+	if (const LinkEvent *l = std::get_if<LinkEvent>(&event)) {
+		if (l->removed || l->link.index != upstream_index_)
+			return;
+		bool carrier = l->link.is_up() && l->link.has_carrier();
+		if (carrier && !upstream_carrier_ && !done_) {
+			log::notice("client: " + config_.interface + " is up again: rebinding (RFC 8415 §18.2.12)");
+			machine_->link_up(monotonic_now());
+			upstream_carrier_ = carrier;
+			pump();
+			return;
+		}
+		upstream_carrier_ = carrier;
+		return;
+	}
 	const AddressEvent *a = std::get_if<AddressEvent>(&event);
 	if (!a || a->removed || a->address.ifindex != upstream_index_ || !a->address.dad_failed())
 		return;

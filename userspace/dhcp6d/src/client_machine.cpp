@@ -818,6 +818,22 @@ void ClientMachine::decline(Seconds now, const Ipv6Address &address)
 	counters_.declines++;
 }
 
+void ClientMachine::link_up(Seconds now)
+{
+	// §18.2.12: a requesting router that may have moved Rebinds its
+	// delegated prefixes; without leases, a Solicit in progress goes on.
+	if (phase_ != ClientPhase::Bound && phase_ != ClientPhase::Renewing && phase_ != ClientPhase::Informing)
+		return;
+	exchange_.reset();
+	expire(now);
+	if (binding_.empty()) {
+		drop_binding();
+		begin_solicit(now);
+		return;
+	}
+	begin_rebind(now);
+}
+
 void ClientMachine::reconfigure(Seconds now, MachineOptions options)
 {
 	bool ias_changed = options.prefixes != options_.prefixes || options.address_iaid != options_.address_iaid;

@@ -575,6 +575,24 @@ TEST(ClientMachine, RestartWithSavedLeasesRebinds)
 	EXPECT_EQ(late.machine.phase(), ClientPhase::Starting);
 }
 
+// RFC 8415 §18.2.12: the upstream link came back: Rebind, even mid-Renew.
+TEST(ClientMachine, LinkUpRebinds)
+{
+	Harness h;
+	h.bind(100, 160, 300, 600);
+	h.sent();
+	h.machine.link_up(h.now);
+	Message rebind = h.last_sent();
+	EXPECT_EQ(rebind.type, MessageType::Rebind);
+	EXPECT_EQ(rebind.get<IaPd>()->prefixes()[0]->prefix, prefix("2001:db8:100::/56"));
+	// Soliciting without leases: nothing changes.
+	Harness idle;
+	idle.solicit();
+	idle.machine.link_up(idle.now);
+	EXPECT_TRUE(idle.sent().empty());
+	EXPECT_EQ(idle.machine.phase(), ClientPhase::Soliciting);
+}
+
 // RFC 8415 §18.2.8: an IA_NA address that failed DAD is declined.
 TEST(ClientMachine, DeclineAfterDadFailure)
 {

@@ -52,7 +52,7 @@ private:
 	void transmit(const dhcp6::Message &m);
 	void apply();
 	void save();
-	void on_address_event(const RtnetlinkEvent &event);
+	void on_rtnetlink_event(const RtnetlinkEvent &event);
 	void open_ra_senders();
 
 	EventLoop &loop_;
@@ -73,6 +73,7 @@ private:
 	std::set<Ipv6Prefix> labels_;
 	std::vector<std::string> problems_;
 	std::function<void()> done_;
+	bool upstream_carrier_ = true;
 	uint64_t send_errors_ = 0;
 	uint64_t apply_errors_ = 0;
 };

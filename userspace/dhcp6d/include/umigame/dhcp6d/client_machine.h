@@ -148,6 +148,9 @@ public:
 	// Duplicate Address Detection failed for an IA_NA address: stop using
 	// it and Decline it (§18.2.8).
 	void decline(Seconds now, const Ipv6Address &address);
+	// The upstream link came back (carrier up): we may be on another link
+	// now, so confirm the leases with Rebind (§18.2.12).
+	void link_up(Seconds now);
 	// A new configuration (IAs, options). Leases of IAs no longer wanted
 	// stay until they are renewed without them; new IAs are asked for at
 	// the next Renew, or now if unbound.

@@ -703,6 +703,16 @@ void ClientMachine::on_reply(Seconds now, const Message &m)
 		begin_request(now, m);
 		return;
 	}
+	if (bound && (type == MessageType::Renew || type == MessageType::Rebind)) {
+		// §18.2.10.1: an IA the Reply did not extend (NoPrefixAvail, or
+		// left out) keeps its leases until they run out, and the client
+		// goes on "as if the Reply message had not been received": the
+		// exchange retransmits on its own schedule, not at once.
+		bool stale = std::any_of(binding_.ias.begin(), binding_.ias.end(),
+					 [&](const IaBinding &ia) { return ia.obtained < now; });
+		if (stale)
+			return;
+	}
 	if (!bound) {
 		if (type == MessageType::Solicit || type == MessageType::Request) {
 			// §18.2.10.1: nothing bound (NoPrefixAvail ...): discover again.

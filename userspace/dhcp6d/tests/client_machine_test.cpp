@@ -418,6 +418,31 @@ TEST(ClientMachine, NoBindingInRenewReplySendsRequest)
 	EXPECT_EQ(h.machine.phase(), ClientPhase::Requesting);
 }
 
+// RFC 8415 §18.2.10.1: NoPrefixAvail in the Reply to Renew: the leases
+// stay until they run out and the Renew goes on as if no Reply had come
+// (no burst of Renews).
+TEST(ClientMachine, RenewReplyWithoutExtensionKeepsRetransmitting)
+{
+	Harness h;
+	h.bind(100, 160, 300, 600);
+	h.sent();
+	h.advance();
+	Message renew = h.last_sent();
+	Seconds sent_at = h.now;
+	Message r = Message::reply(renew, server_duid());
+	IaPd ia{.iaid = 1};
+	ia.options.add(StatusCode{Status::NoPrefixAvail, "cannot extend"});
+	r.add(ia);
+	h.deliver(r);
+	EXPECT_EQ(h.machine.phase(), ClientPhase::Renewing);
+	EXPECT_TRUE(h.sent().empty());
+	ASSERT_EQ(h.machine.binding().prefixes().size(), 1u);
+	ASSERT_TRUE(h.machine.deadline());
+	EXPECT_GE(*h.machine.deadline(), sent_at + Seconds(9)); // REN_TIMEOUT 10 s - RAND
+	h.advance();
+	EXPECT_EQ(h.last_sent().type, MessageType::Renew);
+}
+
 // RFC 8415 §18.2.10.1: a valid lifetime of 0 in a Reply ends that prefix;
 // the new one the server sends is added.
 TEST(ClientMachine, ValidLifetimeZeroRemovesThePrefix)

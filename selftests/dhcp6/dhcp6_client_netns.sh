@@ -39,7 +39,7 @@ fi
 PY=/usr/bin/python3
 
 umi_require ip ss kea-dhcp6 rdisc6 tcpdump atk6-fuzz_dhcpc6 timeout "$PY"
-tap_plan 16
+tap_plan 17
 [ -x "${DHCP6D:-}" ] || umi_die "no umigame-dhcp6d (make userspace, or DHCP6D=path)"
 
 DNS=2001:db8:ffff::53
@@ -60,8 +60,13 @@ veth_pair isp eth0 router wan0
 veth_pair router lan0 host eth0
 ns_sysctl host net.ipv6.conf.eth0.accept_ra=1 net.ipv6.conf.eth0.autoconf=1
 
+# RFC 7078 §3 as raw bytes (Kea 2.2 has no definition for it): flags 0,
+# one OPTION_ADDRSEL_TABLE (85) of 8 octets: label 7, precedence 40,
+# prefix-len 40, the 5 octets of 2001:db8:100::/40.
+ADDRSEL=000055000807282820010db801
 KEA_EXTRA_OPTIONS="{ \"name\": \"dns-servers\", \"data\": \"$DNS\" },
-	{ \"name\": \"domain-search\", \"data\": \"example.net\" }" \
+	{ \"name\": \"domain-search\", \"data\": \"example.net\" },
+	{ \"code\": 84, \"space\": \"dhcp6\", \"csv-format\": false, \"data\": \"$ADDRSEL\" }" \
 	kea_start isp eth0 2001:db8:100::/40 56 $T1 16 30 60 ||
 	umi_die "Kea did not start: $(tail -5 "$(bg_log kea-isp)")"
 
@@ -143,6 +148,9 @@ import ipaddress, sys
 p = ipaddress.ip_network(sys.argv[1]); s = ipaddress.ip_network(sys.argv[2])
 sys.exit(0 if s.subnet_of(p) and s.prefixlen == 64 and (int(s.network_address) - int(p.network_address)) >> 64 == 5 else 1)' "$PREFIX" "$SUBNET"; }
 tap_check "the /64 is subnet id 5 of the /56 ($SUBNET)" expected_subnet
+# RFC 7078: the policy row becomes a kernel address label.
+has_label() { ip -n "$(ns_name router)" addrlabel list | grep -q "prefix 2001:db8:100::/40 label 7"; }
+tap_check "the RFC 7078 policy from Kea is in the router's ip addrlabel table" wait_for 5 "addrlabel" has_label
 
 # RFC 4861 §6.2, RFC 4862: the LAN host's SLAAC address and default route.
 host_slaac() {
@@ -228,7 +236,8 @@ withdrawn() {
 	! ip -n "$(ns_name router)" -6 addr show dev lan0 | grep -q "inet6 $ROUTER_ADDR/" &&
 		! ip -n "$(ns_name router)" -6 route show | grep -q "^unreachable $PREFIX"
 }
-tap_check "the router took $ROUTER_ADDR and the unreachable route away" withdrawn
+withdrawn_all() { withdrawn && ! has_label; }
+tap_check "the router took $ROUTER_ADDR, the unreachable route and the address label away" withdrawn_all
 # The host's address is deprecated by the final RA (preferred lifetime 0).
 host_deprecated() { ip -n "$(ns_name host)" -6 addr show dev eth0 scope global | grep -q "deprecated"; }
 tap_check "the LAN host's address is deprecated by the final RA" wait_for 5 "host address deprecated" host_deprecated

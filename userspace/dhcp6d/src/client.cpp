@@ -148,6 +148,9 @@ Client::Client(EventLoop &loop, Rtnetlink &rtnl, const ClientConfig &config, con
 			addresses_.insert({downstream_index_.at(a.interface), a.router_address, a.subnet.length});
 		for (const LeasedPrefix *p : saved->prefixes())
 			routes_.insert(p->prefix);
+		if (config_.address_selection)
+			for (const AddressSelectionPolicy &row : saved->address_selection)
+				labels_.insert(row.prefix);
 	}
 
 	machine_ = std::make_unique<ClientMachine>(machine_options(config_), duid, make_random32());

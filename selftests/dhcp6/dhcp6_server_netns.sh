@@ -41,7 +41,7 @@ PY=/usr/bin/python3 # the interpreter Debian's packages are installed for
 PROTO=214
 
 umi_require ip jq socat dhcp6c dhcpcd unshare "$PY"
-tap_plan 15
+tap_plan 17
 [ -x "$DHCP6D" ] || umi_die "no umigame-dhcp6d at $DHCP6D (make userspace)"
 
 # ---- topology -----------------------------------------------------------------
@@ -293,4 +293,33 @@ fi
 # ---- the server's own state --------------------------------------------------------------
 journal_ok() { [ -s "$SRV_DIR/state/server-leases" ] && grep -q " via=$CPE1_LL dev=eth0 " "$SRV_DIR/state/server-leases"; }
 tap_check "the lease journal remembers next hop and interface for the routes" journal_ok
+
+# ---- reload and expiry --------------------------------------------------------------------
+# Short lifetimes by reload (SIGHUP path, through the control socket): no
+# lease is dropped; the next grant uses them.
+sed -i -e 's/^preferred_lifetime = .*/preferred_lifetime = 4/' -e 's/^valid_lifetime = .*/valid_lifetime = 6/' \
+	-e 's/^t1 = .*/t1 = 2/' -e 's/^t2 = .*/t2 = 3/' "$SRV_DIR/dhcp6d.toml"
+RELOAD=$(printf '{"cmd":"reload"}\n' | socat -t 5 - "UNIX-CONNECT:$SRV_DIR/control.sock")
+reloaded() { jq -e .ok <<<"$RELOAD" >/dev/null && status_ok; }
+tap_check "a reload with new lifetimes keeps every lease" reloaded
+# dhcp6c starts over, gets its prefix for 6 s, and dies without a word.
+{
+	kill -KILL "${BG_PID[dhcp6c-cpe1]}"
+	wait "${BG_PID[dhcp6c-cpe1]}"
+} 2>/dev/null
+unset "BG_PID[dhcp6c-cpe1]"
+ip -n "$(ns_name cpe1)" -6 addr flush dev lan0 scope global
+start_dhcp6c cpe1 1
+short_lease() {
+	same_prefix && show | jq -e --arg p "$CPE1_PREFIX" '[.server.leases[] | select(.prefix == $p and .valid_left <= 6)] | length == 1' >/dev/null
+}
+wait_for 20 "cpe1 holds a 6 s lease" short_lease
+{
+	kill -KILL "${BG_PID[dhcp6c-cpe1]}"
+	wait "${BG_PID[dhcp6c-cpe1]}"
+} 2>/dev/null
+unset "BG_PID[dhcp6c-cpe1]"
+# RFC 8415 §18.3 / §7.7: a lease nobody renews ends with its valid
+# lifetime; the expiry timer takes the route away.
+check_state "a lease nobody renews expires and its route goes" eval 'no_route && ended'
 tap_finish

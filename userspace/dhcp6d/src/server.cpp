@@ -244,7 +244,7 @@ Server::Server(EventLoop &loop, Rtnetlink &rtnl, const ServerConfig &config, con
 	maybe_compact();
 	sync_routes();
 	log::notice("delegating router: " + std::to_string(config_.pools.size()) + " pool(s), " +
-		    std::to_string(leases_->leases().size()) + " remembered lease(s), DUID " +
+		    std::to_string(leases_->size()) + " remembered lease(s), DUID " +
 		    engine_->duid().str());
 }
 
@@ -338,8 +338,8 @@ void Server::sync_routes()
 	const int64_t now = wall_now();
 	std::map<Ipv6Prefix, InstalledRoute> wanted;
 	int64_t next_expiry = std::numeric_limits<int64_t>::max();
-	for (const Lease &l : leases_->leases()) {
-		if (l.key.kind != LeaseKind::prefix || !l.live(now) || !l.next_hop || l.interface.empty())
+	for (const auto &[key, l] : leases_->all()) {
+		if (key.kind != LeaseKind::prefix || !l.live(now) || !l.next_hop || l.interface.empty())
 			continue;
 		next_expiry = std::min(next_expiry, l.expires);
 		uint32_t ifindex = if_nametoindex(l.interface.c_str());
@@ -402,7 +402,7 @@ void Server::sync_routes()
 void Server::maybe_compact()
 {
 	// Rewrite the journal once it holds far more lines than leases.
-	const uint64_t remembered = leases_->leases().size();
+	const uint64_t remembered = leases_->size();
 	if (leases_->journal_lines() < 4 * remembered + 10000)
 		return;
 	try {
@@ -435,7 +435,7 @@ nlohmann::json Server::status() const
 	out["pools"] = engine_->pools_status(now);
 	nlohmann::json leases = nlohmann::json::array();
 	uint64_t ended = 0;
-	for (const Lease &l : leases_->leases()) {
+	for (const auto &[key, l] : leases_->all()) {
 		if (!l.live(now)) {
 			ended++;
 			continue;

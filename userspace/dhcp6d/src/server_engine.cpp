@@ -651,7 +651,7 @@ Message ServerEngine::information_request(const Exchange &x)
 nlohmann::json ServerEngine::pools_status(int64_t now) const
 {
 	std::vector<uint64_t> used(pools_.size(), 0);
-	for (const Lease &l : leases_.leases()) {
+	for (const auto &[key, l] : leases_.all()) {
 		if (!l.live(now))
 			continue;
 		for (size_t i = 0; i < pools_.size(); i++)

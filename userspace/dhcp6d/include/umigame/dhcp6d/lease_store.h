@@ -116,6 +116,9 @@ public:
 	void compact(int64_t now, int64_t keep_ended_seconds);
 
 	std::vector<Lease> leases() const;
+	// Without copying, for walks on every batch (routes, expiry).
+	const std::map<LeaseKey, Lease> &all() const { return by_key_; }
+	size_t size() const { return by_key_.size(); }
 	const std::string &path() const { return path_; }
 	uint64_t journal_lines() const { return lines_; }
 

@@ -39,7 +39,7 @@ fi
 PY=/usr/bin/python3
 
 umi_require ip ss kea-dhcp6 rdisc6 tcpdump atk6-fuzz_dhcpc6 timeout "$PY"
-tap_plan 17
+tap_plan 18
 [ -x "${DHCP6D:-}" ] || umi_die "no umigame-dhcp6d (make userspace, or DHCP6D=path)"
 
 DNS=2001:db8:ffff::53
@@ -242,10 +242,15 @@ tap_check "the router took $ROUTER_ADDR, the unreachable route and the address l
 host_deprecated() { ip -n "$(ns_name host)" -6 addr show dev eth0 scope global | grep -q "deprecated"; }
 tap_check "the LAN host's address is deprecated by the final RA" wait_for 5 "host address deprecated" host_deprecated
 
-# RFC 8415 §11: the DUID survives a restart.
+# RFC 8415 §11: the DUID survives a restart. This time with Rapid Commit
+# (§18.2.1, §21.14; Kea's subnet allows it): Solicit and Reply only.
+sed -i 's/^interface = "wan0"$/&\nrapid_commit = true/' "$CONF"
+REQUESTS0=$(count_sent 3)
 start_router || umi_die "umigame-dhcp6d did not restart"
 same_duid() { [ "$(client_field duid)" = "$DUID" ] && has_prefix; }
 tap_check "after a restart the client keeps its DUID and is delegated a prefix again" \
 	wait_for 20 "same DUID, new lease" same_duid
+no_request() { [ "$(count_sent 3)" = "$REQUESTS0" ] && [ "$(client_field counters.request)" = 0 ]; }
+tap_check "with Rapid Commit the lease came without a Request" no_request
 
 tap_finish

@@ -26,7 +26,6 @@ namespace umigame::dhcp6d {
 // RFC 4861 §10 router constants.
 inline constexpr int kMaxInitialRtrAdvertisements = 3;
 inline constexpr Seconds kMaxInitialRtrAdvertInterval{16};
-inline constexpr int kMaxFinalRtrAdvertisements = 3;
 inline constexpr Seconds kMinDelayBetweenRas{3};
 inline constexpr Seconds kMaxRaDelayTime{0.5};
 
@@ -99,7 +98,9 @@ public:
 	void update(std::vector<AnnouncedPrefix> prefixes, std::vector<Ipv6Address> dns_servers,
 		    std::vector<dhcp6::DomainName> search_domains);
 	void set_config(RaConfig config);
-	// §6.2.5: the last RAs: router lifetime 0, prefixes deprecated.
+	// §6.2.5: one final RA (the RFC allows up to MAX_FINAL_RTR_ADVERTISEMENTS,
+	// 3; one is sent at once, as the daemon is leaving): router lifetime 0,
+	// prefixes deprecated.
 	void send_final();
 
 	nlohmann::json status() const;

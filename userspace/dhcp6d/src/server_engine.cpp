@@ -500,6 +500,13 @@ Message ServerEngine::request(const Exchange &x)
 {
 	Message reply = Message::reply(x.message, duid_);
 	for (const IaRequest &ia : ias_of(x.message)) {
+		// §18.3.2: an address from another link is answered with
+		// NotOnLink, so the client asks again without it (§18.2.10.1).
+		// Prefix hints from elsewhere are just not followed.
+		if (ia.kind == LeaseKind::address && !all_on_link(x, ia.listed)) {
+			add_ia(reply, {ia.kind, ia.iaid, {}, {}, Status::NotOnLink, "address not on this link"});
+			continue;
+		}
 		IaAnswer a{ia.kind, ia.iaid, pick(x, ia), {}, {}, {}};
 		if (a.granted) {
 			bind(x, key_of(x, ia), *a.granted);
@@ -612,6 +619,18 @@ Message ServerEngine::decline(const Exchange &x)
 	return reply;
 }
 
+// Whether every address lies in an address pool's prefix of the client's
+// link: what the link's prefixes are is what the address pools say.
+bool ServerEngine::all_on_link(const Exchange &x, const std::vector<Ipv6Prefix> &addresses) const
+{
+	const std::vector<const Pool *> pools = pools_for(x.link, LeaseKind::address);
+	return std::all_of(addresses.begin(), addresses.end(), [&](const Ipv6Prefix &a) {
+		return is_unspecified(a.address) || std::any_of(pools.begin(), pools.end(), [&](const Pool *p) {
+			       return p->config.prefix.contains(a);
+		       });
+	});
+}
+
 // RFC 8415 §18.3.3.
 std::optional<Message> ServerEngine::confirm(const Exchange &x)
 {
@@ -625,15 +644,8 @@ std::optional<Message> ServerEngine::confirm(const Exchange &x)
 		return drop("Confirm without addresses");
 	if (pools_for(x.link, LeaseKind::address).empty())
 		return drop("Confirm on a link without address pools");
-	bool on_link = true;
-	for (const Ipv6Prefix &a : addresses) {
-		bool inside = false;
-		for (const Pool *p : pools_for(x.link, LeaseKind::address))
-			inside |= p->config.prefix.contains(a);
-		on_link &= inside;
-	}
 	Message reply = Message::reply(x.message, duid_);
-	if (on_link)
+	if (all_on_link(x, addresses))
 		reply.add(StatusCode{Status::Success, "all addresses on link"});
 	else
 		reply.add(StatusCode{Status::NotOnLink, "an address is not on this link"});

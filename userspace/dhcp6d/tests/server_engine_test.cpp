@@ -518,6 +518,21 @@ TEST_F(ServerEngineTest, IaNaAlongsideIaPdAndDecline)
 	EXPECT_NE(again->get<IaNa>()->addresses()[0]->address, address);
 }
 
+// RFC 8415 §18.3.2: an IA_NA listing an address of another link gets
+// NotOnLink; an IA_PD hint from outside the pools is simply not followed.
+TEST_F(ServerEngineTest, RequestWithOffLinkAddressGetsNotOnLink)
+{
+	auto reply = exchange(Message::request(24, client_duid(1), kServerDuid)
+				      .add(IaNa{.iaid = 1, .options = {IaAddress{addr("2001:db8:7777::1"), 0, 0, {}}}})
+				      .add(IaPd{.iaid = 1, .options = {IaPrefix{0, 0, pfx("2001:db8:9900::/56"), {}}}}));
+	ASSERT_TRUE(reply);
+	EXPECT_EQ(reply->get<IaNa>()->status(), Status::NotOnLink);
+	EXPECT_TRUE(reply->get<IaNa>()->addresses().empty());
+	ASSERT_EQ(reply->get<IaPd>()->prefixes().size(), 1u);
+	EXPECT_TRUE(pfx("2001:db8:100::/40").contains(reply->get<IaPd>()->prefixes()[0]->prefix));
+	EXPECT_EQ(store_->leases().size(), 1u);
+}
+
 // RFC 8415 §18.3.2: several IA_PDs in one Request get distinct prefixes; a
 // hint naming a free prefix of the pool is honoured (§18.2.1).
 TEST_F(ServerEngineTest, SeveralIasAndHints)

@@ -125,6 +125,7 @@ private:
 	std::vector<IaRequest> ias_of(const dhcp6::Message &message) const;
 	std::vector<const Pool *> pools_for(const Link &link, LeaseKind kind) const;
 	bool appropriate(const Ipv6Prefix &prefix, const Link &link, LeaseKind kind) const;
+	bool all_on_link(const Exchange &x, const std::vector<Ipv6Prefix> &addresses) const;
 	bool reserved_for_other(const Ipv6Prefix &prefix, const LeaseKey &key) const;
 	bool usable_by(const Ipv6Prefix &prefix, const LeaseKey &key, int64_t now) const;
 	std::optional<Ipv6Prefix> pick(const Exchange &x, const IaRequest &ia) const;

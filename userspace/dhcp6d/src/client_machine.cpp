@@ -329,8 +329,28 @@ Seconds ClientMachine::rebind_at() const
 	return at;
 }
 
+void ClientMachine::rediscover(Seconds now)
+{
+	// §14.1: a client MUST rate-limit what it sends. A server that
+	// advertises prefixes and then refuses them would otherwise draw a
+	// Solicit-Advertise-Request round every second: each round that ends
+	// without a binding doubles the pause before the next one (from IRT,
+	// up to SOL_MAX_RT, with RAND).
+	exchange_.reset();
+	collecting_ = false;
+	offers_.clear();
+	Seconds pause = rfc8415::solicit().irt * std::pow(2.0, double(std::min(failed_rounds_, 24u)));
+	pause = std::min(pause, sol_max_rt_);
+	pause += pause * rand_factor();
+	failed_rounds_++;
+	phase_ = ClientPhase::Starting;
+	start_at_ = now + pause;
+}
+
 void ClientMachine::enter_bound(Seconds now)
 {
+	if (!binding_.empty())
+		failed_rounds_ = 0;
 	exchange_.reset();
 	collecting_ = false;
 	phase_ = ClientPhase::Bound;
@@ -460,7 +480,7 @@ void ClientMachine::exchange_failed(Seconds now)
 	switch (type) {
 	case MessageType::Request:
 		// §18.2.2: give up on this server; discover again.
-		begin_solicit(now);
+		rediscover(now);
 		break;
 	case MessageType::Renew:
 		// §18.2.4: MRD is T2: Rebind.
@@ -714,10 +734,13 @@ void ClientMachine::on_reply(Seconds now, const Message &m)
 			return;
 	}
 	if (!bound) {
-		if (type == MessageType::Solicit || type == MessageType::Request) {
+		if (type == MessageType::Solicit) {
+			// A Rapid Commit Reply that binds nothing: as an Advertise
+			// without leases (§18.2.9), ignored; the Solicit goes on.
+			counters_.ignored++;
+		} else if (type == MessageType::Request) {
 			// §18.2.10.1: nothing bound (NoPrefixAvail ...): discover again.
-			exchange_.reset();
-			begin_solicit(now);
+			rediscover(now);
 		} else {
 			drop_binding();
 			exchange_.reset();

@@ -367,7 +367,7 @@ TEST(ClientMachine, T1AboveT2DiscardsTheIa)
 	Message request = h.last_sent();
 	h.deliver(Harness::reply(request, "2001:db8:100::/56", 900, 800));
 	EXPECT_TRUE(h.machine.binding().empty());
-	EXPECT_EQ(h.machine.phase(), ClientPhase::Soliciting);
+	EXPECT_EQ(h.machine.phase(), ClientPhase::Starting); // discovery again, after a pause
 }
 
 // RFC 8415 §21.22: a prefix with preferred over valid lifetime is dropped.
@@ -395,8 +395,39 @@ TEST(ClientMachine, NoPrefixAvailInReplyRestartsSolicit)
 	r.add(ia);
 	h.deliver(r);
 	EXPECT_TRUE(h.machine.binding().empty());
-	EXPECT_EQ(h.machine.phase(), ClientPhase::Soliciting);
+	// §14.1: not at once: a pause of about IRT, doubling per failed round.
+	EXPECT_TRUE(h.sent().empty());
+	EXPECT_EQ(h.machine.phase(), ClientPhase::Starting);
+	Seconds failed_at = h.now;
+	h.advance();
 	EXPECT_EQ(h.last_sent().type, MessageType::Solicit);
+	EXPECT_NEAR((h.now - failed_at).count(), 1.0, 0.1 + 1e-9);
+}
+
+// RFC 8415 §14.1: a server that advertises and then refuses draws rounds
+// further and further apart, never a flood.
+TEST(ClientMachine, RefusedRequestsAreRateLimited)
+{
+	Harness h;
+	h.machine.start(h.now);
+	std::vector<double> pauses;
+	for (int round = 0; round < 6; round++) {
+		h.advance();
+		Message s = h.last_sent();
+		ASSERT_EQ(s.type, MessageType::Solicit);
+		h.deliver(Harness::advertise(s, "2001:db8:100::/56", 255));
+		Message request = h.last_sent();
+		ASSERT_EQ(request.type, MessageType::Request);
+		Message r = Message::reply(request, server_duid());
+		IaPd ia{.iaid = 1};
+		ia.options.add(StatusCode{Status::NoPrefixAvail, "no"});
+		r.add(ia);
+		h.deliver(r);
+		ASSERT_TRUE(h.machine.deadline());
+		pauses.push_back((*h.machine.deadline() - h.now).count());
+	}
+	for (size_t i = 1; i < pauses.size(); i++)
+		EXPECT_GT(pauses[i], pauses[i - 1] * 1.5) << i;
 }
 
 // RFC 8415 §18.2.10.1: NoBinding for an IA in the Reply to Renew: Request.
@@ -660,7 +691,9 @@ TEST(ClientMachine, UnansweredRequestRestartsDiscovery)
 			requests += m.type == MessageType::Request;
 	}
 	EXPECT_EQ(requests, 10u);
-	EXPECT_EQ(h.machine.phase(), ClientPhase::Soliciting);
+	EXPECT_EQ(h.machine.phase(), ClientPhase::Starting); // §14.1 pause
+	h.advance();
+	EXPECT_EQ(h.last_sent().type, MessageType::Solicit);
 }
 
 } // namespace

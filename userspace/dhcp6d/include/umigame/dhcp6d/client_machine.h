@@ -193,6 +193,7 @@ private:
 	void exchange_failed(Seconds now);
 
 	void begin_solicit(Seconds now);
+	void rediscover(Seconds now);
 	void begin_request(Seconds now, const dhcp6::Message &advertise);
 	void begin_renew(Seconds now);
 	void begin_rebind(Seconds now);
@@ -227,6 +228,7 @@ private:
 	bool changed_ = false;
 	std::vector<dhcp6::Message> outgoing_;
 	std::vector<Ipv6Address> declining_;
+	unsigned failed_rounds_ = 0; // discovery rounds that bound nothing
 	ClientCounters counters_;
 };
 

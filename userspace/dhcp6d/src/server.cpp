@@ -338,11 +338,16 @@ void Server::sync_routes()
 	const int64_t now = wall_now();
 	std::map<Ipv6Prefix, InstalledRoute> wanted;
 	int64_t next_expiry = std::numeric_limits<int64_t>::max();
+	// One lookup per interface, not per lease: this runs every batch.
+	std::map<std::string, uint32_t> ifindex_of;
 	for (const auto &[key, l] : leases_->all()) {
 		if (key.kind != LeaseKind::prefix || !l.live(now) || !l.next_hop || l.interface.empty())
 			continue;
 		next_expiry = std::min(next_expiry, l.expires);
-		uint32_t ifindex = if_nametoindex(l.interface.c_str());
+		auto known = ifindex_of.find(l.interface);
+		if (known == ifindex_of.end())
+			known = ifindex_of.emplace(l.interface, if_nametoindex(l.interface.c_str())).first;
+		const uint32_t ifindex = known->second;
 		if (ifindex == 0)
 			continue; // the interface is gone; its route went with it
 		wanted[l.prefix] = {*l.next_hop, ifindex};
@@ -464,6 +469,7 @@ nlohmann::json Server::status() const
 	out["counters"] = {{"received", c.received},
 			   {"sent", c.sent},
 			   {"dropped", c.dropped},
+			   {"malformed", c.malformed},
 			   {"batches", batches_},
 			   {"largest_batch", largest_batch_},
 			   {"route_errors", route_errors_}};

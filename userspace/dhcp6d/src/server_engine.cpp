@@ -112,10 +112,18 @@ std::optional<Outgoing> ServerEngine::handle_datagram(std::span<const uint8_t> p
 	std::optional<Message> received;
 	try {
 		received = Message::parse(payload);
-	} catch (const ParseError &) {
+	} catch (const ParseError &e) {
 		// The parser checked every length and count before reading; what
-		// it refused is never looked at again.
+		// it refused is never looked at again. By reason: the message
+		// header or the option at fault, named only when it is one we
+		// know, so the set of counters stays small whatever arrives.
 		counters_.dropped["malformed"]++;
+		std::string where = option_name(e.option_code());
+		if (e.option_code() == 0)
+			where = "message header";
+		else if (where.starts_with("option "))
+			where = "unknown option";
+		counters_.malformed[where]++;
 		return std::nullopt;
 	}
 	std::optional<Message> reply = handle(*received, context, now);

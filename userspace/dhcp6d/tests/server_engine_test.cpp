@@ -563,6 +563,10 @@ TEST_F(ServerEngineTest, MalformedDatagramsDroppedAndCounted)
 	for (const auto &bytes : bad)
 		EXPECT_FALSE(engine_->handle_datagram(bytes, direct(), kNow));
 	EXPECT_EQ(dropped("malformed"), bad.size());
+	const auto &why = engine_->counters().malformed;
+	EXPECT_EQ(why.at("message header"), 3u); // empty, short, short relay
+	EXPECT_EQ(why.at("CLIENTID"), 1u);
+	EXPECT_EQ(why.at("IA_PD"), 1u);
 	// A Relay-Forward carrying a Relay-Reply is no relay chain (§19).
 	Message reply = Message::reply(Message::solicit(1, client_duid(1)), kServerDuid);
 	Message wrapped = Message::relay_forward(Message::relay_reply(

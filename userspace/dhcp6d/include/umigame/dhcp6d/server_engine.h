@@ -46,6 +46,7 @@ struct ServerCounters {
 	std::map<std::string, uint64_t> received; // by message type (innermost)
 	std::map<std::string, uint64_t> sent;     // by message type (innermost)
 	std::map<std::string, uint64_t> dropped;  // by reason; a fixed set of names
+	std::map<std::string, uint64_t> malformed; // what the parser refused: header or option name
 };
 
 class ServerEngine {

@@ -39,7 +39,7 @@ fi
 PY=/usr/bin/python3
 
 umi_require ip ss kea-dhcp6 rdisc6 tcpdump atk6-fuzz_dhcpc6 timeout "$PY"
-tap_plan 18
+tap_plan 20
 [ -x "${DHCP6D:-}" ] || umi_die "no umigame-dhcp6d (make userspace, or DHCP6D=path)"
 
 DNS=2001:db8:ffff::53
@@ -72,6 +72,10 @@ KEA_EXTRA_OPTIONS="{ \"name\": \"dns-servers\", \"data\": \"$DNS\" },
 
 bg_start isp tcpdump tcpdump -i eth0 -n -U -w "$PCAP" udp port 547 or udp port 546
 wait_for 10 "tcpdump capturing in isp" sh -c "[ -s '$PCAP' ]" || umi_die "tcpdump did not start"
+# Every RA the LAN host receives (ICMPv6 type 134, no extension headers).
+RA_PCAP=$(umi_tmp lan-ra.pcap)
+bg_start host tcpdump-lan tcpdump -i eth0 -n -U -w "$RA_PCAP" "icmp6 and ip6[40] == 134"
+wait_for 10 "tcpdump capturing in host" sh -c "[ -s '$RA_PCAP' ]" || umi_die "tcpdump did not start on the LAN"
 
 cat >"$CONF" <<TOML
 [daemon]
@@ -172,6 +176,30 @@ if wait_for 15 "rdisc6 shows RDNSS $DNS" rdisc_ok; then
 else
 	tap_fail "rdisc6 on the LAN sees PIO $SUBNET, RDNSS $DNS and DNSSL lan.example" "$(cat "$RDISC")"
 fi
+
+# RFC 4861 §6.2.6: ten Router Solicitations in quick succession are
+# answered, but no two RAs on the LAN ever come closer than
+# MIN_DELAY_BETWEEN_RAS (3 s); the unsolicited ones keep that too
+# (MinRtrAdvInterval is 3 s here).
+ra_count() { tcpdump -r "$RA_PCAP" -n 2>/dev/null | wc -l; }
+RS0=$(client_field 'ra[0].counters.solicitations')
+RAS0=$(ra_count)
+for _ in 1 2 3 4 5 6 7 8 9 10; do ns_exec host rdisc6 -1 -w 100 eth0 >/dev/null 2>&1; done
+answered() { [ "$(ra_count)" -gt "$RAS0" ] && [ "$(client_field 'ra[0].counters.solicitations')" -ge $((RS0 + 10)) ]; }
+min_gap_ok() {
+	tcpdump -tt -r "$RA_PCAP" -n 2>/dev/null | awk '
+		NR > 1 && $1 - last < 2.99 { printf "RAs %.3f s apart at %s\n", $1 - last, $1; bad = 1 }
+		{ last = $1 } END { exit bad }'
+}
+solicited_ok() { wait_for 5 "an RA after the solicitations" answered && min_gap_ok; }
+tap_check "10 Router Solicitations are answered and RAs stay >= 3 s apart ($(ra_count) RAs seen)" solicited_ok
+# RFC 4861 §6.1.1: an RS with a hop limit other than 255 was forwarded (or
+# forged off-link): dropped and counted.
+BAD0=$(client_field 'ra[0].counters.malformed')
+ns_exec host "$PY" -c 'from scapy.all import Ether, IPv6, ICMPv6ND_RS, sendp
+sendp(Ether(dst="33:33:00:00:00:02")/IPv6(dst="ff02::2", hlim=64)/ICMPv6ND_RS(), iface="eth0", verbose=0)' >/dev/null 2>&1
+rs_dropped() { [ "$(client_field 'ra[0].counters.malformed')" -gt "$BAD0" ]; }
+tap_check "an RS with hop limit 64 is dropped and counted" wait_for 5 "malformed RS counted" rs_dropped
 
 # RFC 8415 §18.2.4: Renew at T1, counted from the Reply to our Request.
 first_sent_at() { tcpdump -tt -r "$PCAP" -n "udp dst port 547 and ip6[48] == $1" 2>/dev/null | awk 'NR == 1 { print $1 }'; }

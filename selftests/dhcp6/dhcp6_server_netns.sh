@@ -13,7 +13,8 @@
 #   (veth to lan0p)           pool 2001:db8:100::/48 in /56s    (veth to lan0p)
 #   eth0 --------------------
 #                             eth1 ------------ eth0 cpe2
-#                             pool 2001:db8:110::/48 in /56s
+#                             pool 2001:db8:110::/48 in /56s,
+#                             addresses (IA_NA) 2001:db8:eeee:1::/64
 #                             eth2 2001:db8:ee::1/64
 #                               |
 #                             relay ns: eth0 2001:db8:ee::2/64
@@ -41,7 +42,7 @@ PY=/usr/bin/python3 # the interpreter Debian's packages are installed for
 PROTO=214
 
 umi_require ip jq socat dhcp6c dhcpcd unshare "$PY"
-tap_plan 17
+tap_plan 18
 [ -x "$DHCP6D" ] || umi_die "no umigame-dhcp6d at $DHCP6D (make userspace)"
 
 # ---- topology -----------------------------------------------------------------
@@ -85,6 +86,10 @@ delegated_length = 56
 interface = "eth1"
 prefix = "2001:db8:110::/48"
 delegated_length = 56
+
+[[server.address_pool]]
+interface = "eth1"
+prefix = "2001:db8:eeee:1::/64"
 
 [[server.pool]]
 relay_link = "2001:db8:200::/64"
@@ -184,6 +189,7 @@ option rapid_commit
 option domain_name_servers
 allowinterfaces eth0 lan0
 interface eth0
+	ia_na 1
 	ia_pd 7 lan0/1/64
 interface lan0
 	noipv6rs
@@ -197,6 +203,12 @@ check_state "dhcpcd gets a /56 from eth1's pool, puts it on lan0; srv routes it 
 	delegated cpe2 eth1 "$CPE2_LL"
 CPE2_PREFIX=$(srv_route_via eth1)
 tap_diag "cpe2: $CPE2_PREFIX via $CPE2_LL, lan0 $(lan_address cpe2)"
+# RFC 8415 §21.4: dhcpcd's IA_NA next to its IA_PD, from eth1's address pool.
+wan_address() {
+	ip -n "$(ns_name cpe2)" -6 addr show dev eth0 scope global | grep -q 'inet6 2001:db8:eeee:1:' &&
+		show | jq -e '[.server.leases[] | select(.kind == "address" and (.address | startswith("2001:db8:eeee:1:")))] | length == 1' >/dev/null
+}
+check_state "dhcpcd also gets an IA_NA address from eth1's address pool" wan_address
 # dhcp6c asked with a Request; dhcpcd's Solicit with Rapid Commit got the
 # Reply at once, so still one Request in all.
 rapid() { [ "$(server_json '.server.counters.received.Request // 0')" = 1 ]; }

@@ -192,7 +192,7 @@ min_gap_ok() {
 		{ last = $1 } END { exit bad }'
 }
 solicited_ok() { wait_for 5 "an RA after the solicitations" answered && min_gap_ok; }
-tap_check "10 Router Solicitations are answered and RAs stay >= 3 s apart ($(ra_count) RAs seen)" solicited_ok
+tap_check "10 Router Solicitations are answered and RAs stay >= 3 s apart" solicited_ok
 # RFC 4861 §6.1.1: an RS with a hop limit other than 255 was forwarded (or
 # forged off-link): dropped and counted.
 BAD0=$(client_field 'ra[0].counters.malformed')

@@ -309,7 +309,8 @@ void Client::apply()
 	addresses_ = std::move(addresses);
 
 	// The whole delegated prefix is unreachable but for the pieces in use:
-	// unassigned space must never follow the default route upstream.
+	// unassigned space must never follow the default route upstream
+	// (RFC 7084 WPD-5: such packets are dropped, not forwarded).
 	std::set<Ipv6Prefix> routes;
 	for (const LeasedPrefix *p : b.prefixes()) {
 		Route r;

@@ -649,6 +649,27 @@ TEST(ClientMachine, LinkUpRebinds)
 	EXPECT_EQ(idle.machine.phase(), ClientPhase::Soliciting);
 }
 
+// RFC 8415 §18.2.4: a reload that adds an IA_PD asks for it in a Renew
+// to the same server, next to the bound one.
+TEST(ClientMachine, ReloadWithANewIaRenewsWithIt)
+{
+	Harness h;
+	h.bind();
+	h.sent();
+	MachineOptions more = Harness::defaults();
+	more.prefixes.push_back({.iaid = 2, .length_hint = 60});
+	h.machine.reconfigure(h.now, more);
+	Message renew = h.last_sent();
+	EXPECT_EQ(renew.type, MessageType::Renew);
+	auto ias = renew.all<IaPd>();
+	ASSERT_EQ(ias.size(), 2u);
+	EXPECT_EQ(ias[0]->prefixes()[0]->prefix, prefix("2001:db8:100::/56"));
+	EXPECT_EQ(ias[1]->iaid, 2u);
+	// The same IAs again: nothing to do.
+	h.machine.reconfigure(h.now, more);
+	EXPECT_TRUE(h.sent().empty());
+}
+
 // RFC 8415 §18.2.8: an IA_NA address that failed DAD is declined.
 TEST(ClientMachine, DeclineAfterDadFailure)
 {

@@ -13,8 +13,9 @@ namespace {
 
 Ipv6Prefix prefix(const char *p) { return *Ipv6Prefix::parse(p); }
 
-// Carving: the subnet id lands in the bits between the delegated length
-// and the piece's length; what does not fit is refused.
+// RFC 7084 L-2 (a separate /64 from the delegated prefix for each LAN),
+// RFC 8415 §6.3: the subnet id lands in the bits between the delegated
+// length and the piece's length; what does not fit is refused.
 TEST(ClientState, CarveSubnet)
 {
 	struct Case {
@@ -56,7 +57,8 @@ Binding binding_with(std::vector<const char *> prefixes)
 	return b;
 }
 
-// Automatic subnet ids skip explicit ones and keep configuration order;
+// RFC 7084 L-2: automatic subnet ids skip explicit ones and keep
+// configuration order;
 // the router's address is ::1 of the piece; every prefix of the IA is
 // carved.
 TEST(ClientState, AssignSubnets)
@@ -87,7 +89,8 @@ TEST(ClientState, PiecesThatDoNotFitAreReported)
 	ASSERT_EQ(problems.size(), 1u);
 }
 
-// The state file keeps the DUID and the leases; lifetimes are kept as
+// RFC 8415 §11 (the DUID is stable) and §18.2.12 (leases reused after a
+// restart): the state file keeps the DUID and the leases; lifetimes are kept as
 // wall-clock times so that they count on across restarts.
 TEST(ClientState, EncodeDecodeAcrossRestart)
 {

@@ -54,6 +54,20 @@ std::string interface_name(uint32_t ifindex)
 	return if_indextoname(ifindex, name) ? std::string(name) : std::string();
 }
 
+// Colon-separated hex like Duid::str(), for any bytes the journal holds.
+std::string duid_text(const std::vector<uint8_t> &bytes)
+{
+	static const char digits[] = "0123456789abcdef";
+	std::string out;
+	for (uint8_t b : bytes) {
+		if (!out.empty())
+			out += ':';
+		out += digits[b >> 4];
+		out += digits[b & 15];
+	}
+	return out;
+}
+
 // RFC 8415 §11.2: DUID-LLT time is seconds since 2000-01-01 00:00 UTC.
 constexpr int64_t kDuidEpoch = 946684800;
 
@@ -235,6 +249,15 @@ Server::Server(EventLoop &loop, Rtnetlink &rtnl, const ServerConfig &config, con
 	socket_ = std::make_unique<ServerSocket>();
 	join_interfaces();
 	watch_ = loop_.watch(socket_->fd(), IoInterest::read, [this](IoReady) { on_readable(); });
+	// Interfaces come and go (a PPP link, a VLAN recreated): listen again
+	// and put the routes back when they return.
+	links_ = std::make_unique<RtnetlinkMonitor>(
+		loop_, [this](const RtnetlinkEvent &event) { on_link_event(event); },
+		[this] {
+			join_interfaces();
+			sync_routes();
+		},
+		RtnetlinkMonitor::kLinks);
 
 	// Routes of ours left by the previous run: adopt them, then make them
 	// match the journal (re-install the live ones, drop the rest).
@@ -270,19 +293,35 @@ void Server::join_interfaces()
 		if (have != joined.end() && have->second == ifindex)
 			continue;
 		if (ifindex == 0 || !socket_->join(ifindex, true)) {
-			if (!missing)
+			// Once per interface, not at every retry.
+			if (unavailable_.insert(name).second)
 				log::warning("cannot listen on " + name + " yet (" +
 					     (ifindex ? std::strerror(errno) : "no such interface") +
-					     "); retrying");
+					     "); retrying every 2 s");
 			missing = true;
 			continue;
 		}
+		unavailable_.erase(name);
 		joined[name] = ifindex;
 		log::info("listening for DHCPv6 clients on " + name);
 	}
 	join_retry_.reset();
 	if (missing)
 		join_retry_ = loop_.after(std::chrono::seconds(2), [this] { join_interfaces(); });
+}
+
+void Server::on_link_event(const RtnetlinkEvent &event)
+{
+	const auto *link = std::get_if<LinkEvent>(&event);
+	if (!link)
+		return;
+	if (link->removed) {
+		// The kernel took its routes and memberships with it.
+		std::erase_if(routes_, [&](const auto &r) { return r.second.ifindex == link->link.index; });
+		std::erase_if(joined_, [&](const auto &j) { return j.second == link->link.index; });
+	}
+	join_interfaces();
+	sync_routes();
 }
 
 void Server::on_readable()
@@ -446,7 +485,7 @@ nlohmann::json Server::status() const
 			continue;
 		}
 		nlohmann::json j;
-		j["duid"] = Duid::from_bytes(l.key.duid).str();
+		j["duid"] = duid_text(l.key.duid);
 		j["iaid"] = l.key.iaid;
 		j["kind"] = l.key.kind == LeaseKind::prefix ? "prefix" : "address";
 		j[l.key.kind == LeaseKind::prefix ? "prefix" : "address"] =

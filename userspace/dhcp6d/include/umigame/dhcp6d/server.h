@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,7 @@ public:
 
 private:
 	void on_readable();
+	void on_link_event(const RtnetlinkEvent &event);
 	void join_interfaces();
 	// Make the kernel's routes with our protocol match the live leases:
 	// add or move what is missing, delete what ended or moved away.
@@ -113,9 +115,11 @@ private:
 	std::unique_ptr<ServerEngine> engine_;
 	std::unique_ptr<ServerSocket> socket_;
 	FdWatch watch_;
+	std::unique_ptr<RtnetlinkMonitor> links_;
 	Timer expiry_timer_, join_retry_;
 	std::map<Ipv6Prefix, InstalledRoute> routes_;
 	std::map<std::string, uint32_t> joined_; // ff02::1:2 joined: name -> ifindex
+	std::set<std::string> unavailable_;      // served but not joined (yet); logged once
 	uint64_t route_errors_ = 0;
 	uint64_t batches_ = 0;
 	uint64_t largest_batch_ = 0;

@@ -39,7 +39,7 @@ fi
 PY=/usr/bin/python3
 
 umi_require ip ss kea-dhcp6 rdisc6 tcpdump atk6-fuzz_dhcpc6 timeout "$PY"
-tap_plan 20
+tap_plan 21
 [ -x "${DHCP6D:-}" ] || umi_die "no umigame-dhcp6d (make userspace, or DHCP6D=path)"
 
 DNS=2001:db8:ffff::53
@@ -200,6 +200,17 @@ ns_exec host "$PY" -c 'from scapy.all import Ether, IPv6, ICMPv6ND_RS, sendp
 sendp(Ether(dst="33:33:00:00:00:02")/IPv6(dst="ff02::2", hlim=64)/ICMPv6ND_RS(), iface="eth0", verbose=0)' >/dev/null 2>&1
 rs_dropped() { [ "$(client_field 'ra[0].counters.malformed')" -gt "$BAD0" ]; }
 tap_check "an RS with hop limit 64 is dropped and counted" wait_for 5 "malformed RS counted" rs_dropped
+
+# SIGHUP: the RA settings change without touching the lease (RFC 4191
+# preference high).
+sed -i 's/^max_interval = 10$/&\npreference = "high"/' "$CONF"
+kill -HUP "${BG_PID[dhcp6d]}"
+high_preference() {
+	ns_exec host rdisc6 -1 -w 3000 eth0 >"$RDISC" 2>&1 && grep -q "Router preference *: *high" "$RDISC" &&
+		[ "$(delegated)" = "$PREFIX" ]
+}
+hup_ok() { wait_for 15 "RA preference high" high_preference && min_gap_ok; }
+tap_check "after SIGHUP the RAs carry router preference high (still >= 3 s apart), the lease untouched" hup_ok
 
 # RFC 8415 §18.2.4: Renew at T1, counted from the Reply to our Request.
 first_sent_at() { tcpdump -tt -r "$PCAP" -n "udp dst port 547 and ip6[48] == $1" 2>/dev/null | awk 'NR == 1 { print $1 }'; }

@@ -322,7 +322,7 @@ void RaSender::update(std::vector<AnnouncedPrefix> prefixes, std::vector<Ipv6Add
 void RaSender::set_config(RaConfig config)
 {
 	config_ = std::move(config);
-	schedule_ = RaSchedule(Seconds(config_.min_interval), Seconds(config_.max_interval), make_uniform01());
+	schedule_.set_intervals(Seconds(config_.min_interval), Seconds(config_.max_interval));
 	schedule_.restart(monotonic_now());
 	arm();
 }

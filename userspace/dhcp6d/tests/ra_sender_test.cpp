@@ -71,6 +71,20 @@ TEST(RaSchedule, SolicitedAdvertisementsAreDelayedAndRateLimited)
 	EXPECT_EQ(t.next(), Seconds(50));
 }
 
+// RFC 4861 §6.2.4/§6.2.6: a restart (new settings, new prefixes) sends at
+// once, but not within MIN_DELAY_BETWEEN_RAS of the last RA.
+TEST(RaSchedule, RestartKeepsTheMinimumDelay)
+{
+	RaSchedule s(Seconds(200), Seconds(600), fixed(0.5));
+	s.restart(Seconds(0));
+	s.sent(Seconds(0));
+	s.set_intervals(Seconds(3), Seconds(10));
+	s.restart(Seconds(1));
+	EXPECT_EQ(s.next(), Seconds(3));
+	s.restart(Seconds(20));
+	EXPECT_EQ(s.next(), Seconds(20));
+}
+
 RaConfig config()
 {
 	RaConfig c;

@@ -47,6 +47,14 @@ public:
 	// MAX_INITIAL_RTR_ADVERTISEMENTS).
 	void sent(Seconds now);
 
+	// New Min/MaxRtrAdvInterval (a reload); the last RA still counts for
+	// MIN_DELAY_BETWEEN_RAS.
+	void set_intervals(Seconds min_interval, Seconds max_interval)
+	{
+		min_ = min_interval;
+		max_ = max_interval;
+	}
+
 	Seconds next() const { return next_; }
 	std::optional<Seconds> last_sent() const { return last_; }
 

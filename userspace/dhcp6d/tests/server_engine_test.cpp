@@ -549,6 +549,49 @@ TEST_F(ServerEngineTest, SeveralIasAndHints)
 	EXPECT_EQ(ias[1]->prefixes()[0]->prefix, wanted);
 }
 
+// RFC 8415 §18.3.4: a lease nobody renewed ends with its valid lifetime;
+// the prefix may then go to someone else, and its old holder, back too
+// late, gets NoBinding at Renew and a new prefix at Request.
+TEST_F(ServerEngineTest, ExpiredLeaseIsFreeForOthers)
+{
+	ServerConfig c = base_config();
+	c.pools[0] = prefix_pool("eth0", "2001:db8:100::/56", 56); // one prefix
+	open(c);
+	auto first = obtain(1);
+	ASSERT_TRUE(first);
+	EXPECT_FALSE(obtain(2)); // exhausted while the lease lives
+	const int64_t later = kNow + 3600 + 1;
+	auto taken = exchange(Message::request(30, client_duid(2), kServerDuid).add(IaPd{.iaid = 1}), direct(),
+			      later);
+	ASSERT_TRUE(taken);
+	ASSERT_EQ(taken->get<IaPd>()->prefixes().size(), 1u);
+	EXPECT_EQ(taken->get<IaPd>()->prefixes()[0]->prefix, *first);
+	auto late = exchange(Message::renew(31, client_duid(1), kServerDuid)
+				     .add(IaPd{.iaid = 1, .options = {IaPrefix{0, 0, *first, {}}}}),
+			     direct(), later + 1);
+	ASSERT_TRUE(late);
+	EXPECT_EQ(late->get<IaPd>()->status(), Status::NoBinding);
+	EXPECT_EQ(store_->holder(*first, later + 1)->key.duid, client_duid(2).bytes());
+}
+
+// A requesting router that shows up on another link (or behind a relay)
+// gets a prefix of that link; its old one is given up, so the route moves.
+TEST_F(ServerEngineTest, LeaseMovesWithTheClient)
+{
+	auto on_eth0 = obtain(1);
+	ASSERT_TRUE(on_eth0);
+	Message request = Message::request(32, client_duid(1), kServerDuid).add(IaPd{.iaid = 1});
+	auto relayed = exchange(Message::relay_forward(request, addr("2001:db8:200::1"), addr("fe80::c1")),
+				{"eth1", 3, addr("2001:db8:ee::2"), false});
+	ASSERT_TRUE(relayed);
+	Ipv6Prefix moved = relayed->innermost().get<IaPd>()->prefixes()[0]->prefix;
+	EXPECT_TRUE(pfx("2001:db8:300::/48").contains(moved));
+	EXPECT_EQ(store_->holder(*on_eth0, kNow), nullptr);
+	const Lease *lease = store_->find({client_duid(1).bytes(), 1});
+	EXPECT_EQ(lease->prefix, moved);
+	EXPECT_EQ(*lease->next_hop, addr("2001:db8:ee::2"));
+}
+
 // Malformed input is dropped and counted, never trusted; the engine still
 // serves the next client.
 TEST_F(ServerEngineTest, MalformedDatagramsDroppedAndCounted)

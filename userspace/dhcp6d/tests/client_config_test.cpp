@@ -19,37 +19,42 @@ std::string error_of(const std::string &text)
 	return "";
 }
 
-// The sample of docs/dhcp6.md ("Requesting router").
+// The sample of docs/dhcp6.md ("Requesting router"), verbatim: keep the two
+// in step.
 const char *kSample = R"(
 [client]
-interface = "wan0"
-rapid_commit = true
-duid_type = "llt"
+interface = "wan0"            # upstream; required
+rapid_commit = false          # RFC 8415 §21.14: two-message exchange
+reconfigure_accept = true     # §21.20: accept authenticated Reconfigure
+address_selection = true      # apply RFC 7078 policy (ip addrlabel)
+duid_type = "ll"              # "ll" or "llt" (§11); made once, kept
 
-[[client.prefix]]
-iaid = 1
-length_hint = 56
+[[client.prefix]]             # one IA_PD each (§21.21)
+iaid = 1                      # default: 1, 2, ... in order
+length_hint = 56              # IA Prefix hint ::/56 (§18.2.1); optional
 
-[client.address]
+[client.address]              # optional IA_NA (§21.4), /128 on wan0
 iaid = 100
 
 [[client.downstream]]
 interface = "lan0"
-
-[[client.downstream]]
-interface = "lan1"
-length = 64
-subnet_id = 7
+# iaid = 1                    # which IA_PD; default the first
+# length = 64                 # the piece's length (default /64)
+# subnet_id = 5               # default: lowest number nobody else asked for
 
 [[client.downstream]]
 interface = "guest0"
+subnet_id = 7
 
-[client.ra]
-preference = "high"
-max_interval = 300
-mtu = 1492
-dns_servers = ["2001:db8::53"]
-search_domains = ["home.example"]
+[client.ra]                   # RFC 4861 §6.2.1 variables, same for every LAN
+preference = "medium"         # RFC 4191: "high", "medium", "low"
+max_interval = 600            # MaxRtrAdvInterval, 4..1800
+# min_interval = 200          # default max/3, at most 0.75 x max
+# router_lifetime = 1800      # default 3 x max; 0 or >= max_interval
+# mtu = 1492                  # MTU option; absent: none
+dns_servers = ["2001:db8::53"]        # added to the DHCPv6 ones (RDNSS)
+search_domains = ["home.example"]     # added to the DHCPv6 ones (DNSSL)
+# enabled = true
 )";
 
 TEST(ClientConfig, SampleIsReadAsWritten)
@@ -58,25 +63,61 @@ TEST(ClientConfig, SampleIsReadAsWritten)
 	ASSERT_TRUE(d.client);
 	const ClientConfig &c = *d.client;
 	EXPECT_EQ(c.interface, "wan0");
-	EXPECT_TRUE(c.rapid_commit);
-	EXPECT_TRUE(c.duid_llt);
+	EXPECT_FALSE(c.rapid_commit);
+	EXPECT_FALSE(c.duid_llt);
 	EXPECT_TRUE(c.reconfigure_accept);
 	EXPECT_TRUE(c.address_selection);
 	ASSERT_EQ(c.prefixes.size(), 1u);
 	EXPECT_EQ(c.prefixes[0], (PrefixRequest{1, 56}));
 	EXPECT_EQ(c.address_iaid, 100u);
-	ASSERT_EQ(c.downstream.size(), 3u);
+	ASSERT_EQ(c.downstream.size(), 2u);
+	EXPECT_EQ(c.downstream[0].interface, "lan0");
 	EXPECT_EQ(c.downstream[0].length, 64);
 	EXPECT_FALSE(c.downstream[0].subnet_id);
 	EXPECT_EQ(c.downstream[0].iaid, 1u); // the first IA_PD
 	EXPECT_EQ(c.downstream[1].subnet_id, 7u);
-	EXPECT_EQ(c.ra.preference, RouterPreference::high);
-	EXPECT_EQ(c.ra.max_interval, 300u);
-	EXPECT_EQ(c.ra.min_interval, 100u);      // RFC 4861 §6.2.1: 0.33 x max
-	EXPECT_EQ(c.ra.router_lifetime, 900);    // 3 x max
-	EXPECT_EQ(c.ra.mtu, 1492u);
+	EXPECT_EQ(c.ra.preference, RouterPreference::medium);
+	EXPECT_EQ(c.ra.max_interval, 600u);
+	EXPECT_EQ(c.ra.min_interval, 200u);   // RFC 4861 §6.2.1: 0.33 x max
+	EXPECT_EQ(c.ra.router_lifetime, 1800); // 3 x max
+	EXPECT_FALSE(c.ra.mtu);
 	EXPECT_EQ(c.ra.dns_servers.size(), 1u);
 	EXPECT_EQ(c.ra.search_domains.size(), 1u);
+}
+
+// Everything set that the sample leaves at its default.
+TEST(ClientConfig, NonDefaults)
+{
+	DaemonConfig d = parse_daemon_config(R"(
+[client]
+interface = "wan0"
+rapid_commit = true
+duid_type = "llt"
+reconfigure_accept = false
+address_selection = false
+[[client.prefix]]
+[[client.downstream]]
+interface = "lan0"
+length = 60
+[client.ra]
+preference = "low"
+max_interval = 300
+min_interval = 30
+router_lifetime = 0
+mtu = 1492
+enabled = false
+)", "c.toml");
+	const ClientConfig &c = *d.client;
+	EXPECT_TRUE(c.rapid_commit);
+	EXPECT_TRUE(c.duid_llt);
+	EXPECT_FALSE(c.reconfigure_accept);
+	EXPECT_FALSE(c.address_selection);
+	EXPECT_EQ(c.downstream[0].length, 60);
+	EXPECT_EQ(c.ra.preference, RouterPreference::low);
+	EXPECT_EQ(c.ra.min_interval, 30u);
+	EXPECT_EQ(c.ra.router_lifetime, 0);
+	EXPECT_EQ(c.ra.mtu, 1492u);
+	EXPECT_FALSE(c.ra.enabled);
 }
 
 TEST(ClientConfig, MinimalDefaults)

@@ -351,15 +351,6 @@ std::optional<Ipv6Prefix> ServerEngine::pick(const Exchange &x, const IaRequest 
 			    appropriate(r.prefix, x.link, ia.kind) && usable_by(r.prefix, key, x.now))
 				return r.prefix;
 	const std::vector<const Pool *> pools = pools_for(x.link, ia.kind);
-	// RFC 8415 §18.3.1/§18.3.4: a client keeps what it has.
-	if (const Lease *mine = leases_.find(key);
-	    mine && mine->live(x.now) && appropriate(mine->prefix, x.link, ia.kind))
-		return mine->prefix;
-	// §18.3.1: the client's hint, when it names a whole prefix we may give.
-	for (const Ipv6Prefix &hint : ia.listed)
-		if (!is_unspecified(hint.address) && appropriate(hint, x.link, ia.kind) &&
-		    usable_by(hint, key, x.now))
-			return hint;
 	auto excluded = [&](const Ipv6Prefix &p) {
 		if (reserved_for_other(p, key))
 			return true;
@@ -371,6 +362,16 @@ std::optional<Ipv6Prefix> ServerEngine::pick(const Exchange &x, const IaRequest 
 					return true;
 		return false;
 	};
+	// RFC 8415 §18.3.1/§18.3.4: a client keeps what it has (unless a
+	// reservation made since gave it to someone else).
+	if (const Lease *mine = leases_.find(key); mine && mine->live(x.now) &&
+	    appropriate(mine->prefix, x.link, ia.kind) && !excluded(mine->prefix))
+		return mine->prefix;
+	// §18.3.1: the client's hint, when it names a whole prefix we may give.
+	for (const Ipv6Prefix &hint : ia.listed)
+		if (!is_unspecified(hint.address) && appropriate(hint, x.link, ia.kind) &&
+		    usable_by(hint, key, x.now) && !excluded(hint))
+			return hint;
 	// A length-only hint (::/56) prefers pools delegating that length.
 	std::vector<const Pool *> ordered;
 	for (int pass = 0; pass < 2; pass++)

@@ -366,6 +366,33 @@ TEST_F(ServerEngineTest, ReservationsRespected)
 	EXPECT_NE(obtain(9, 4), pfx("2001:db8:100:200::/56")); // another IAID: not reserved
 }
 
+// RFC 8415 §18.3.4: a reservation configured for a prefix someone else
+// holds takes effect at that holder's next Renew (lifetimes 0, another
+// prefix); then the reserved client gets it.
+TEST_F(ServerEngineTest, NewReservationTakesPrefixAtRenew)
+{
+	auto held = obtain(1);
+	ASSERT_TRUE(held);
+	ServerConfig c = base_config();
+	c.reservations.push_back({client_duid(9), std::nullopt, *held, {}});
+	engine_->reconfigure(c);
+	EXPECT_NE(obtain(9), held); // still held by client 1 until it renews
+	auto renewed = exchange(Message::renew(33, client_duid(1), kServerDuid)
+					.add(IaPd{.iaid = 1, .options = {IaPrefix{0, 0, *held, {}}}}));
+	ASSERT_TRUE(renewed);
+	bool withdrawn = false, other = false;
+	for (const IaPrefix *p : renewed->get<IaPd>()->prefixes()) {
+		withdrawn |= p->prefix == *held && p->valid_lifetime == 0;
+		other |= p->prefix != *held && p->valid_lifetime > 0;
+	}
+	EXPECT_TRUE(withdrawn);
+	EXPECT_TRUE(other);
+	Message again = Message::request(34, client_duid(9), kServerDuid).add(IaPd{.iaid = 1});
+	auto reply = exchange(again);
+	ASSERT_TRUE(reply);
+	EXPECT_EQ(reply->get<IaPd>()->prefixes()[0]->prefix, *held);
+}
+
 // RFC 8415 §19.3, §13.1: a doubly relayed Solicit; the innermost relay's
 // link-address picks the pool, every level comes back with its addresses
 // and Interface-Id, and the route goes via the relay that sent it to us.

@@ -32,13 +32,22 @@ uint32_t left(Seconds end, Seconds now)
 // 0.5 and 0.8 times the shortest preferred lifetime in the IA.
 void choose_timers(IaBinding &ia, uint32_t t1, uint32_t t2)
 {
-	uint32_t shortest = kInfinity;
-	for (const LeasedPrefix &p : ia.prefixes)
+	uint32_t shortest = kInfinity, shortest_valid = kInfinity;
+	for (const LeasedPrefix &p : ia.prefixes) {
 		shortest = std::min(shortest, p.lifetimes.preferred);
-	for (const LeasedAddress &a : ia.addresses)
+		shortest_valid = std::min(shortest_valid, p.lifetimes.valid);
+	}
+	for (const LeasedAddress &a : ia.addresses) {
 		shortest = std::min(shortest, a.lifetimes.preferred);
+		shortest_valid = std::min(shortest_valid, a.lifetimes.valid);
+	}
+	// Only deprecated leases (preferred 0): count from the valid lifetime,
+	// or T1 = 0 would Renew again the moment each Reply arrives (§14.1:
+	// rate-limit). Never less than a second.
+	if (shortest == 0)
+		shortest = shortest_valid;
 	auto fraction = [&](double f) {
-		return shortest == kInfinity ? kInfinity : uint32_t(double(shortest) * f);
+		return shortest == kInfinity ? kInfinity : std::max<uint32_t>(1, uint32_t(double(shortest) * f));
 	};
 	ia.t1 = t1 ? t1 : fraction(0.5);
 	ia.t2 = t2 ? t2 : fraction(0.8);

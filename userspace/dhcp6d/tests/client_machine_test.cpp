@@ -358,6 +358,16 @@ TEST(ClientMachine, ZeroT1T2UseTheRecommendedFractions)
 	EXPECT_EQ(h.machine.rebind_at(), h.now + Seconds(800));
 }
 
+// RFC 8415 §21.21 with only a deprecated prefix (preferred 0): the
+// timers count from the valid lifetime, not 0 (§14.1: no Renew storm).
+TEST(ClientMachine, ZeroT1T2WithDeprecatedPrefixDoNotRenewAtOnce)
+{
+	Harness h;
+	h.bind(0, 0, 0, 1000);
+	EXPECT_EQ(h.machine.renew_at(), h.now + Seconds(500));
+	EXPECT_EQ(h.machine.rebind_at(), h.now + Seconds(800));
+}
+
 // RFC 8415 §21.21: T1 > T2 (both non-zero): the IA_PD is discarded.
 TEST(ClientMachine, T1AboveT2DiscardsTheIa)
 {

@@ -1,5 +1,6 @@
 #include "umigame/dhcp6d/lease_store.h"
 
+#include <utility>
 #include <cerrno>
 #include <cinttypes>
 #include <cstring>
@@ -329,7 +330,13 @@ void LeaseStore::stage(char op, const Lease &lease)
 	staged_ += format_line(op, lease);
 	staged_ += '\n';
 	staged_lines_++;
+	changed_.push_back(lease.prefix);
 	apply(op, lease);
+}
+
+std::vector<Ipv6Prefix> LeaseStore::take_changed()
+{
+	return std::exchange(changed_, {});
 }
 
 void LeaseStore::commit()

@@ -365,51 +365,43 @@ void Server::on_readable()
 		return;
 	}
 	if (changed)
-		sync_routes();
+		sync_changed_routes(leases_->take_changed());
 	for (const Outgoing &out : replies)
 		if (!socket_->send(out))
 			log::debug(errno_text("sending to " + out.destination.str()));
 	maybe_compact();
 }
 
-void Server::sync_routes()
+std::optional<Server::InstalledRoute> Server::wanted_route(const Lease &l, int64_t now,
+							  std::map<std::string, uint32_t> &ifindex_of) const
 {
-	const int64_t now = wall_now();
-	std::map<Ipv6Prefix, InstalledRoute> wanted;
-	int64_t next_expiry = std::numeric_limits<int64_t>::max();
-	// One lookup per interface, not per lease: this runs every batch.
-	std::map<std::string, uint32_t> ifindex_of;
-	for (const auto &[key, l] : leases_->all()) {
-		if (key.kind != LeaseKind::prefix || !l.live(now) || !l.next_hop || l.interface.empty())
-			continue;
-		next_expiry = std::min(next_expiry, l.expires);
-		auto known = ifindex_of.find(l.interface);
-		if (known == ifindex_of.end())
-			known = ifindex_of.emplace(l.interface, if_nametoindex(l.interface.c_str())).first;
-		const uint32_t ifindex = known->second;
-		if (ifindex == 0)
-			continue; // the interface is gone; its route went with it
-		wanted[l.prefix] = {*l.next_hop, ifindex};
-	}
-	auto route = [this](const Ipv6Prefix &prefix, const InstalledRoute &r) {
-		Route out;
-		out.destination = prefix;
-		out.gateway = r.next_hop;
-		out.ifindex = r.ifindex;
-		out.metric = config_.route_metric;
-		out.protocol = config_.route_protocol;
-		return out;
-	};
-	for (auto it = routes_.begin(); it != routes_.end();) {
-		if (wanted.count(it->first)) {
-			++it;
-			continue;
-		}
+	if (l.key.kind != LeaseKind::prefix || !l.live(now) || !l.next_hop || l.interface.empty())
+		return std::nullopt;
+	auto known = ifindex_of.find(l.interface);
+	if (known == ifindex_of.end())
+		known = ifindex_of.emplace(l.interface, if_nametoindex(l.interface.c_str())).first;
+	if (known->second == 0)
+		return std::nullopt; // the interface is gone; its route went with it
+	return InstalledRoute{*l.next_hop, known->second};
+}
+
+void Server::set_route(const Ipv6Prefix &prefix, const std::optional<InstalledRoute> &want)
+{
+	auto have = routes_.find(prefix);
+	if (want && have != routes_.end() && have->second == *want)
+		return;
+	if (!want) {
+		if (have == routes_.end())
+			return;
 		try {
-			Route r = route(it->first, it->second);
+			Route r;
+			r.destination = prefix;
+			r.gateway = have->second.next_hop;
+			r.ifindex = have->second.ifindex;
+			r.protocol = config_.route_protocol;
 			r.metric = 0; // whatever metric it was installed with
 			rtnl_.delete_route(r);
-			log::info("route to " + it->first.str() + " removed");
+			log::info("route to " + prefix.str() + " removed");
 		} catch (const std::exception &e) {
 			// ESRCH: somebody removed it already; anything else is
 			// worth a line but not a reason to keep trying forever.
@@ -418,28 +410,77 @@ void Server::sync_routes()
 				log::warning(e.what());
 			}
 		}
-		it = routes_.erase(it);
+		routes_.erase(have);
+		return;
 	}
-	for (const auto &[prefix, want] : wanted) {
-		auto have = routes_.find(prefix);
-		if (have != routes_.end() && have->second == want)
-			continue;
-		try {
-			rtnl_.replace_route(route(prefix, want));
-			routes_[prefix] = want;
-			log::info("route to " + prefix.str() + " via " + want.next_hop.str() + " dev " +
-				  interface_name(want.ifindex));
-		} catch (const std::exception &e) {
-			route_errors_++;
-			log::warning(e.what());
+	try {
+		Route r;
+		r.destination = prefix;
+		r.gateway = want->next_hop;
+		r.ifindex = want->ifindex;
+		r.metric = config_.route_metric;
+		r.protocol = config_.route_protocol;
+		rtnl_.replace_route(r);
+		routes_[prefix] = *want;
+		log::info("route to " + prefix.str() + " via " + want->next_hop.str() + " dev " +
+			  interface_name(want->ifindex));
+	} catch (const std::exception &e) {
+		route_errors_++;
+		log::warning(e.what());
+	}
+}
+
+// Wake up when the next lease runs out, to take its route away.
+void Server::arm_expiry(int64_t expires, int64_t now)
+{
+	if (expires >= next_expiry_ && expiry_timer_.active())
+		return;
+	next_expiry_ = expires;
+	const int64_t wait = std::clamp<int64_t>(expires - now, 0, 3600);
+	expiry_timer_ = loop_.after(std::chrono::seconds(wait) + std::chrono::milliseconds(100),
+				   [this] { sync_routes(); });
+}
+
+// The whole walk: at start, on reload, on link changes and when a lease
+// runs out. Batches use sync_changed_routes(), which costs what the batch
+// changed, not what the server holds.
+void Server::sync_routes()
+{
+	const int64_t now = wall_now();
+	std::map<Ipv6Prefix, InstalledRoute> wanted;
+	std::map<std::string, uint32_t> ifindex_of;
+	next_expiry_ = std::numeric_limits<int64_t>::max();
+	expiry_timer_.reset();
+	int64_t next_expiry = std::numeric_limits<int64_t>::max();
+	for (const auto &[key, l] : leases_->all()) {
+		if (auto want = wanted_route(l, now, ifindex_of)) {
+			wanted[l.prefix] = *want;
+			next_expiry = std::min(next_expiry, l.expires);
 		}
 	}
-	// Wake up when the next lease runs out, to take its route away.
-	expiry_timer_.reset();
-	if (next_expiry != std::numeric_limits<int64_t>::max()) {
-		int64_t wait = std::clamp<int64_t>(next_expiry - now, 0, 3600);
-		expiry_timer_ = loop_.after(std::chrono::seconds(wait) + std::chrono::milliseconds(100),
-					   [this] { sync_routes(); });
+	leases_->take_changed(); // covered by this walk
+	std::vector<Ipv6Prefix> gone;
+	for (const auto &[prefix, _] : routes_)
+		if (!wanted.count(prefix))
+			gone.push_back(prefix);
+	for (const Ipv6Prefix &prefix : gone)
+		set_route(prefix, std::nullopt);
+	for (const auto &[prefix, want] : wanted)
+		set_route(prefix, want);
+	if (next_expiry != std::numeric_limits<int64_t>::max())
+		arm_expiry(next_expiry, now);
+}
+
+void Server::sync_changed_routes(const std::vector<Ipv6Prefix> &changed)
+{
+	const int64_t now = wall_now();
+	std::map<std::string, uint32_t> ifindex_of;
+	for (const Ipv6Prefix &prefix : changed) {
+		const Lease *l = leases_->holder(prefix, now);
+		std::optional<InstalledRoute> want = l ? wanted_route(*l, now, ifindex_of) : std::nullopt;
+		set_route(prefix, want);
+		if (want)
+			arm_expiry(l->expires, now);
 	}
 }
 

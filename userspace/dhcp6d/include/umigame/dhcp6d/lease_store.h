@@ -109,6 +109,9 @@ public:
 	void release(const LeaseKey &key, int64_t now);
 	void commit(); // one write + fdatasync for everything staged
 	size_t staged() const { return staged_lines_; }
+	// The prefixes (or addresses) whose binding changed since the last
+	// call: bound, renewed or released. What a route sync must look at.
+	std::vector<Ipv6Prefix> take_changed();
 
 	// Rewrite the journal with what is remembered (ended leases only for
 	// keep_ended_seconds), atomically: temp file, fdatasync, rename, fsync
@@ -134,6 +137,7 @@ private:
 	std::map<Ipv6Prefix, LeaseKey> live_by_prefix_; // prefix -> key of its newest binding
 	std::string staged_;
 	size_t staged_lines_ = 0;
+	std::vector<Ipv6Prefix> changed_;
 	uint64_t lines_ = 0;
 };
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -99,6 +100,8 @@ private:
 	// Make the kernel's routes with our protocol match the live leases:
 	// add or move what is missing, delete what ended or moved away.
 	void sync_routes();
+	// After a batch: only the prefixes it bound, renewed or released.
+	void sync_changed_routes(const std::vector<Ipv6Prefix> &changed);
 	void maybe_compact();
 
 	struct InstalledRoute {
@@ -106,6 +109,12 @@ private:
 		uint32_t ifindex = 0;
 		bool operator==(const InstalledRoute &) const = default;
 	};
+	// The route a live lease on `prefix` wants, if any.
+	std::optional<InstalledRoute> wanted_route(const Lease &lease, int64_t now,
+						   std::map<std::string, uint32_t> &ifindex_of) const;
+	// Make the kernel's route for `prefix` match `want` (nullopt: none).
+	void set_route(const Ipv6Prefix &prefix, const std::optional<InstalledRoute> &want);
+	void arm_expiry(int64_t expires, int64_t now);
 
 	EventLoop &loop_;
 	Rtnetlink &rtnl_;
@@ -118,6 +127,7 @@ private:
 	std::unique_ptr<RtnetlinkMonitor> links_;
 	Timer expiry_timer_, join_retry_;
 	std::map<Ipv6Prefix, InstalledRoute> routes_;
+	int64_t next_expiry_ = std::numeric_limits<int64_t>::max();
 	std::map<std::string, uint32_t> joined_; // ff02::1:2 joined: name -> ifindex
 	std::set<std::string> unavailable_;      // served but not joined (yet); logged once
 	uint64_t route_errors_ = 0;

@@ -58,6 +58,45 @@ void RaSchedule::sent(Seconds now)
 	next_ = now + interval;
 }
 
+bool Announcements::update(std::vector<AnnouncedPrefix> prefixes)
+{
+	auto has = [](const std::vector<AnnouncedPrefix> &list, const Ipv6Prefix &prefix) {
+		return std::any_of(list.begin(), list.end(), [&](const AnnouncedPrefix &p) { return p.prefix == prefix; });
+	};
+	bool changed = false;
+	for (const AnnouncedPrefix &old : current_)
+		if (!has(prefixes, old.prefix)) {
+			std::erase_if(withdrawn_, [&](const Withdrawn &w) { return w.prefix.prefix == old.prefix; });
+			withdrawn_.push_back({old, kMaxInitialRtrAdvertisements});
+			changed = true;
+		}
+	for (const AnnouncedPrefix &p : prefixes)
+		if (!has(current_, p.prefix)) {
+			// Announced again: no longer withdrawn.
+			std::erase_if(withdrawn_, [&](const Withdrawn &w) { return w.prefix.prefix == p.prefix; });
+			changed = true;
+		}
+	current_ = std::move(prefixes);
+	return changed;
+}
+
+std::vector<AnnouncedPrefix> Announcements::withdrawn() const
+{
+	std::vector<AnnouncedPrefix> out;
+	for (const Withdrawn &w : withdrawn_)
+		out.push_back(w.prefix);
+	return out;
+}
+
+void Announcements::sent(Seconds now)
+{
+	for (Withdrawn &w : withdrawn_)
+		w.announcements_left--;
+	std::erase_if(withdrawn_, [&](const Withdrawn &w) {
+		return w.announcements_left <= 0 && w.prefix.lifetimes.valid_left(now) == 0;
+	});
+}
+
 RouterAdvertisement build_advertisement(const RaConfig &config, Seconds now,
 					const std::vector<AnnouncedPrefix> &prefixes,
 					const std::vector<AnnouncedPrefix> &withdrawn,
@@ -94,12 +133,12 @@ RouterAdvertisement build_advertisement(const RaConfig &config, Seconds now,
 		if (std::any_of(prefixes.begin(), prefixes.end(),
 				[&](const AnnouncedPrefix &q) { return q.prefix == p.prefix; }))
 			continue;
-		// RFC 4861 §12 / RFC 9096: a prefix we no longer hold is
-		// deprecated (preferred 0), not silently dropped, so hosts stop
-		// choosing addresses from it.
+		// RFC 7084 L-13: a prefix we no longer hold is deprecated
+		// (preferred 0), not silently dropped, so hosts stop choosing
+		// addresses from it; valid is what is left, at most two hours.
 		ra.prefixes.push_back(PrefixInformation{
 			.prefix = p.prefix,
-			.valid_lifetime = final ? 0 : p.lifetimes.valid_left(now),
+			.valid_lifetime = final ? 0 : std::min<uint32_t>(p.lifetimes.valid_left(now), 7200),
 			.preferred_lifetime = 0,
 		});
 	}
@@ -192,25 +231,15 @@ void RaSender::arm()
 void RaSender::on_timer()
 {
 	send_now(false);
-	Seconds now = monotonic_now();
-	schedule_.sent(now);
-	// Withdrawn prefixes leave once announced a few times and expired.
-	std::erase_if(withdrawn_, [&](const Withdrawn &w) {
-		return w.announcements_left <= 0 && w.prefix.lifetimes.valid_left(now) == 0;
-	});
+	schedule_.sent(monotonic_now());
 	arm();
 }
 
 void RaSender::send_now(bool final)
 {
 	Seconds now = monotonic_now();
-	std::vector<AnnouncedPrefix> withdrawn;
-	for (Withdrawn &w : withdrawn_) {
-		withdrawn.push_back(w.prefix);
-		w.announcements_left--;
-	}
-	RouterAdvertisement ra =
-		build_advertisement(config_, now, prefixes_, withdrawn, dns_, domains_, mac_, final);
+	RouterAdvertisement ra = build_advertisement(config_, now, announcements_.current(),
+						     announcements_.withdrawn(), dns_, domains_, mac_, final);
 	std::vector<uint8_t> bytes;
 	try {
 		bytes = ra.serialize();
@@ -230,6 +259,7 @@ void RaSender::send_now(bool final)
 		return;
 	}
 	counters_.advertisements++;
+	announcements_.sent(now);
 }
 
 void RaSender::on_readable()
@@ -288,32 +318,13 @@ void RaSender::on_readable()
 void RaSender::update(std::vector<AnnouncedPrefix> prefixes, std::vector<Ipv6Address> dns_servers,
 		      std::vector<dhcp6::DomainName> search_domains)
 {
-	bool changed_set = false;
-	for (const AnnouncedPrefix &old : prefixes_) {
-		bool kept = std::any_of(prefixes.begin(), prefixes.end(),
-					[&](const AnnouncedPrefix &p) { return p.prefix == old.prefix; });
-		if (!kept) {
-			std::erase_if(withdrawn_, [&](const Withdrawn &w) { return w.prefix.prefix == old.prefix; });
-			withdrawn_.push_back({old, kMaxInitialRtrAdvertisements});
-			changed_set = true;
-		}
-	}
-	for (const AnnouncedPrefix &p : prefixes) {
-		bool known = std::any_of(prefixes_.begin(), prefixes_.end(),
-					 [&](const AnnouncedPrefix &q) { return q.prefix == p.prefix; });
-		if (!known) {
-			changed_set = true;
-			// Announced again: no longer withdrawn.
-			std::erase_if(withdrawn_, [&](const Withdrawn &w) { return w.prefix.prefix == p.prefix; });
-		}
-	}
-	changed_set |= dns_servers != dns_ || search_domains != domains_;
-	prefixes_ = std::move(prefixes);
+	bool changed = announcements_.update(std::move(prefixes));
+	changed |= dns_servers != dns_ || search_domains != domains_;
 	dns_ = std::move(dns_servers);
 	domains_ = std::move(search_domains);
 	// §6.2.4: what we announce changed: tell the hosts soon. Lifetimes
 	// that merely moved on (a renewal) wait for the next regular RA.
-	if (changed_set) {
+	if (changed) {
 		schedule_.restart(monotonic_now());
 		arm();
 	}
@@ -338,13 +349,13 @@ nlohmann::json RaSender::status() const
 {
 	Seconds now = monotonic_now();
 	nlohmann::json prefixes = nlohmann::json::array();
-	for (const AnnouncedPrefix &p : prefixes_)
+	for (const AnnouncedPrefix &p : announcements_.current())
 		prefixes.push_back({{"prefix", p.prefix.str()},
 				    {"valid", p.lifetimes.valid_left(now)},
 				    {"preferred", p.lifetimes.preferred_left(now)}});
-	for (const Withdrawn &w : withdrawn_)
-		prefixes.push_back({{"prefix", w.prefix.prefix.str()},
-				    {"valid", w.prefix.lifetimes.valid_left(now)},
+	for (const AnnouncedPrefix &p : announcements_.withdrawn())
+		prefixes.push_back({{"prefix", p.prefix.str()},
+				    {"valid", p.lifetimes.valid_left(now)},
 				    {"preferred", 0},
 				    {"deprecated", true}});
 	double next = (schedule_.next() - now).count();

@@ -100,6 +100,39 @@ AnnouncedPrefix announced(const char *p, uint32_t preferred, uint32_t valid, dou
 	return {*Ipv6Prefix::parse(p), {preferred, valid, Seconds(obtained)}};
 }
 
+// RFC 4861 §6.2.4 (changes announced soon), RFC 7084 L-13: a
+// prefix that goes away stays in the RAs, deprecated, until its valid
+// lifetime ends and at least three RAs have carried it.
+TEST(Announcements, ChangedPrefixIsKeptDeprecated)
+{
+	Announcements a;
+	EXPECT_TRUE(a.update({announced("2001:db8:1:5::/64", 300, 600, 0)}));
+	// A renewal: same prefix, new lifetimes: no change to hurry out.
+	EXPECT_FALSE(a.update({announced("2001:db8:1:5::/64", 300, 600, 100)}));
+	// The server moved us to another prefix.
+	EXPECT_TRUE(a.update({announced("2001:db8:2:5::/64", 300, 600, 200)}));
+	ASSERT_EQ(a.withdrawn().size(), 1u);
+	EXPECT_EQ(a.withdrawn()[0].prefix, *Ipv6Prefix::parse("2001:db8:1:5::/64"));
+	for (int i = 0; i < 5; i++)
+		a.sent(Seconds(200 + i));
+	EXPECT_EQ(a.withdrawn().size(), 1u); // still valid until 700
+	a.sent(Seconds(700));
+	EXPECT_TRUE(a.withdrawn().empty());
+	// A lease lost for good (lifetime over): still announced three times.
+	a.update({});
+	ASSERT_EQ(a.withdrawn().size(), 1u);
+	a.sent(Seconds(900));
+	a.sent(Seconds(901));
+	EXPECT_EQ(a.withdrawn().size(), 1u);
+	a.sent(Seconds(902));
+	EXPECT_TRUE(a.withdrawn().empty());
+	// A prefix that comes back is current again, not withdrawn.
+	a.update({announced("2001:db8:2:5::/64", 300, 600, 950)});
+	a.update({});
+	a.update({announced("2001:db8:2:5::/64", 300, 600, 960)});
+	EXPECT_TRUE(a.withdrawn().empty());
+}
+
 // RFC 4861 §6.2.3: PIO lifetimes follow the lease and count down; RFC 8106:
 // the DHCPv6 DNS servers join the configured ones; RFC 4191: preference.
 TEST(RaContent, PrefixLifetimesCountDownWithTheLease)
@@ -120,8 +153,8 @@ TEST(RaContent, PrefixLifetimesCountDownWithTheLease)
 	EXPECT_EQ(ra.source_link_layer, MacAddress::parse("02:00:00:00:00:01"));
 }
 
-// A prefix that is gone (lease lost or changed) is announced deprecated:
-// preferred lifetime 0, valid what is left of it.
+// RFC 7084 L-13: a prefix that is gone (lease lost or changed) is
+// announced deprecated: preferred lifetime 0, valid what is left of it.
 TEST(RaContent, WithdrawnPrefixIsDeprecatedNotDropped)
 {
 	auto ra = build_advertisement(config(), Seconds(1100), {announced("2001:db8:2:5::/64", 1800, 3600, 1100)},
@@ -130,6 +163,10 @@ TEST(RaContent, WithdrawnPrefixIsDeprecatedNotDropped)
 	EXPECT_EQ(ra.prefixes[1].prefix, *Ipv6Prefix::parse("2001:db8:1:5::/64"));
 	EXPECT_EQ(ra.prefixes[1].preferred_lifetime, 0u);
 	EXPECT_EQ(ra.prefixes[1].valid_lifetime, 3500u);
+	// RFC 7084 L-13: at most two hours.
+	auto longer = build_advertisement(config(), Seconds(1100), {}, {announced("2001:db8:1:5::/64", 1800, 86400, 1000)},
+					  {}, {}, std::nullopt, false);
+	EXPECT_EQ(longer.prefixes[0].valid_lifetime, 7200u);
 }
 
 // Without a live prefix the router offers no upstream: router lifetime 0,

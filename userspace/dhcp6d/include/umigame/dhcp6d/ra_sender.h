@@ -73,6 +73,29 @@ struct AnnouncedPrefix {
 	bool operator==(const AnnouncedPrefix &) const = default;
 };
 
+// What one interface announces: the current pieces, and those that went
+// away (lease lost, prefix changed), kept and announced deprecated until
+// their valid lifetime has ended and the next MAX_INITIAL_RTR_ADVERTISEMENTS
+// RAs have told the hosts — not silently dropped.
+class Announcements {
+public:
+	// The pieces to announce now; true when the set of prefixes changed
+	// (not merely their lifetimes, as after a renewal).
+	bool update(std::vector<AnnouncedPrefix> prefixes);
+	const std::vector<AnnouncedPrefix> &current() const { return current_; }
+	std::vector<AnnouncedPrefix> withdrawn() const;
+	// An RA carried them at `now`: count it, forget what is done.
+	void sent(Seconds now);
+
+private:
+	struct Withdrawn {
+		AnnouncedPrefix prefix;
+		int announcements_left;
+	};
+	std::vector<AnnouncedPrefix> current_;
+	std::vector<Withdrawn> withdrawn_;
+};
+
 // The RA for `prefixes` at `now` (PIO lifetimes counting down); pure, for
 // the unit tests. `withdrawn` are announced with preferred lifetime 0 and
 // what is left of their valid lifetime. `final` is a §6.2.5 last RA:
@@ -120,19 +143,13 @@ private:
 	void arm();
 	void send_now(bool final);
 
-	struct Withdrawn {
-		AnnouncedPrefix prefix;
-		int announcements_left;
-	};
-
 	EventLoop &loop_;
 	uint32_t ifindex_;
 	std::string interface_;
 	std::optional<MacAddress> mac_;
 	RaConfig config_;
 	RaSchedule schedule_;
-	std::vector<AnnouncedPrefix> prefixes_;
-	std::vector<Withdrawn> withdrawn_;
+	Announcements announcements_;
 	std::vector<Ipv6Address> dns_;
 	std::vector<dhcp6::DomainName> domains_;
 	RaCounters counters_;

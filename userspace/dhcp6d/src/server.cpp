@@ -254,6 +254,7 @@ Server::Server(EventLoop &loop, Rtnetlink &rtnl, const ServerConfig &config, con
 	links_ = std::make_unique<RtnetlinkMonitor>(
 		loop_, [this](const RtnetlinkEvent &event) { on_link_event(event); },
 		[this] {
+			interface_names_.clear();
 			join_interfaces();
 			sync_routes();
 		},
@@ -310,11 +311,20 @@ void Server::join_interfaces()
 		join_retry_ = loop_.after(std::chrono::seconds(2), [this] { join_interfaces(); });
 }
 
+const std::string &Server::interface_name_of(uint32_t ifindex)
+{
+	auto known = interface_names_.find(ifindex);
+	if (known == interface_names_.end())
+		known = interface_names_.emplace(ifindex, interface_name(ifindex)).first;
+	return known->second;
+}
+
 void Server::on_link_event(const RtnetlinkEvent &event)
 {
 	const auto *link = std::get_if<LinkEvent>(&event);
 	if (!link)
 		return;
+	interface_names_.clear();
 	if (link->removed) {
 		// The kernel took its routes and memberships with it.
 		std::erase_if(routes_, [&](const auto &r) { return r.second.ifindex == link->link.index; });
@@ -345,7 +355,7 @@ void Server::on_readable()
 		}
 		ReceiveContext context;
 		context.ifindex = datagram->ifindex;
-		context.interface = interface_name(datagram->ifindex);
+		context.interface = interface_name_of(datagram->ifindex);
 		context.source = datagram->source;
 		context.multicast = datagram->multicast;
 		if (auto reply = engine_->handle_datagram(datagram->payload, context, now))
@@ -423,7 +433,7 @@ void Server::set_route(const Ipv6Prefix &prefix, const std::optional<InstalledRo
 		rtnl_.replace_route(r);
 		routes_[prefix] = *want;
 		log::info("route to " + prefix.str() + " via " + want->next_hop.str() + " dev " +
-			  interface_name(want->ifindex));
+			  interface_name_of(want->ifindex));
 	} catch (const std::exception &e) {
 		route_errors_++;
 		log::warning(e.what());

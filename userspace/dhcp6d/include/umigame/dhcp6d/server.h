@@ -115,6 +115,11 @@ private:
 	// Make the kernel's route for `prefix` match `want` (nullopt: none).
 	void set_route(const Ipv6Prefix &prefix, const std::optional<InstalledRoute> &want);
 	void arm_expiry(int64_t expires, int64_t now);
+	// if_indextoname() costs a socket, an ioctl and a close: every
+	// datagram needs its arrival interface's name, so names are cached
+	// until a link notification says they may have changed.
+	const std::string &interface_name_of(uint32_t ifindex);
+	std::map<uint32_t, std::string> interface_names_;
 
 	EventLoop &loop_;
 	Rtnetlink &rtnl_;

@@ -98,6 +98,7 @@ void ServerEngine::reconfigure(const ServerConfig &config)
 		pools.push_back({p, PrefixPool(p.prefix, p.delegated_length)});
 	config_ = config;
 	pools_ = std::move(pools);
+	full_.assign(pools_.size(), FullMark{});
 }
 
 std::optional<Message> ServerEngine::drop(const std::string &reason)
@@ -382,9 +383,21 @@ std::optional<Ipv6Prefix> ServerEngine::pick(const Exchange &x, const IaRequest 
 			if (hinted == (pass == 0))
 				ordered.push_back(p);
 		}
-	for (const Pool *p : ordered)
+	// A full pool costs a scan of the whole pool to find out; a flood of
+	// Solicits from made-up DUIDs must not buy one scan each. Until the
+	// journal changes or the clock moves on (a lease may end), a pool
+	// found full stays full for every client: what one client could not
+	// get is held live by others or reserved, and a client's own prefix
+	// and reservation were tried above.
+	const uint64_t generation = leases_.journal_lines() + leases_.staged();
+	for (const Pool *p : ordered) {
+		const size_t index = size_t(p - pools_.data());
+		if (full_[index] == FullMark{x.now, generation})
+			continue;
 		if (auto chosen = leases_.choose(key, p->range, x.now, excluded))
 			return chosen;
+		full_[index] = {x.now, generation};
+	}
 	return std::nullopt;
 }
 

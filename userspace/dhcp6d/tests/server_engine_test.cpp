@@ -330,6 +330,15 @@ TEST_F(ServerEngineTest, ExhaustedPoolNoPrefixAvail)
 	auto reply = exchange(Message::request(11, client_duid(5), kServerDuid).add(IaPd{.iaid = 1}));
 	ASSERT_TRUE(reply);
 	EXPECT_EQ(reply->get<IaPd>()->status(), Status::NoPrefixAvail);
+	// A Release in the same second frees a prefix at once: "full" is
+	// remembered only while nothing in the journal changes.
+	Ipv6Prefix freed = *seen.begin();
+	const Lease *holder = store_->holder(freed, kNow);
+	ASSERT_TRUE(holder);
+	Message release = Message::release(12, Duid::from_bytes(holder->key.duid), kServerDuid)
+				  .add(IaPd{.iaid = 1, .options = {IaPrefix{0, 0, freed, {}}}});
+	ASSERT_TRUE(exchange(release));
+	EXPECT_EQ(obtain(5), freed);
 }
 
 // RFC 8415 §18.3.1 (stability) and the journal: a client that released,

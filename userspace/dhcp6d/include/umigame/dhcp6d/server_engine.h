@@ -139,6 +139,13 @@ private:
 	LeaseStore &leases_;
 	dhcp6::Duid duid_;
 	std::vector<Pool> pools_;
+	// Per pool: when (time, journal generation) it was last found full.
+	struct FullMark {
+		int64_t now = -1;
+		uint64_t generation = 0;
+		bool operator==(const FullMark &) const = default;
+	};
+	mutable std::vector<FullMark> full_;
 	ServerCounters counters_;
 };
 

@@ -358,7 +358,8 @@ TEST_F(ServerEngineTest, StableRedelegationAcrossReleaseAndRestart)
 	EXPECT_EQ(*lease->next_hop, addr("fe80::1"));
 }
 
-// Reservations: the DUID (+IAID) gets its prefix; nobody else ever does.
+// RFC 8415 §6.3, §18.3.2 (the server's own policy picks the prefix):
+// reservations — the DUID (+IAID) gets its prefix; nobody else ever does.
 TEST_F(ServerEngineTest, ReservationsRespected)
 {
 	ServerConfig c = base_config();
@@ -610,8 +611,9 @@ TEST_F(ServerEngineTest, ExpiredLeaseIsFreeForOthers)
 	EXPECT_EQ(store_->holder(*first, later + 1)->key.duid, client_duid(2).bytes());
 }
 
-// A requesting router that shows up on another link (or behind a relay)
-// gets a prefix of that link; its old one is given up, so the route moves.
+// RFC 8415 §13.1, §18.3.2: a requesting router that shows up on another
+// link (or behind a relay) gets a prefix of that link; its old one is given
+// up, so the route moves.
 TEST_F(ServerEngineTest, LeaseMovesWithTheClient)
 {
 	auto on_eth0 = obtain(1);
@@ -628,8 +630,9 @@ TEST_F(ServerEngineTest, LeaseMovesWithTheClient)
 	EXPECT_EQ(*lease->next_hop, addr("2001:db8:ee::2"));
 }
 
-// Malformed input is dropped and counted, never trusted; the engine still
-// serves the next client.
+// RFC 8415 §8, §9, §21.21 (lengths) and §16 (discard): malformed input is
+// dropped and counted, never trusted; the engine still serves the next
+// client.
 TEST_F(ServerEngineTest, MalformedDatagramsDroppedAndCounted)
 {
 	const std::vector<std::vector<uint8_t>> bad = {

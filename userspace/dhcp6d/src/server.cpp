@@ -156,7 +156,6 @@ public:
 		sockaddr_in6 any = socket_address({}, kServerPort, 0);
 		if (::bind(fd_.get(), reinterpret_cast<sockaddr *>(&any), sizeof(any)) != 0)
 			throw std::runtime_error(errno_text("cannot bind [::]:547"));
-		buffer_.resize(65536);
 	}
 
 	int fd() const { return fd_.get(); }
@@ -172,73 +171,118 @@ public:
 		return rc == 0 || (join && errno == EADDRINUSE);
 	}
 
-	std::optional<Datagram> receive()
+	// Everything waiting, up to `max` datagrams, in one recvmmsg(2): under
+	// load a batch costs one system call, not one per message. Each slot
+	// is as large as a UDP payload can be, so nothing legitimate is cut.
+	std::vector<Datagram> receive_batch(size_t max)
 	{
-		sockaddr_in6 from{};
-		iovec iov{buffer_.data(), buffer_.size()};
-		alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo)) + 64];
-		msghdr msg{};
-		msg.msg_name = &from;
-		msg.msg_namelen = sizeof(from);
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = control;
-		msg.msg_controllen = sizeof(control);
-		ssize_t n;
+		max = std::min(max, kSlots);
+		std::vector<Datagram> out;
+		for (size_t i = 0; i < max; i++) {
+			slots_[i].from = {};
+			slots_[i].iov = {buffer_.data() + i * kSlotSize, kSlotSize};
+			msghdr &msg = headers_[i].msg_hdr;
+			msg = {};
+			msg.msg_name = &slots_[i].from;
+			msg.msg_namelen = sizeof(slots_[i].from);
+			msg.msg_iov = &slots_[i].iov;
+			msg.msg_iovlen = 1;
+			msg.msg_control = slots_[i].control;
+			msg.msg_controllen = sizeof(slots_[i].control);
+			headers_[i].msg_len = 0;
+		}
+		int n;
 		do
-			n = ::recvmsg(fd_.get(), &msg, MSG_DONTWAIT);
+			n = ::recvmmsg(fd_.get(), headers_.data(), unsigned(max), MSG_DONTWAIT, nullptr);
 		while (n < 0 && errno == EINTR);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				log::warning(errno_text("receiving on port 547"));
-			return std::nullopt;
+			return out;
 		}
-		Datagram d;
-		d.truncated = (msg.msg_flags & MSG_TRUNC) != 0;
-		d.payload.assign(buffer_.begin(), buffer_.begin() + std::min<ssize_t>(n, ssize_t(buffer_.size())));
-		std::memcpy(d.source.bytes.data(), &from.sin6_addr, 16);
-		for (cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-			if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
-			    c->cmsg_len >= CMSG_LEN(sizeof(in6_pktinfo))) {
-				in6_pktinfo info;
-				std::memcpy(&info, CMSG_DATA(c), sizeof(info));
-				d.ifindex = info.ipi6_ifindex;
-				d.multicast = info.ipi6_addr.s6_addr[0] == 0xff;
-			}
-		return d;
+		out.reserve(size_t(n));
+		for (int i = 0; i < n; i++) {
+			msghdr &msg = headers_[i].msg_hdr;
+			Datagram d;
+			d.truncated = (msg.msg_flags & MSG_TRUNC) != 0;
+			const uint8_t *data = buffer_.data() + size_t(i) * kSlotSize;
+			d.payload.assign(data, data + std::min<size_t>(headers_[i].msg_len, kSlotSize));
+			std::memcpy(d.source.bytes.data(), &slots_[i].from.sin6_addr, 16);
+			for (cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+				if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+				    c->cmsg_len >= CMSG_LEN(sizeof(in6_pktinfo))) {
+					in6_pktinfo info;
+					std::memcpy(&info, CMSG_DATA(c), sizeof(info));
+					d.ifindex = info.ipi6_ifindex;
+					d.multicast = info.ipi6_addr.s6_addr[0] == 0xff;
+				}
+			out.push_back(std::move(d));
+		}
+		return out;
 	}
 
-	bool send(const Outgoing &out)
+	// A batch's replies in sendmmsg(2) calls of up to kSlots each; each
+	// leaves by the interface its request came in on (the kernel picks
+	// the source address there). Returns how many could not be sent.
+	size_t send_batch(const std::vector<Outgoing> &replies)
 	{
-		sockaddr_in6 to = socket_address(out.destination, out.port, out.ifindex);
-		iovec iov{const_cast<uint8_t *>(out.payload.data()), out.payload.size()};
-		alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
-		msghdr msg{};
-		msg.msg_name = &to;
-		msg.msg_namelen = sizeof(to);
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = control;
-		msg.msg_controllen = sizeof(control);
-		// Leave by the interface the request came in on; the kernel
-		// picks the source address there.
-		cmsghdr *c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = IPPROTO_IPV6;
-		c->cmsg_type = IPV6_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
-		in6_pktinfo info{};
-		info.ipi6_ifindex = out.ifindex;
-		std::memcpy(CMSG_DATA(c), &info, sizeof(info));
-		ssize_t n;
-		do
-			n = ::sendmsg(fd_.get(), &msg, MSG_DONTWAIT);
-		while (n < 0 && errno == EINTR);
-		return n == ssize_t(out.payload.size());
+		size_t failed = 0;
+		for (size_t first = 0; first < replies.size(); first += kSlots) {
+			const size_t count = std::min(kSlots, replies.size() - first);
+			for (size_t i = 0; i < count; i++) {
+				const Outgoing &out = replies[first + i];
+				Slot &slot = slots_[i];
+				slot.to = socket_address(out.destination, out.port, out.ifindex);
+				slot.iov = {const_cast<uint8_t *>(out.payload.data()), out.payload.size()};
+				std::memset(slot.control, 0, sizeof(slot.control));
+				msghdr &msg = headers_[i].msg_hdr;
+				msg = {};
+				msg.msg_name = &slot.to;
+				msg.msg_namelen = sizeof(slot.to);
+				msg.msg_iov = &slot.iov;
+				msg.msg_iovlen = 1;
+				msg.msg_control = slot.control;
+				msg.msg_controllen = CMSG_SPACE(sizeof(in6_pktinfo));
+				cmsghdr *c = CMSG_FIRSTHDR(&msg);
+				c->cmsg_level = IPPROTO_IPV6;
+				c->cmsg_type = IPV6_PKTINFO;
+				c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
+				in6_pktinfo info{};
+				info.ipi6_ifindex = out.ifindex;
+				std::memcpy(CMSG_DATA(c), &info, sizeof(info));
+			}
+			size_t done = 0;
+			while (done < count) {
+				int n = ::sendmmsg(fd_.get(), headers_.data() + done, unsigned(count - done), MSG_DONTWAIT);
+				if (n < 0 && errno == EINTR)
+					continue;
+				if (n <= 0) {
+					// This one cannot go (no route, buffer full): count
+					// it and go on with the rest; the client resends.
+					log::debug(errno_text("sending to " + replies[first + done].destination.str()));
+					failed++;
+					done++;
+					continue;
+				}
+				done += size_t(n);
+			}
+		}
+		return failed;
 	}
 
 private:
+	static constexpr size_t kSlots = 64;
+	static constexpr size_t kSlotSize = 65536;
+	struct Slot {
+		sockaddr_in6 from{}, to{};
+		iovec iov{};
+		alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo)) + 64];
+	};
 	UniqueFd fd_;
-	std::vector<uint8_t> buffer_;
+	// Virtual size 4 MiB; only what datagrams touch becomes resident.
+	std::vector<uint8_t> buffer_ = std::vector<uint8_t>(kSlots * kSlotSize);
+	std::vector<Slot> slots_ = std::vector<Slot>(kSlots);
+	std::vector<mmsghdr> headers_ = std::vector<mmsghdr>(kSlots);
 };
 
 Server::Server(EventLoop &loop, Rtnetlink &rtnl, const ServerConfig &config, const std::string &state_dir)
@@ -342,11 +386,17 @@ void Server::on_readable()
 	std::vector<Outgoing> replies;
 	const int64_t now = wall_now();
 	uint64_t read = 0;
-	for (int i = 0; i < kMaxBatch; i++) {
-		auto datagram = socket_->receive();
-		if (!datagram)
+	std::vector<ServerSocket::Datagram> datagrams;
+	while (read < uint64_t(kMaxBatch)) {
+		auto more = socket_->receive_batch(size_t(kMaxBatch) - read);
+		if (more.empty())
 			break;
-		read++;
+		read += more.size();
+		for (auto &d : more)
+			datagrams.push_back(std::move(d));
+	}
+	for (auto &owned : datagrams) {
+		auto *datagram = &owned;
 		if (datagram->truncated || datagram->ifindex == 0) {
 			// Cut short by our buffer, or no arrival interface: not
 			// something to answer.
@@ -376,9 +426,7 @@ void Server::on_readable()
 	}
 	if (changed)
 		sync_changed_routes(leases_->take_changed());
-	for (const Outgoing &out : replies)
-		if (!socket_->send(out))
-			log::debug(errno_text("sending to " + out.destination.str()));
+	send_errors_ += socket_->send_batch(replies);
 	maybe_compact();
 }
 
@@ -562,6 +610,7 @@ nlohmann::json Server::status() const
 			   {"malformed", c.malformed},
 			   {"batches", batches_},
 			   {"largest_batch", largest_batch_},
+			   {"send_errors", send_errors_},
 			   {"route_errors", route_errors_}};
 	out["routes"] = routes_.size();
 	out["route_protocol"] = config_.route_protocol;

@@ -138,6 +138,7 @@ private:
 	uint64_t route_errors_ = 0;
 	uint64_t batches_ = 0;
 	uint64_t largest_batch_ = 0;
+	uint64_t send_errors_ = 0; // replies the kernel would not take
 };
 
 } // namespace umigame::dhcp6d

@@ -331,6 +331,11 @@ void LeaseStore::stage(char op, const Lease &lease)
 	staged_ += '\n';
 	staged_lines_++;
 	changed_.push_back(lease.prefix);
+	// A binding that moves the key to another prefix ends the old one
+	// too (apply() forgets it without an R line): its route must go.
+	if (auto old = by_key_.find(lease.key);
+	    op == 'B' && old != by_key_.end() && old->second.prefix != lease.prefix)
+		changed_.push_back(old->second.prefix);
 	apply(op, lease);
 }
 

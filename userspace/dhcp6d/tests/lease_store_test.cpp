@@ -3,6 +3,7 @@
 // stream of grants.
 #include "umigame/dhcp6d/lease_store.h"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -81,6 +82,20 @@ TEST(LeaseLine, OptionalFieldsAndOldLines)
 		std::snprintf(crc, sizeof(crc), " %08x", unsigned(crc32(0, reinterpret_cast<const Bytef *>(text.data()), uInt(text.size()))));
 		EXPECT_THROW(parse_line(text + crc), std::invalid_argument) << bad;
 	}
+}
+
+// What a route sync must look at: every prefix a change touched, the old
+// one too when a key moves to another prefix.
+TEST_F(LeaseStoreTest, ChangedPrefixesIncludeWhereALeaseMovedFrom)
+{
+	LeaseStore store(path_);
+	store.bind(lease(key(1), pfx("2001:db8:100::/56")), kNow);
+	EXPECT_EQ(store.take_changed(), std::vector<Ipv6Prefix>{pfx("2001:db8:100::/56")});
+	store.bind(lease(key(1), pfx("2001:db8:100:100::/56")), kNow);
+	auto changed = store.take_changed();
+	std::sort(changed.begin(), changed.end());
+	EXPECT_EQ(changed, (std::vector<Ipv6Prefix>{pfx("2001:db8:100::/56"), pfx("2001:db8:100:100::/56")}));
+	EXPECT_TRUE(store.take_changed().empty());
 }
 
 TEST(LeaseLine, RoundTripAndChecksum)

@@ -103,7 +103,7 @@ delegated_length = 60
 TOML
 ours_cli srv dhcp6 reload >/dev/null
 tap_check "umigame dhcp6 reload accepts the changed pool set" ours_cli srv dhcp6 show --json
-has_new_pool() { ours_cli srv dhcp6 show --json | jq -e '[.server.pools[] | select(.prefix == "2001:db8:200::/48")] | length == 1' >/dev/null; }
+has_new_pool() { json_holds '[.server.pools[] | select(.prefix == "2001:db8:200::/48")] | length == 1' ours_cli srv dhcp6 show --json; }
 kept_leases() { [ "$(ours_leases srv)" = "$(cat "$FINAL")" ]; }
 tap_check "after the reload the new pool is served and all 200 leases are kept" \
 	eval 'has_new_pool && kept_leases'

@@ -206,7 +206,7 @@ tap_diag "cpe2: $CPE2_PREFIX via $CPE2_LL, lan0 $(lan_address cpe2)"
 # RFC 8415 §21.4: dhcpcd's IA_NA next to its IA_PD, from eth1's address pool.
 wan_address() {
 	ip -n "$(ns_name cpe2)" -6 addr show dev eth0 scope global | grep -q 'inet6 2001:db8:eeee:1:' &&
-		show | jq -e '[.server.leases[] | select(.kind == "address" and (.address | startswith("2001:db8:eeee:1:")))] | length == 1' >/dev/null
+		json_holds '[.server.leases[] | select(.kind == "address" and (.address | startswith("2001:db8:eeee:1:")))] | length == 1' show
 }
 check_state "dhcpcd also gets an IA_NA address from eth1's address pool" wan_address
 # dhcp6c asked with a Request; dhcpcd's Solicit with Rapid Commit got the
@@ -270,7 +270,7 @@ no_route() { [ -z "$(srv_route_via eth0)" ]; }
 # RFC 8415 §18.3.7.
 check_state "dhcp6c's Release takes its route away on the server" eval 'renewed_or_released && no_route'
 ended() {
-	show | jq -e --arg p "$CPE1_PREFIX" '[.server.leases[] | select(.prefix == $p)] | length == 0' >/dev/null
+	json_holds "[.server.leases[] | select(.prefix == \"$CPE1_PREFIX\")] | length == 0" show
 }
 tap_check "the released lease is no longer live" ended
 bg_stop dhcp6c-cpe1
@@ -329,7 +329,7 @@ unset "BG_PID[dhcp6c-cpe1]"
 ip -n "$(ns_name cpe1)" -6 addr flush dev lan0 scope global
 start_dhcp6c cpe1 1
 short_lease() {
-	same_prefix && show | jq -e --arg p "$CPE1_PREFIX" '[.server.leases[] | select(.prefix == $p and .valid_left <= 6)] | length == 1' >/dev/null
+	same_prefix && json_holds "[.server.leases[] | select(.prefix == \"$CPE1_PREFIX\" and .valid_left <= 6)] | length == 1" show
 }
 wait_for 20 "cpe1 holds a 6 s lease" short_lease
 {

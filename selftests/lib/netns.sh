@@ -23,6 +23,10 @@
 #   link_local_ready NS IF    succeed when IF in NS has a link-local IPv6
 #                             address that is no longer tentative (DAD
 #                             done): the moment it can send ND and DHCPv6
+#   json_holds FILTER CMD...  run CMD and succeed when it succeeded, printed
+#                             JSON, and the jq FILTER is true of it (plain
+#                             `CMD | jq -e` also succeeds when CMD printed
+#                             nothing)
 #   wait_for SECS DESC CMD... poll CMD (every 0.1 s) until it succeeds or SECS
 #                             have passed; on timeout print "timed out after
 #                             SECS s waiting for: DESC" (KTAP diagnostic, to
@@ -127,6 +131,12 @@ link_local_ready() {
 	n=$(ns_name "$1")
 	ip -n "$n" -6 addr show dev "$2" scope link | grep -q inet6 &&
 		! ip -n "$n" -6 addr show dev "$2" scope link tentative | grep -q inet6
+}
+
+json_holds() {
+	local filter=$1 out
+	shift
+	out=$("$@") && [ -n "$out" ] && jq -e "$filter" <<<"$out" >/dev/null
 }
 
 # _umi_now_ms: wall clock in milliseconds (bash 5's EPOCHREALTIME).

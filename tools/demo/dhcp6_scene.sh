@@ -68,7 +68,7 @@ indent <"$dir/dhcp6d.toml"
 run "umigame-dhcp6d -c dhcp6d.toml   (in the home router's namespace)"
 bg_start home dhcp6d "$DHCP6D" -c "$dir/dhcp6d.toml"
 show() { UMIGAME_DHCP6D_SOCKET="$dir/control.sock" "$UMIGAME" dhcp6 show "$@"; }
-has_prefix() { show --json | jq -e '[.client.ias[]?.leases[]?.prefix] | length > 0' >/dev/null; }
+has_prefix() { json_holds '[.client.ias[]?.leases[]?.prefix] | length > 0' show --json; }
 wait_for 30 "the ISP delegates a prefix" has_prefix || die "no prefix from the ISP: $(tail -5 "$(bg_log dhcp6d)")"
 
 title "the ISP's lease (Kea's lease file)"
@@ -96,8 +96,14 @@ ip netns exec "$(ns_name laptop)" rdisc6 -1 -w 3000 eth0 2>&1 | grep -E 'Prefix|
 printf '%sThe laptop has an address from the ISP'"'"'s prefix, a default route and DNS.%s\n' "$G" "$N"
 
 title "the home router stops: it releases the prefix and withdraws it"
+run "systemctl stop umigame-dhcp6d   (here: SIGTERM)"
 bg_stop dhcp6d
-released() { kea_leases isp | awk -F, 'NR > 1 && $7 == 2' | tail -1 | awk -F, '{ exit !($3 == 0 || $10 == 2) }'; }
+# Kea marks a released lease with valid lifetime 0.
+released() { kea_leases isp | awk -F, 'NR > 1 && $7 == 2 { last = $3 } END { exit !(NR > 1 && last == 0) }'; }
 if wait_for 10 "Kea records the Release" released; then
-	echo "    Kea's lease file now shows the prefix released"
+	echo "    Kea's lease file: the prefix is released (valid lifetime 0)"
 fi
+deprecated() { ip -n "$(ns_name laptop)" -6 addr show dev eth0 scope global | grep -q deprecated; }
+wait_for 5 "the laptop's address is deprecated" deprecated
+run "ip -6 addr show dev eth0 scope global   (on the laptop, after the router's final RA)"
+ip -n "$(ns_name laptop)" -6 addr show dev eth0 scope global | indent

@@ -472,6 +472,30 @@ Status no_lease_status(LeaseKind kind)
 	return kind == LeaseKind::prefix ? Status::NoPrefixAvail : Status::NoAddrsAvail;
 }
 
+// RFC 8415 §21.5: we assign no temporary addresses. Each IA_TA (kept raw
+// by the parser) is answered with its IAID and `status`; one shorter than
+// its 4-octet IAID is not an IA and gets nothing.
+void answer_ia_tas(Message &reply, const Message &received, Status status, const std::string &text)
+{
+	std::vector<uint32_t> seen;
+	for (const Option *o : received.options.find_all(OPTION_IA_TA)) {
+		const RawOption *raw = o->as<RawOption>();
+		if (!raw || raw->data.size() < 4)
+			continue;
+		const uint32_t iaid = uint32_t(raw->data[0]) << 24 | uint32_t(raw->data[1]) << 16 |
+				      uint32_t(raw->data[2]) << 8 | raw->data[3];
+		if (std::find(seen.begin(), seen.end(), iaid) != seen.end())
+			continue;
+		seen.push_back(iaid);
+		RawOption ia{OPTION_IA_TA, {raw->data.begin(), raw->data.begin() + 4}};
+		std::vector<uint8_t> status_tlv = encode_option(StatusCode{status, text});
+		ia.data.insert(ia.data.end(), status_tlv.begin(), status_tlv.end());
+		reply.options.add(std::move(ia));
+	}
+}
+
+bool has_ia_ta(const Message &m) { return m.options.find(OPTION_IA_TA) != nullptr; }
+
 } // namespace
 
 // RFC 8415 §18.3.1.
@@ -502,7 +526,8 @@ Message ServerEngine::solicit(const Exchange &x)
 		bool wants_prefix = std::any_of(ias.begin(), ias.end(), [](const IaRequest &ia) {
 			return ia.kind == LeaseKind::prefix;
 		});
-		LeaseKind kind = wants_prefix || ias.empty() ? LeaseKind::prefix : LeaseKind::address;
+		LeaseKind kind = wants_prefix || (ias.empty() && !has_ia_ta(x.message)) ? LeaseKind::prefix
+											 : LeaseKind::address;
 		advertise.add(StatusCode{no_lease_status(kind), no_lease_message(kind)});
 		return advertise;
 	}
@@ -513,6 +538,7 @@ Message ServerEngine::solicit(const Exchange &x)
 		reply.add(Preference{*config_.preference});
 	for (const IaAnswer &a : answers)
 		add_ia(reply, a);
+	answer_ia_tas(reply, x.message, Status::NoAddrsAvail, "no temporary addresses here");
 	add_requested_options(reply, x.message);
 	return reply;
 }
@@ -538,6 +564,7 @@ Message ServerEngine::request(const Exchange &x)
 		}
 		add_ia(reply, a);
 	}
+	answer_ia_tas(reply, x.message, Status::NoAddrsAvail, "no temporary addresses here");
 	add_requested_options(reply, x.message);
 	return reply;
 }
@@ -590,6 +617,7 @@ Message ServerEngine::renew_or_rebind(const Exchange &x, bool rebind)
 		}
 		add_ia(reply, a);
 	}
+	answer_ia_tas(reply, x.message, Status::NoBinding, "no binding for this IA");
 	add_requested_options(reply, x.message);
 	return reply;
 }
@@ -608,6 +636,7 @@ Message ServerEngine::release(const Exchange &x)
 		}
 		add_ia(reply, {ia.kind, ia.iaid, {}, {}, Status::NoBinding, "no binding for this IA"});
 	}
+	answer_ia_tas(reply, x.message, Status::NoBinding, "no binding for this IA");
 	reply.add(StatusCode{Status::Success, "released"});
 	return reply;
 }
@@ -637,6 +666,7 @@ Message ServerEngine::decline(const Exchange &x)
 			leases_.bind(parked, x.now);
 		}
 	}
+	answer_ia_tas(reply, x.message, Status::NoBinding, "no binding for this IA");
 	reply.add(StatusCode{Status::Success, "declined"});
 	return reply;
 }

@@ -570,6 +570,33 @@ TEST_F(ServerEngineTest, RequestWithOffLinkAddressGetsNotOnLink)
 	EXPECT_EQ(store_->leases().size(), 1u);
 }
 
+// RFC 8415 §21.5, §18.3.2: no temporary addresses here; an IA_TA is
+// answered with NoAddrsAvail next to what the other IAs got.
+TEST_F(ServerEngineTest, IaTaGetsNoAddrsAvail)
+{
+	Message request = Message::request(35, client_duid(1), kServerDuid).add(IaPd{.iaid = 1});
+	request.options.add(RawOption{OPTION_IA_TA, {0, 0, 0, 9}});
+	request.options.add(RawOption{OPTION_IA_TA, {0, 0}}); // not even an IAID: ignored
+	auto reply = exchange(request);
+	ASSERT_TRUE(reply);
+	ASSERT_EQ(reply->get<IaPd>()->prefixes().size(), 1u);
+	auto tas = reply->options.find_all(OPTION_IA_TA);
+	ASSERT_EQ(tas.size(), 1u);
+	const RawOption *ta = tas[0]->as<RawOption>();
+	ASSERT_TRUE(ta);
+	ASSERT_GE(ta->data.size(), 10u);
+	EXPECT_EQ(std::vector<uint8_t>(ta->data.begin(), ta->data.begin() + 4), (std::vector<uint8_t>{0, 0, 0, 9}));
+	// The Status Code TLV: code 13, then NoAddrsAvail (2).
+	EXPECT_EQ(ta->data[5], OPTION_STATUS_CODE);
+	EXPECT_EQ(ta->data[9], uint8_t(Status::NoAddrsAvail));
+
+	Message only_ta = Message::solicit(36, client_duid(2));
+	only_ta.options.add(RawOption{OPTION_IA_TA, {0, 0, 0, 1}});
+	auto adv = exchange(only_ta);
+	ASSERT_TRUE(adv);
+	EXPECT_EQ(adv->status(), Status::NoAddrsAvail);
+}
+
 // RFC 8415 §18.3.2: several IA_PDs in one Request get distinct prefixes; a
 // hint naming a free prefix of the pool is honoured (§18.2.1).
 TEST_F(ServerEngineTest, SeveralIasAndHints)

@@ -1,5 +1,7 @@
 #include "umigame/dhcp6d/lease_store.h"
 
+#include "umigame/log.h"
+
 #include <utility>
 #include <cerrno>
 #include <cinttypes>
@@ -342,6 +344,31 @@ void LeaseStore::stage(char op, const Lease &lease)
 std::vector<Ipv6Prefix> LeaseStore::take_changed()
 {
 	return std::exchange(changed_, {});
+}
+
+std::string LeaseStore::take_staged()
+{
+	lines_ += staged_lines_;
+	staged_lines_ = 0;
+	return std::exchange(staged_, {});
+}
+
+void LeaseStore::append_durably(const std::string &lines)
+{
+	if (lines.empty())
+		return;
+	// A write that fails halfway must not leave half a line in the
+	// middle of the journal once the retry appends the whole again.
+	const off_t before = ::lseek(fd_, 0, SEEK_END);
+	try {
+		write_all(fd_, lines, path_);
+		if (fdatasync(fd_) != 0)
+			fail_errno("cannot flush " + path_);
+	} catch (...) {
+		if (before >= 0 && ::ftruncate(fd_, before) != 0)
+			log::warning("cannot cut the lease journal back after a failed write");
+		throw;
+	}
 }
 
 void LeaseStore::commit()

@@ -4,6 +4,8 @@
 // kernel in step with the leases.
 #include "umigame/dhcp6d/server.h"
 
+#include "umigame/dhcp6d/journal_flusher.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -289,6 +291,9 @@ Server::Server(EventLoop &loop, Rtnetlink &rtnl, const ServerConfig &config, con
 	: loop_(loop), rtnl_(rtnl), config_(config), state_dir_(state_dir)
 {
 	leases_ = std::make_unique<LeaseStore>(state_dir + "/server-leases");
+	flusher_ = std::make_unique<JournalFlusher>(
+		loop_, [this](const std::string &lines) { leases_->append_durably(lines); },
+		[this](uint64_t ticket) { on_durable(ticket); });
 	engine_ = std::make_unique<ServerEngine>(config_, *leases_, load_or_make_duid(rtnl, config_, state_dir));
 	socket_ = std::make_unique<ServerSocket>();
 	join_interfaces();
@@ -316,7 +321,12 @@ Server::Server(EventLoop &loop, Rtnetlink &rtnl, const ServerConfig &config, con
 		    engine_->duid().str());
 }
 
-Server::~Server() = default;
+Server::~Server()
+{
+	// Replies already decided go out once their leases are on disk.
+	if (flusher_ && !flusher_->drain(std::chrono::seconds(5)))
+		log::warning("stopping with lease journal writes outstanding; their replies are not sent");
+}
 
 void Server::join_interfaces()
 {
@@ -415,19 +425,36 @@ void Server::on_readable()
 		return;
 	batches_++;
 	largest_batch_ = std::max(largest_batch_, read);
-	const bool changed = leases_->staged() > 0;
-	try {
-		leases_->commit();
-	} catch (const std::exception &e) {
-		// Not on disk: no reply may promise it. The clients retransmit.
-		log::error(std::string("lease journal: ") + e.what() + "; " + std::to_string(replies.size()) +
-			   " replies withheld");
-		return;
-	}
-	if (changed)
-		sync_changed_routes(leases_->take_changed());
-	send_errors_ += socket_->send_batch(replies);
+	// No reply leaves before the journal lines it depends on are on
+	// disk: this batch's own, and (a Renew may confirm a binding made a
+	// moment ago) any handed over earlier and not flushed yet.
+	Pending batch;
+	batch.changed = leases_->take_changed();
+	batch.replies = std::move(replies);
+	if (leases_->staged() > 0)
+		batch.ticket = flusher_->submit(leases_->take_staged());
+	else
+		batch.ticket = flusher_->submitted();
+	if (batch.ticket <= flusher_->durable() && pending_.empty())
+		release(batch);
+	else
+		pending_.push_back(std::move(batch));
 	maybe_compact();
+}
+
+void Server::on_durable(uint64_t ticket)
+{
+	while (!pending_.empty() && pending_.front().ticket <= ticket) {
+		release(pending_.front());
+		pending_.pop_front();
+	}
+}
+
+void Server::release(Pending &batch)
+{
+	if (!batch.changed.empty())
+		sync_changed_routes(batch.changed);
+	send_errors_ += socket_->send_batch(batch.replies);
 }
 
 std::optional<Server::InstalledRoute> Server::wanted_route(const Lease &l, int64_t now,
@@ -547,6 +574,9 @@ void Server::maybe_compact()
 	// Rewrite the journal once it holds far more lines than leases.
 	const uint64_t remembered = leases_->size();
 	if (leases_->journal_lines() < 4 * remembered + 10000)
+		return;
+	// The rewrite replaces the file the flusher appends to: let it finish.
+	if (!flusher_->drain(std::chrono::seconds(10)))
 		return;
 	try {
 		leases_->compact(wall_now(), config_.remember_ended);

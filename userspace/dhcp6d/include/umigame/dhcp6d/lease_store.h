@@ -108,6 +108,13 @@ public:
 	void bind(const Lease &lease, int64_t now);
 	void release(const LeaseKey &key, int64_t now);
 	void commit(); // one write + fdatasync for everything staged
+	// The same in two halves, for a flusher thread (journal_flusher.h):
+	// take_staged() on the owner's thread hands over the staged lines (they
+	// are in memory already); append_durably() writes and flushes them and
+	// may run on another thread, as long as the owner neither commits nor
+	// compacts meanwhile.
+	std::string take_staged();
+	void append_durably(const std::string &lines);
 	size_t staged() const { return staged_lines_; }
 	// The prefixes (or addresses) whose binding changed since the last
 	// call: bound, renewed or released. What a route sync must look at.

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <limits>
 #include <map>
 #include <memory>
@@ -76,6 +77,8 @@ ServerConfig parse_server_config(ConfigTable &table);
 
 class ServerEngine;
 class ServerSocket;
+class JournalFlusher;
+struct Outgoing;
 
 class Server {
 public:
@@ -126,8 +129,19 @@ private:
 	ServerConfig config_;
 	std::string state_dir_;
 	std::unique_ptr<LeaseStore> leases_;
+	// Replies (and the route changes they announce) waiting for the
+	// journal lines they depend on to be on disk.
+	struct Pending {
+		uint64_t ticket = 0;
+		std::vector<Ipv6Prefix> changed;
+		std::vector<Outgoing> replies;
+	};
+	std::deque<Pending> pending_;
+	void on_durable(uint64_t ticket);
+	void release(Pending &batch);
 	std::unique_ptr<ServerEngine> engine_;
 	std::unique_ptr<ServerSocket> socket_;
+	std::unique_ptr<JournalFlusher> flusher_; // declared after leases_: stops first
 	FdWatch watch_;
 	std::unique_ptr<RtnetlinkMonitor> links_;
 	Timer expiry_timer_, join_retry_;

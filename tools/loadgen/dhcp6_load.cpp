@@ -143,17 +143,6 @@ Options parse_args(int argc, char **argv)
 	return o;
 }
 
-std::string hex(const std::vector<uint8_t> &bytes)
-{
-	static const char digits[] = "0123456789abcdef";
-	std::string s;
-	for (uint8_t b : bytes) {
-		s += digits[b >> 4];
-		s += digits[b & 15];
-	}
-	return s;
-}
-
 enum class Phase { idle, soliciting, requesting, done, failed };
 
 struct SimClient {
@@ -390,7 +379,7 @@ private:
 
 	void record(const SimClient &c, const Ipv6Prefix &prefix)
 	{
-		std::string key = hex(c.duid.bytes()) + " " + std::to_string(c.iaid);
+		std::string key = hex_string(c.duid.bytes()) + " " + std::to_string(c.iaid);
 		auto [it, fresh] = holder_.emplace(prefix, key);
 		if (!fresh && it->second != key)
 			duplicates_++;

@@ -18,6 +18,18 @@ std::optional<Ipv6Address> Ipv6Address::parse(std::string_view text)
 	return a;
 }
 
+std::string hex_string(std::span<const uint8_t> bytes)
+{
+	static const char digits[] = "0123456789abcdef";
+	std::string s;
+	s.reserve(bytes.size() * 2);
+	for (uint8_t b : bytes) {
+		s += digits[b >> 4];
+		s += digits[b & 15];
+	}
+	return s;
+}
+
 std::string Ipv6Address::str() const
 {
 	char buf[INET6_ADDRSTRLEN];

@@ -449,13 +449,7 @@ json Client::status() const
 			       {"t2", seconds_text(ia.t2)},
 			       {"leases", leases}});
 	}
-	json dns = json::array(), domains = json::array(), policy = json::array(), downstream = json::array();
-	for (const Ipv6Address &a : b.dns_servers)
-		dns.push_back(a.str());
-	for (const DomainName &n : b.search_domains)
-		domains.push_back(n.str());
-	for (const AddressSelectionPolicy &p : b.address_selection)
-		policy.push_back({{"prefix", p.prefix.str()}, {"label", p.label}, {"precedence", p.precedence}});
+	json downstream = json::array();
 	for (const Assignment &a : assign_subnets(config_.downstream, b))
 		downstream.push_back({{"interface", a.interface},
 				      {"subnet", a.subnet.str()},
@@ -469,16 +463,13 @@ json Client::status() const
 		return std::isinf(at.count()) ? json(nullptr) : json(std::max(0.0, (at - now).count()));
 	};
 	bool holding = !b.empty();
-	return {{"interface", config_.interface},
+	json out = {{"interface", config_.interface},
 		{"phase", phase_name(machine_->phase())},
 		{"duid", machine_->duid().str()},
 		{"server", b.server.empty() ? json(nullptr) : json(b.server.str())},
 		{"renew_in", holding ? in(machine_->renew_at()) : json(nullptr)},
 		{"rebind_in", holding ? in(machine_->rebind_at()) : json(nullptr)},
 		{"ias", ias},
-		{"dns_servers", dns},
-		{"search_domains", domains},
-		{"address_selection", policy},
 		{"reconfigure_key", b.reconfigure_key.has_value()},
 		{"downstream", downstream},
 		{"problems", problems_},
@@ -499,6 +490,8 @@ json Client::status() const
 		  {"reconfigure_rejected", c.reconfigure_rejected},
 		  {"send_errors", send_errors_},
 		  {"apply_errors", apply_errors_}}}};
+	put_server_options(b, out);
+	return out;
 }
 
 } // namespace umigame::dhcp6d

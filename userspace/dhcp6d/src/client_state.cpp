@@ -103,16 +103,6 @@ Lifetimes lifetimes_from(const json &j, Seconds mono_now, double wall_now)
 	return l;
 }
 
-std::string hex(std::span<const uint8_t> b)
-{
-	static const char *digits = "0123456789abcdef";
-	std::string s;
-	for (uint8_t c : b) {
-		s += digits[c >> 4];
-		s += digits[c & 15];
-	}
-	return s;
-}
 
 double wall_seconds(std::chrono::system_clock::time_point t)
 {
@@ -120,6 +110,20 @@ double wall_seconds(std::chrono::system_clock::time_point t)
 }
 
 } // namespace
+
+void put_server_options(const Binding &b, json &out)
+{
+	json dns = json::array(), domains = json::array(), policy = json::array();
+	for (const Ipv6Address &a : b.dns_servers)
+		dns.push_back(a.str());
+	for (const DomainName &n : b.search_domains)
+		domains.push_back(n.str());
+	for (const AddressSelectionPolicy &p : b.address_selection)
+		policy.push_back({{"prefix", p.prefix.str()}, {"label", p.label}, {"precedence", p.precedence}});
+	out["dns_servers"] = dns;
+	out["search_domains"] = domains;
+	out["address_selection"] = policy;
+}
 
 std::string encode_state(const Duid &duid, const Binding &b, Seconds mono_now,
 			 std::chrono::system_clock::time_point wall)
@@ -142,23 +146,14 @@ std::string encode_state(const Duid &duid, const Binding &b, Seconds mono_now,
 			       {"prefixes", prefixes},
 			       {"addresses", addresses}});
 	}
-	json dns = json::array(), domains = json::array(), policy = json::array();
-	for (const Ipv6Address &a : b.dns_servers)
-		dns.push_back(a.str());
-	for (const DomainName &n : b.search_domains)
-		domains.push_back(n.str());
-	for (const AddressSelectionPolicy &p : b.address_selection)
-		policy.push_back({{"prefix", p.prefix.str()}, {"label", p.label}, {"precedence", p.precedence}});
 	json j = {{"version", 1},
 		  {"duid", duid.str()},
 		  {"server", b.server.empty() ? json(nullptr) : json(b.server.str())},
 		  {"ias", ias},
-		  {"dns_servers", dns},
-		  {"search_domains", domains},
-		  {"address_selection", policy},
 		  {"replay_detection", b.replay_detection}};
+	put_server_options(b, j);
 	if (b.reconfigure_key)
-		j["reconfigure_key"] = hex(*b.reconfigure_key);
+		j["reconfigure_key"] = hex_string(*b.reconfigure_key);
 	return j.dump(1) + "\n";
 }
 

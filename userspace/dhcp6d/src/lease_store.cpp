@@ -55,17 +55,6 @@ Ipv6Address from_u128(unsigned __int128 v)
 	return a;
 }
 
-std::string hex(const std::vector<uint8_t> &bytes)
-{
-	static const char digits[] = "0123456789abcdef";
-	std::string s;
-	for (uint8_t b : bytes) {
-		s += digits[b >> 4];
-		s += digits[b & 15];
-	}
-	return s;
-}
-
 uint32_t crc_of(const std::string &text)
 {
 	return uint32_t(crc32(0, reinterpret_cast<const Bytef *>(text.data()), uInt(text.size())));
@@ -113,7 +102,7 @@ std::optional<uint64_t> PrefixPool::index_of(const Ipv6Prefix &p) const
 std::string format_line(char op, const Lease &l)
 {
 	std::ostringstream s;
-	s << op << ' ' << hex(l.key.duid) << ' ' << l.key.iaid << ' ' << l.prefix.str() << ' '
+	s << op << ' ' << hex_string(l.key.duid) << ' ' << l.key.iaid << ' ' << l.prefix.str() << ' '
 	  << l.preferred << ' ' << l.valid << ' ' << l.expires;
 	if (l.key.kind == LeaseKind::address)
 		s << " na";

@@ -452,9 +452,11 @@ void Server::on_durable(uint64_t ticket)
 
 void Server::release(Pending &batch)
 {
+	// Replies first: the routes take a netlink round trip each, and a
+	// requesting router needs longer than that to use its prefix.
+	send_errors_ += socket_->send_batch(batch.replies);
 	if (!batch.changed.empty())
 		sync_changed_routes(batch.changed);
-	send_errors_ += socket_->send_batch(batch.replies);
 }
 
 std::optional<Server::InstalledRoute> Server::wanted_route(const Lease &l, int64_t now,

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,10 @@ struct Ipv6Prefix {
 	bool contains(const Ipv6Prefix &inner) const;
 	auto operator<=>(const Ipv6Prefix &) const = default;
 };
+
+// Lower-case hex, two digits per byte, nothing between: how DUIDs appear in
+// journals and test fixtures.
+std::string hex_string(std::span<const uint8_t> bytes);
 
 struct MacAddress {
 	std::array<uint8_t, 6> bytes{};

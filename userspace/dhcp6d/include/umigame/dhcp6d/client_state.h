@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "umigame/dhcp6d/client_machine.h"
 
 namespace umigame::dhcp6d {
@@ -47,6 +49,10 @@ struct SavedState {
 // The state file: JSON, lifetimes as wall-clock ends so that they survive
 // a reboot (the monotonic clock does not). `mono_now`/`wall_now` are the
 // same instant on both clocks.
+// What the server told us besides leases (DNS servers, search list, RFC
+// 7078 policy) under the keys the state file and `show` share.
+void put_server_options(const Binding &binding, nlohmann::json &out);
+
 std::string encode_state(const dhcp6::Duid &duid, const Binding &binding, Seconds mono_now,
 			 std::chrono::system_clock::time_point wall_now);
 // Throws std::runtime_error for a damaged file.

@@ -23,7 +23,7 @@ mnl_libs=$(pkg-config --cflags --libs libmnl)
 declare -A sources=(
 	[dhcp6_message]="userspace/dhcp6/src/*.cpp"
 	[ra_solicit]="userspace/dhcp6d/src/ra_message.cpp userspace/dhcp6/src/*.cpp"
-	[dhcp6_server]="userspace/dhcp6/src/*.cpp userspace/dhcp6d/src/server_engine.cpp userspace/dhcp6d/src/lease_store.cpp"
+	[dhcp6_server]="userspace/dhcp6/src/*.cpp userspace/dhcp6d/src/server_engine.cpp userspace/dhcp6d/src/lease_store.cpp userspace/core/src/log.cpp"
 )
 declare -A extra=(
 	[dhcp6_message]="-I$top/userspace/dhcp6/include $(pkg-config --cflags --libs libcrypto)"

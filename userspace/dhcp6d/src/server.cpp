@@ -425,9 +425,20 @@ void Server::on_readable()
 		return;
 	batches_++;
 	largest_batch_ = std::max(largest_batch_, read);
-	// No reply leaves before the journal lines it depends on are on
+	// No Reply leaves before the journal lines it depends on are on
 	// disk: this batch's own, and (a Renew may confirm a binding made a
 	// moment ago) any handed over earlier and not flushed yet.
+	// An Advertise promises nothing (RFC 8415 §18.3.1: no binding is made
+	// for it), so it need not wait for the disk; every Reply does.
+	std::vector<Outgoing> offers;
+	std::erase_if(replies, [&](Outgoing &out) {
+		if (out.type != dhcp6::MessageType::Advertise)
+			return false;
+		offers.push_back(std::move(out));
+		return true;
+	});
+	if (!offers.empty())
+		send_errors_ += socket_->send_batch(offers);
 	Pending batch;
 	batch.changed = leases_->take_changed();
 	batch.replies = std::move(replies);

@@ -16,11 +16,8 @@ source "$repo/selftests/lib/netns.sh"
 # shellcheck source-path=SCRIPTDIR source=../../selftests/dhcp6/kea.sh
 source "$repo/selftests/dhcp6/kea.sh"
 
-B=$'\e[1m' G=$'\e[32m' R=$'\e[31m' N=$'\e[0m'
-[ "${DEMO_COLOR:-1}" = 1 ] || B='' G='' R='' N=''
-title() { printf '\n%s-- %s --%s\n' "$B" "$*" "$N"; }
-run() { printf '%s$ %s%s\n' "$B" "$*" "$N"; }
-indent() { sed 's/^/    /'; }
+# shellcheck source-path=SCRIPTDIR source=scene.sh
+source "$repo/tools/demo/scene.sh"
 die() { echo "${R}dhcp6 scene: $*${N}"; exit 1; }
 DHCP6D=${UMIGAME_DHCP6D:-$repo/build/release/userspace/dhcp6d/umigame-dhcp6d}
 UMIGAME=${UMIGAME:-$repo/build/release/tools/umigame/umigame}

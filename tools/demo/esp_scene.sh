@@ -9,11 +9,8 @@ source "$repo/selftests/lib/netns.sh"
 # shellcheck source-path=SCRIPTDIR source=../../selftests/esp/topology.sh
 source "$repo/selftests/esp/topology.sh"
 
-B=$'\e[1m' G=$'\e[32m' R=$'\e[31m' N=$'\e[0m'
-[ "${DEMO_COLOR:-1}" = 1 ] || B='' G='' R='' N=''
-title() { printf '\n%s-- %s --%s\n' "$B" "$*" "$N"; }
-run() { printf '%s$ %s%s\n' "$B" "$*" "$N"; }
-indent() { sed 's/^/    /'; }
+# shellcheck source-path=SCRIPTDIR source=scene.sh
+source "$repo/tools/demo/scene.sh"
 ko=${UMIGAME_KO:-$repo/build/kmod/umigame.ko}
 
 on_cleanup 'rmmod umigame 2>/dev/null; true'

@@ -191,6 +191,13 @@ Ipv6Prefix masked_prefix(Ipv6Address address, uint8_t length)
 	return Ipv6Prefix{address, length};
 }
 
+void check_ipv6_family(uint8_t family, const std::string &context)
+{
+	if (family != AF_INET6)
+		throw NetlinkParseError(context + ": address family " + std::to_string(family) +
+					" is not IPv6");
+}
+
 void check_prefix_length(unsigned length, const std::string &context)
 {
 	if (length > 128)
@@ -252,9 +259,7 @@ InterfaceAddress parse_address(const nlmsghdr &nlh)
 	check_type(nlh, RTM_NEWADDR, RTM_DELADDR, "an address message");
 	const std::string context = message_type_name(nlh.nlmsg_type);
 	const auto ifa = fixed_header<ifaddrmsg>(nlh, "ifaddrmsg");
-	if (ifa.ifa_family != AF_INET6)
-		throw NetlinkParseError(context + ": address family " +
-					std::to_string(ifa.ifa_family) + " is not IPv6");
+	check_ipv6_family(ifa.ifa_family, context);
 	check_prefix_length(ifa.ifa_prefixlen, context);
 	InterfaceAddress out;
 	out.ifindex = ifa.ifa_index;
@@ -291,9 +296,7 @@ Route parse_route(const nlmsghdr &nlh)
 	check_type(nlh, RTM_NEWROUTE, RTM_DELROUTE, "a route message");
 	const std::string context = message_type_name(nlh.nlmsg_type);
 	const auto rtm = fixed_header<rtmsg>(nlh, "rtmsg");
-	if (rtm.rtm_family != AF_INET6)
-		throw NetlinkParseError(context + ": address family " +
-					std::to_string(rtm.rtm_family) + " is not IPv6");
+	check_ipv6_family(rtm.rtm_family, context);
 	check_prefix_length(rtm.rtm_dst_len, context);
 	Route route;
 	route.type = RouteType(rtm.rtm_type);
@@ -322,9 +325,7 @@ AddressLabel parse_address_label(const nlmsghdr &nlh)
 	check_type(nlh, RTM_NEWADDRLABEL, RTM_DELADDRLABEL, "an address label message");
 	const std::string context = message_type_name(nlh.nlmsg_type);
 	const auto ifal = fixed_header<ifaddrlblmsg>(nlh, "ifaddrlblmsg");
-	if (ifal.ifal_family != AF_INET6)
-		throw NetlinkParseError(context + ": address family " +
-					std::to_string(ifal.ifal_family) + " is not IPv6");
+	check_ipv6_family(ifal.ifal_family, context);
 	check_prefix_length(ifal.ifal_prefixlen, context);
 	std::optional<Ipv6Address> address;
 	std::optional<uint32_t> label;

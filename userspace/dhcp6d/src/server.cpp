@@ -134,7 +134,7 @@ Duid load_or_make_duid(Rtnetlink &rtnl, const ServerConfig &config, const std::s
 class ServerSocket {
 public:
 	struct Datagram {
-		std::vector<uint8_t> payload;
+		std::span<const uint8_t> payload; // into the socket's buffer, until the next receive
 		Ipv6Address source;
 		uint32_t ifindex = 0;
 		bool multicast = false;
@@ -208,7 +208,7 @@ public:
 			Datagram d;
 			d.truncated = (msg.msg_flags & MSG_TRUNC) != 0;
 			const uint8_t *data = buffer_.data() + size_t(i) * kSlotSize;
-			d.payload.assign(data, data + std::min<size_t>(headers_[i].msg_len, kSlotSize));
+			d.payload = std::span<const uint8_t>(data, std::min<size_t>(headers_[i].msg_len, kSlotSize));
 			std::memcpy(d.source.bytes.data(), &slots_[i].from.sin6_addr, 16);
 			for (cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
 				if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
@@ -396,30 +396,28 @@ void Server::on_readable()
 	std::vector<Outgoing> replies;
 	const int64_t now = wall_now();
 	uint64_t read = 0;
-	std::vector<ServerSocket::Datagram> datagrams;
 	while (read < uint64_t(kMaxBatch)) {
-		auto more = socket_->receive_batch(size_t(kMaxBatch) - read);
-		if (more.empty())
+		// Each datagram is handled where recvmmsg put it, before the
+		// next receive_batch() reuses the buffer.
+		auto datagrams = socket_->receive_batch(size_t(kMaxBatch) - read);
+		if (datagrams.empty())
 			break;
-		read += more.size();
-		for (auto &d : more)
-			datagrams.push_back(std::move(d));
-	}
-	for (auto &owned : datagrams) {
-		auto *datagram = &owned;
-		if (datagram->truncated || datagram->ifindex == 0) {
-			// Cut short by our buffer, or no arrival interface: not
-			// something to answer.
-			engine_->count_dropped(datagram->truncated ? "truncated" : "no arrival interface");
-			continue;
+		read += datagrams.size();
+		for (const auto &datagram : datagrams) {
+			if (datagram.truncated || datagram.ifindex == 0) {
+				// Cut short by our buffer, or no arrival
+				// interface: not something to answer.
+				engine_->count_dropped(datagram.truncated ? "truncated" : "no arrival interface");
+				continue;
+			}
+			ReceiveContext context;
+			context.ifindex = datagram.ifindex;
+			context.interface = interface_name_of(datagram.ifindex);
+			context.source = datagram.source;
+			context.multicast = datagram.multicast;
+			if (auto reply = engine_->handle_datagram(datagram.payload, context, now))
+				replies.push_back(std::move(*reply));
 		}
-		ReceiveContext context;
-		context.ifindex = datagram->ifindex;
-		context.interface = interface_name_of(datagram->ifindex);
-		context.source = datagram->source;
-		context.multicast = datagram->multicast;
-		if (auto reply = engine_->handle_datagram(datagram->payload, context, now))
-			replies.push_back(std::move(*reply));
 	}
 	if (read == 0)
 		return;

@@ -70,6 +70,12 @@ KEA_EXTRA_OPTIONS="{ \"name\": \"dns-servers\", \"data\": \"$DNS\" },
 	kea_start isp eth0 2001:db8:100::/40 56 $T1 16 30 60 ||
 	umi_die "Kea did not start: $(tail -5 "$(bg_log kea-isp)")"
 
+# This ISP sends no RAs: the router's WAN default route is static. Without
+# one it would not offer itself as default router on the LAN (RFC 7084 G-4;
+# selftests/ce covers the RA-learned case).
+wait_for 10 "isp:eth0 link-local" link_local_ready isp eth0 || umi_die "isp eth0 has no link-local address"
+ip -n "$(ns_name router)" -6 route add default via "$(link_local_of isp eth0)" dev wan0
+
 bg_start isp tcpdump tcpdump -i eth0 -n -U -w "$PCAP" udp port 547 or udp port 546
 wait_for 10 "tcpdump capturing in isp" sh -c "[ -s '$PCAP' ]" || umi_die "tcpdump did not start"
 # Every RA the LAN host receives (ICMPv6 type 134, no extension headers).
@@ -225,7 +231,7 @@ tap_check "Renew is sent at T1 ($T1 s) and the lease is kept" \
 	wait_for $((T1 + 8)) "a Renew in the ISP capture" renewed_and_kept
 
 # atk6-fuzz_dhcpc6 sends fuzzed Replies at the router's DHCPv6 client port.
-WAN_LL=$(ip -n "$(ns_name router)" -6 addr show dev wan0 scope link | awk '/inet6/ { sub("/.*", "", $2); print $2; exit }')
+WAN_LL=$(link_local_of router wan0)
 MALFORMED0=$(client_field counters.malformed)
 ns_exec isp timeout 20 atk6-fuzz_dhcpc6 -7 -v "$WAN_LL" eth0 >"$(umi_tmp fuzz.log)" 2>&1
 fuzz_survived() {

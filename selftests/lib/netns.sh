@@ -133,6 +133,12 @@ link_local_ready() {
 		! ip -n "$n" -6 addr show dev "$2" scope link tentative | grep -q inet6
 }
 
+# link_local_of NS IF: the link-local address of IF in NS (empty if none).
+link_local_of() {
+	ip -n "$(ns_name "$1")" -6 addr show dev "$2" scope link |
+		awk '/inet6/ { sub("/.*", "", $2); print $2; exit }'
+}
+
 json_holds() {
 	local filter=$1 out
 	shift

@@ -35,6 +35,9 @@ ip -n "$(ns_name isp)" -6 addr add 2001:db8:ffff::1/64 dev wan0
 KEA_EXTRA_OPTIONS='{ "name": "dns-servers", "data": "2001:db8:ffff::53" },
                    { "name": "domain-search", "data": "home.example" }'
 kea_start isp wan0 2001:db8:100::/40 56 30 48 300 600 || die "Kea did not start"
+# This ISP sends no RAs: the home router's default route is static. Without
+# one it would not offer itself as default router (RFC 7084 G-4, scene 4).
+ip -n "$(ns_name home)" -6 route add default via "$(link_local_of isp wan0)" dev wan0
 
 dir=$(umi_tmp home)
 mkdir -p "$dir/state"

@@ -1,6 +1,7 @@
 #include "umigame/net.h"
 
 #include <arpa/inet.h>
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
@@ -70,6 +71,14 @@ bool Ipv6Prefix::contains(const Ipv6Prefix &inner) const
 			return false;
 	}
 	return true;
+}
+
+Ipv6Prefix Ipv6Prefix::masked() const
+{
+	Ipv6Prefix out = *this;
+	for (unsigned bit = std::min<unsigned>(length, 128); bit < 128; bit++)
+		out.address.bytes[bit / 8] &= uint8_t(~(0x80 >> (bit % 8)));
+	return out;
 }
 
 std::optional<MacAddress> MacAddress::parse(std::string_view text)

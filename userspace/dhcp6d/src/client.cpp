@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "umigame/dhcp6/constants.h"
+#include "umigame/dhcp6d/ula.h"
 #include "umigame/log.h"
 
 namespace umigame::dhcp6d {
@@ -132,13 +133,26 @@ Client::Client(EventLoop &loop, Rtnetlink &rtnl, const ClientConfig &config, con
 					 std::strerror(errno));
 	watch_ = loop_.watch(fd, IoInterest::read, [this](IoReady) { on_readable(); });
 
+	if (config_.ula.enabled)
+		ula_ = config_.ula.prefix ? *config_.ula.prefix : load_or_create_ula(state_dir_, upstream->mac);
+	if (config_.accept_ra) {
+		// RFC 7084 W-3: the WAN default router comes from its RAs; a
+		// forwarding interface only takes them with accept_ra = 2.
+		std::string path = "/proc/sys/net/ipv6/conf/" + config_.interface + "/accept_ra";
+		std::ofstream sysctl(path);
+		if (!(sysctl << "2\n") || !sysctl.flush())
+			log::warning("client: cannot set " + path + " to 2: the WAN default router must then be "
+				     "configured by hand (RFC 7084 W-3)");
+	}
 	open_ra_senders();
-	// Carrier changes upstream (§18.2.12) and DAD results of IA_NA
-	// addresses (§18.2.8).
+	// Carrier changes upstream (§18.2.12), DAD results of IA_NA addresses
+	// (§18.2.8) and the WAN default route (RFC 7084 G-4/G-5).
 	upstream_carrier_ = upstream->has_carrier();
 	monitor_ = std::make_unique<RtnetlinkMonitor>(
-		loop_, [this](const RtnetlinkEvent &e) { on_rtnetlink_event(e); }, nullptr,
-		RtnetlinkMonitor::kIpv6Addresses | RtnetlinkMonitor::kLinks);
+		loop_, [this](const RtnetlinkEvent &e) { on_rtnetlink_event(e); },
+		[this] { refresh_upstream_default(); },
+		RtnetlinkMonitor::kIpv6Addresses | RtnetlinkMonitor::kLinks | RtnetlinkMonitor::kIpv6Routes);
+	refresh_upstream_default();
 
 	// What a previous run installed for the saved leases is ours to
 	// update or take away, even for leases that ran out while we were not
@@ -157,6 +171,8 @@ Client::Client(EventLoop &loop, Rtnetlink &rtnl, const ClientConfig &config, con
 	if (saved && !saved->empty())
 		log::notice("client: rebinding the leases saved by the last run");
 	machine_->start(now, std::move(saved));
+	// The ULA and the LAN's RAs do not wait for a lease.
+	apply();
 	pump();
 }
 
@@ -183,6 +199,30 @@ void Client::open_ra_senders()
 		if (sender)
 			sender->send_final(); // no longer ours to announce on
 	ra_ = std::move(next);
+	for (auto &[name, sender] : ra_)
+		sender->set_upstream_default(upstream_default_);
+}
+
+void Client::refresh_upstream_default()
+{
+	bool found = false;
+	try {
+		for (const Route &r : rtnl_.routes())
+			if (r.destination.length == 0 && r.type == RouteType::unicast && r.ifindex == upstream_index_)
+				found = true;
+	} catch (const std::exception &e) {
+		log::error(std::string("client: reading the routes: ") + e.what());
+		return;
+	}
+	// G-5 also counts a lost WAN link as losing the default router.
+	bool available = found && upstream_carrier_;
+	if (available == upstream_default_)
+		return;
+	upstream_default_ = available;
+	log::notice(std::string("client: ") + (available ? "a" : "no") + " default route on " + config_.interface +
+		    (available ? ": advertising ourselves as default router" : ": router lifetime 0 downstream"));
+	for (auto &[name, sender] : ra_)
+		sender->set_upstream_default(available);
 }
 
 void Client::on_readable()
@@ -273,6 +313,11 @@ void Client::apply()
 	std::vector<Assignment> assignments = assign_subnets(config_.downstream, b, &problems_);
 	for (const std::string &p : problems_)
 		log::warning("client: " + p);
+	// RFC 7084 ULA-1/L-2: the ULA's /64s, whatever the lease does.
+	std::vector<Assignment> ula_assignments;
+	if (ula_)
+		ula_assignments = assign_ula_subnets(config_.downstream, *ula_,
+						     {config_.ula.preferred_lifetime, config_.ula.valid_lifetime, now});
 
 	// Our address in each piece, lifetimes following the lease.
 	std::set<std::tuple<uint32_t, Ipv6Address, uint8_t>> addresses;
@@ -285,6 +330,12 @@ void Client::apply()
 			continue;
 		if (attempt("adding " + a.router_address.str() + " on " + a.interface,
 			    [&] { rtnl_.replace_address(ifindex, a.router_address, a.subnet.length, o); }))
+			addresses.insert({ifindex, a.router_address, a.subnet.length});
+	}
+	for (const Assignment &a : ula_assignments) {
+		uint32_t ifindex = downstream_index_.at(a.interface);
+		if (attempt("adding " + a.router_address.str() + " on " + a.interface,
+			    [&] { rtnl_.replace_address(ifindex, a.router_address, a.subnet.length); }))
 			addresses.insert({ifindex, a.router_address, a.subnet.length});
 	}
 	// IA_NA addresses on the upstream interface: /128, the server's link
@@ -311,14 +362,20 @@ void Client::apply()
 	// The whole delegated prefix is unreachable but for the pieces in use:
 	// unassigned space must never follow the default route upstream
 	// (RFC 7084 WPD-5: such packets are dropped, not forwarded).
+	// RFC 4193 §4.3: the rest of the ULA /48 likewise stays inside.
 	std::set<Ipv6Prefix> routes;
-	for (const LeasedPrefix *p : b.prefixes()) {
+	std::vector<Ipv6Prefix> unreachable;
+	for (const LeasedPrefix *p : b.prefixes())
+		unreachable.push_back(p->prefix);
+	if (ula_)
+		unreachable.push_back(*ula_);
+	for (const Ipv6Prefix &prefix : unreachable) {
 		Route r;
-		r.destination = p->prefix;
+		r.destination = prefix;
 		r.type = RouteType::unreachable;
 		r.protocol = RTPROT_DHCP;
-		if (attempt("adding unreachable route " + p->prefix.str(), [&] { rtnl_.replace_route(r); }))
-			routes.insert(p->prefix);
+		if (attempt("adding unreachable route " + prefix.str(), [&] { rtnl_.replace_route(r); }))
+			routes.insert(prefix);
 	}
 	for (const Ipv6Prefix &old : routes_)
 		if (!routes.count(old))
@@ -349,11 +406,24 @@ void Client::apply()
 
 	// What each downstream interface announces.
 	for (auto &[name, sender] : ra_) {
-		std::vector<AnnouncedPrefix> announce;
+		RaContent content;
 		for (const Assignment &a : assignments)
 			if (a.interface == name)
-				announce.push_back({a.subnet, a.lifetimes});
-		sender->update(std::move(announce), b.dns_servers, b.search_domains);
+				content.prefixes.push_back({a.subnet, a.lifetimes});
+		for (const Assignment &a : ula_assignments)
+			if (a.interface == name)
+				content.prefixes.push_back({a.subnet, a.lifetimes, true});
+		// RFC 7084 L-3: the whole delegated prefixes and the ULA are
+		// reachable through us, whether or not the WAN works.
+		for (const LeasedPrefix *p : b.prefixes())
+			content.routes.push_back({p->prefix, p->lifetimes});
+		if (ula_)
+			content.routes.push_back(
+				{*ula_, {config_.ula.preferred_lifetime, config_.ula.valid_lifetime, now}, true});
+		content.dns_servers = b.dns_servers;
+		content.search_domains = b.search_domains;
+		content.captive_portal = b.captive_portal;
+		sender->update(std::move(content));
 	}
 }
 
@@ -370,6 +440,11 @@ void Client::save()
 
 void Client::on_rtnetlink_event(const RtnetlinkEvent &event)
 {
+	if (const RouteEvent *r = std::get_if<RouteEvent>(&event)) {
+		if (r->route.destination.length == 0)
+			refresh_upstream_default();
+		return;
+	}
 	if (const LinkEvent *l = std::get_if<LinkEvent>(&event)) {
 		if (l->removed || l->link.index != upstream_index_)
 			return;
@@ -378,10 +453,12 @@ void Client::on_rtnetlink_event(const RtnetlinkEvent &event)
 			log::notice("client: " + config_.interface + " is up again: rebinding (RFC 8415 §18.2.12)");
 			machine_->link_up(monotonic_now());
 			upstream_carrier_ = carrier;
+			refresh_upstream_default();
 			pump();
 			return;
 		}
 		upstream_carrier_ = carrier;
+		refresh_upstream_default();
 		return;
 	}
 	const AddressEvent *a = std::get_if<AddressEvent>(&event);
@@ -404,6 +481,12 @@ void Client::reconfigure(const ClientConfig &config)
 		log::warning("client: a new upstream interface takes effect at the next start");
 	ClientConfig next = config;
 	next.interface = config_.interface;
+	if (next.ula != config_.ula) {
+		ula_.reset();
+		if (next.ula.enabled)
+			ula_ = next.ula.prefix ? *next.ula.prefix
+					       : load_or_create_ula(state_dir_, rtnl_.link(upstream_index_)->mac);
+	}
 	config_ = next;
 	open_ra_senders();
 	machine_->reconfigure(monotonic_now(), machine_options(config_));
@@ -419,6 +502,9 @@ void Client::shutdown(std::function<void()> done)
 	// takes the pieces off the downstream interfaces, and the RA senders
 	// announce them deprecated with router lifetime 0 (RFC 4861 §6.2.5).
 	machine_->take_changed();
+	// Everything we installed goes, the ULA's address and route too (the
+	// final RA below withdraws its prefix from the hosts).
+	ula_.reset();
 	apply();
 	save();
 	for (auto &[name, sender] : ra_)
@@ -473,6 +559,8 @@ json Client::status() const
 		{"reconfigure_key", b.reconfigure_key.has_value()},
 		{"downstream", downstream},
 		{"problems", problems_},
+		{"ula", ula_ ? json(ula_->str()) : json(nullptr)},
+		{"upstream_default", upstream_default_},
 		{"ra", ra},
 		{"counters",
 		 {{"sent", c.sent},

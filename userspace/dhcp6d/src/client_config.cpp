@@ -68,11 +68,52 @@ RaConfig parse_ra(ConfigTable &t)
 	for (const auto &s : t.string_array("search_domains"))
 		ra.search_domains.push_back(
 			t.convert<dhcp6::DomainName>(s, dhcp6::DomainName::from_text, "domain name"));
+	if (auto c = t.string("captive_portal")) {
+		if (!c->value.empty() && !valid_captive_portal_uri(c->value))
+			throw ConfigError(c->where, "captive_portal must be an https:// URI or "
+						    "urn:ietf:params:capport:unrestricted, printable ASCII, at most "
+						    "2000 characters (RFC 8910 §2, RFC 8908 §2)");
+		ra.captive_portal = c->value;
+	}
 	t.finish();
 	return ra;
 }
 
+UlaConfig parse_ula(ConfigTable &t)
+{
+	UlaConfig u;
+	u.enabled = t.boolean("enabled", true);
+	if (auto p = t.string("prefix")) {
+		auto prefix = Ipv6Prefix::parse(p->value);
+		// RFC 4193 §3.1: fd00::/8 (L = 1), a /48 for the site.
+		if (!prefix || prefix->length != 48 || prefix->address.bytes[0] != 0xfd)
+			throw ConfigError(p->where, "ULA prefix must be a /48 in fd00::/8 (RFC 4193 §3.1), not '" +
+							    p->value + "'");
+		u.prefix = *prefix;
+	}
+	if (auto v = ranged(t, "valid_lifetime", 1, 0xffffffff))
+		u.valid_lifetime = uint32_t(*v);
+	if (auto v = ranged(t, "preferred_lifetime", 0, 0xffffffff))
+		u.preferred_lifetime = uint32_t(*v);
+	if (u.preferred_lifetime > u.valid_lifetime)
+		t.fail("preferred_lifetime must not exceed valid_lifetime (RFC 4862 §5.5.3)");
+	t.finish();
+	return u;
+}
+
 } // namespace
+
+bool valid_captive_portal_uri(const std::string &uri)
+{
+	// RFC 8908 §2: the API URI is https; RFC 8910 §2 adds the "no portal"
+	// URN. An RA option holds at most 2038 octets; stay well below.
+	if (uri.empty() || uri.size() > 2000)
+		return false;
+	for (char c : uri)
+		if (c <= 0x20 || c >= 0x7f)
+			return false;
+	return uri.rfind("https://", 0) == 0 || uri == "urn:ietf:params:capport:unrestricted";
+}
 
 ClientConfig parse_client_config(ConfigTable &table)
 {
@@ -81,6 +122,7 @@ ClientConfig parse_client_config(ConfigTable &table)
 	c.rapid_commit = table.boolean("rapid_commit", false);
 	c.reconfigure_accept = table.boolean("reconfigure_accept", true);
 	c.address_selection = table.boolean("address_selection", true);
+	c.accept_ra = table.boolean("accept_ra", true);
 	if (auto d = table.string("duid_type")) {
 		if (d->value == "ll")
 			c.duid_llt = false;
@@ -138,6 +180,8 @@ ClientConfig parse_client_config(ConfigTable &table)
 	}
 	if (auto ra = table.table("ra"))
 		c.ra = parse_ra(*ra);
+	if (auto u = table.table("ula"))
+		c.ula = parse_ula(*u);
 	table.finish();
 	return c;
 }

@@ -129,6 +129,8 @@ OptionRequest ClientMachine::option_request(bool solicit) const
 		oro.codes.push_back(OPTION_INF_MAX_RT);
 	if (options_.address_selection)
 		oro.codes.push_back(OPTION_ADDRSEL);
+	// RFC 8910 §2.2: a CE router passes the captive portal on to its LAN.
+	oro.codes.push_back(OPTION_CAPTIVE_PORTAL);
 	return oro;
 }
 
@@ -599,11 +601,15 @@ void ClientMachine::apply_options(const Message &m)
 	if (const AddressSelection *sel = m.get<AddressSelection>())
 		for (const AddressSelectionPolicy *p : sel->policies())
 			policy.push_back(*p);
+	std::optional<std::string> portal;
+	if (const CaptivePortal *c = m.get<CaptivePortal>(); c && !c->uri.empty())
+		portal = c->uri;
 	if (dns != binding_.dns_servers || domains != binding_.search_domains ||
-	    policy != binding_.address_selection) {
+	    policy != binding_.address_selection || portal != binding_.captive_portal) {
 		binding_.dns_servers = std::move(dns);
 		binding_.search_domains = std::move(domains);
 		binding_.address_selection = std::move(policy);
+		binding_.captive_portal = std::move(portal);
 		changed_ = true;
 	}
 	if (const SolMaxRt *s = m.get<SolMaxRt>(); s && s->usable())

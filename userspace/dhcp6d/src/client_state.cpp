@@ -38,8 +38,11 @@ std::optional<Ipv6Prefix> carve_subnet(const Ipv6Prefix &delegated, uint8_t leng
 	return out;
 }
 
-std::vector<Assignment> assign_subnets(const std::vector<Downstream> &downstream, const Binding &binding,
-				       std::vector<std::string> *problems)
+namespace {
+
+// Each downstream's subnet number: its own, or the lowest one no explicit
+// subnet_id of the same IA takes, in configuration order.
+std::vector<std::pair<const Downstream *, uint64_t>> subnet_ids(const std::vector<Downstream> &downstream)
 {
 	std::map<uint32_t, std::set<uint64_t>> taken;
 	for (const Downstream &d : downstream)
@@ -60,8 +63,23 @@ std::vector<Assignment> assign_subnets(const std::vector<Downstream> &downstream
 		}
 		ids.emplace_back(&d, id);
 	}
+	return ids;
+}
+
+Ipv6Address router_address_in(const Ipv6Prefix &subnet)
+{
+	Ipv6Address router = subnet.address;
+	router.bytes[15] |= 1;
+	return router;
+}
+
+} // namespace
+
+std::vector<Assignment> assign_subnets(const std::vector<Downstream> &downstream, const Binding &binding,
+				       std::vector<std::string> *problems)
+{
 	std::vector<Assignment> out;
-	for (auto [d, id] : ids) {
+	for (auto [d, id] : subnet_ids(downstream)) {
 		const IaBinding *ia = binding.find(true, d->iaid);
 		if (!ia)
 			continue;
@@ -74,11 +92,21 @@ std::vector<Assignment> assign_subnets(const std::vector<Downstream> &downstream
 							    p.prefix.str() + " for " + d->interface);
 				continue;
 			}
-			Ipv6Address router = subnet->address;
-			router.bytes[15] |= 1;
-			out.push_back({d->interface, p.prefix, *subnet, router, p.lifetimes});
+			out.push_back({d->interface, p.prefix, *subnet, router_address_in(*subnet), p.lifetimes});
 		}
 	}
+	return out;
+}
+
+std::vector<Assignment> assign_ula_subnets(const std::vector<Downstream> &downstream, const Ipv6Prefix &ula,
+					   const Lifetimes &lifetimes)
+{
+	// RFC 7084 L-2: a /64 per LAN; the same subnet number as the LAN's
+	// piece of the delegated prefix, so both are easy to tell apart.
+	std::vector<Assignment> out;
+	for (auto [d, id] : subnet_ids(downstream))
+		if (auto subnet = carve_subnet(ula, 64, id & 0xffff))
+			out.push_back({d->interface, ula, *subnet, router_address_in(*subnet), lifetimes});
 	return out;
 }
 
@@ -123,6 +151,7 @@ void put_server_options(const Binding &b, json &out)
 	out["dns_servers"] = dns;
 	out["search_domains"] = domains;
 	out["address_selection"] = policy;
+	out["captive_portal"] = b.captive_portal ? json(*b.captive_portal) : json(nullptr);
 }
 
 std::string encode_state(const Duid &duid, const Binding &b, Seconds mono_now,
@@ -213,6 +242,9 @@ SavedState decode_state(const std::string &text, Seconds mono_now, std::chrono::
 			row.precedence = p.at("precedence").get<uint8_t>();
 			b.address_selection.push_back(row);
 		}
+		// Absent in files written before RFC 8910 support.
+		if (j.contains("captive_portal") && j["captive_portal"].is_string())
+			b.captive_portal = j["captive_portal"].get<std::string>();
 		b.replay_detection = j.at("replay_detection").get<uint64_t>();
 		if (j.contains("reconfigure_key")) {
 			std::string k = j["reconfigure_key"].get<std::string>();

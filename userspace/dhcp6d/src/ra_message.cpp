@@ -210,6 +210,34 @@ RouterAdvertisement RouterAdvertisement::parse(std::span<const uint8_t> icmp)
 			ra.dnssl.push_back(std::move(d));
 			break;
 		}
+		case ND_OPT_ROUTE_INFO: {
+			// RFC 4191 §2.3: length 1, 2 or 3; a prefix longer than 64
+			// needs 3, longer than 0 at least 2. Otherwise the option (not
+			// the message) is ignored, and so is a reserved preference.
+			size_t units = (o.body.size() + 2) / 8;
+			uint8_t length = o.body[0];
+			if (units > 3 || length > 128 || (length > 64 && units < 3) || (length > 0 && units < 2))
+				break;
+			uint8_t route_prf = (o.body[1] >> 3) & 0x3;
+			if (route_prf == 2)
+				break;
+			RouteInformation r;
+			r.prefix.length = length;
+			r.preference = static_cast<RouterPreference>(route_prf);
+			r.lifetime = be32(o.body, 2);
+			std::copy(o.body.begin() + 6, o.body.end(), r.prefix.address.bytes.begin());
+			r.prefix = r.prefix.masked();
+			ra.routes.push_back(r);
+			break;
+		}
+		case ND_OPT_CAPTIVE_PORTAL: {
+			// RFC 8910 §2.3: the URI, padded with NULs to the option's end.
+			std::string uri(o.body.begin(), o.body.end());
+			uri.erase(uri.find_last_not_of('\0') + 1);
+			if (!ra.captive_portal)
+				ra.captive_portal = uri;
+			break;
+		}
 		default:
 			// §4.6: unknown options are ignored.
 			break;
@@ -269,6 +297,26 @@ std::vector<uint8_t> RouterAdvertisement::serialize() const
 		w.u32(d.lifetime);
 		for (const dhcp6::DomainName &n : d.domains)
 			n.serialize(w);
+		end_option(out, m);
+	}
+	for (const RouteInformation &r : routes) {
+		if (r.prefix.length > 128)
+			throw std::invalid_argument("route prefix length over 128");
+		size_t m = begin_option(out, ND_OPT_ROUTE_INFO);
+		w.u8(r.prefix.length);
+		w.u8(static_cast<uint8_t>((static_cast<uint8_t>(r.preference) & 0x3) << 3));
+		w.u32(r.lifetime);
+		// §2.3: only the octets the prefix length needs (0, 8 or 16).
+		size_t octets = r.prefix.length == 0 ? 0 : r.prefix.length <= 64 ? 8 : 16;
+		Ipv6Prefix masked = r.prefix.masked();
+		out.insert(out.end(), masked.address.bytes.begin(), masked.address.bytes.begin() + octets);
+		end_option(out, m);
+	}
+	if (captive_portal) {
+		size_t m = begin_option(out, ND_OPT_CAPTIVE_PORTAL);
+		out.insert(out.end(), captive_portal->begin(), captive_portal->end());
+		// §2.3: padded with NULs; a URI that happens to fill the option
+		// exactly still needs no terminator.
 		end_option(out, m);
 	}
 	return out;

@@ -97,40 +97,57 @@ void Announcements::sent(Seconds now)
 	});
 }
 
-RouterAdvertisement build_advertisement(const RaConfig &config, Seconds now,
-					const std::vector<AnnouncedPrefix> &prefixes,
-					const std::vector<AnnouncedPrefix> &withdrawn,
-					const std::vector<Ipv6Address> &dns_servers,
-					const std::vector<dhcp6::DomainName> &search_domains,
-					std::optional<MacAddress> mac, bool final)
+namespace {
+
+// What an RA says of a prefix's lifetimes at `now`.
+uint32_t valid_at(const AnnouncedPrefix &p, Seconds now)
+{
+	return p.steady ? p.lifetimes.valid : p.lifetimes.valid_left(now);
+}
+
+uint32_t preferred_at(const AnnouncedPrefix &p, Seconds now)
+{
+	return std::min(p.steady ? p.lifetimes.preferred : p.lifetimes.preferred_left(now), valid_at(p, now));
+}
+
+bool same_prefixes(const std::vector<AnnouncedPrefix> &a, const std::vector<AnnouncedPrefix> &b)
+{
+	return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+			  [](const AnnouncedPrefix &x, const AnnouncedPrefix &y) { return x.prefix == y.prefix; });
+}
+
+} // namespace
+
+RouterAdvertisement build_advertisement(const RaConfig &config, Seconds now, const RaContent &content,
+					const std::vector<AnnouncedPrefix> &withdrawn, std::optional<MacAddress> mac,
+					bool upstream_default, bool final)
 {
 	RouterAdvertisement ra;
 	ra.preference = config.preference;
-	// Without a live prefix we have no upstream to offer: not a default
-	// router. §6.2.5: the final RAs say so too.
-	bool live = std::any_of(prefixes.begin(), prefixes.end(),
-				[&](const AnnouncedPrefix &p) { return p.lifetimes.valid_left(now) > 0; });
-	ra.router_lifetime = (live && !final) ? config.router_lifetime : 0;
+	// A default router needs somewhere to send the traffic: a live leased
+	// prefix (a ULA alone is not enough: RFC 7084 ULA-5) and a default
+	// route on the WAN (G-4). §6.2.5: the final RAs say "not a router" too.
+	bool live = std::any_of(content.prefixes.begin(), content.prefixes.end(), [&](const AnnouncedPrefix &p) {
+		return !p.steady && p.lifetimes.valid_left(now) > 0;
+	});
+	ra.router_lifetime = (live && upstream_default && !final) ? config.router_lifetime : 0;
 	// RFC 4191 §2.2: the preference is meaningless with lifetime 0 and
 	// MUST then be sent as medium.
 	if (ra.router_lifetime == 0)
 		ra.preference = RouterPreference::medium;
 	ra.source_link_layer = mac;
 	ra.mtu = config.mtu;
-	for (const AnnouncedPrefix &p : prefixes) {
+	for (const AnnouncedPrefix &p : content.prefixes) {
 		PrefixInformation pio{.prefix = p.prefix};
-		if (final) {
-			// The lease goes with us: deprecated, and gone.
-			pio.valid_lifetime = 0;
-			pio.preferred_lifetime = 0;
-		} else {
-			pio.valid_lifetime = p.lifetimes.valid_left(now);
-			pio.preferred_lifetime = std::min(p.lifetimes.preferred_left(now), pio.valid_lifetime);
+		if (!final) {
+			// The lease goes with us on a final RA: deprecated, and gone.
+			pio.valid_lifetime = valid_at(p, now);
+			pio.preferred_lifetime = preferred_at(p, now);
 		}
 		ra.prefixes.push_back(pio);
 	}
 	for (const AnnouncedPrefix &p : withdrawn) {
-		if (std::any_of(prefixes.begin(), prefixes.end(),
+		if (std::any_of(content.prefixes.begin(), content.prefixes.end(),
 				[&](const AnnouncedPrefix &q) { return q.prefix == p.prefix; }))
 			continue;
 		// RFC 7084 L-13: a prefix we no longer hold is deprecated
@@ -138,25 +155,33 @@ RouterAdvertisement build_advertisement(const RaConfig &config, Seconds now,
 		// addresses from it; valid is what is left, at most two hours.
 		ra.prefixes.push_back(PrefixInformation{
 			.prefix = p.prefix,
-			.valid_lifetime = final ? 0 : std::min<uint32_t>(p.lifetimes.valid_left(now), 7200),
+			.valid_lifetime = final ? 0 : std::min<uint32_t>(valid_at(p, now), 7200),
 			.preferred_lifetime = 0,
 		});
 	}
+	// RFC 7084 L-3: routes for the delegated prefixes and the ULA, with the
+	// router's preference; RFC 4191 §2.3: lifetime 0 takes them away.
+	for (const AnnouncedPrefix &r : content.routes)
+		ra.routes.push_back({r.prefix, config.preference, final ? 0 : valid_at(r, now)});
 	// RFC 8106 §5.1: MaxRtrAdvInterval <= Lifetime <= 2 x MaxRtrAdvInterval;
 	// 0 withdraws them.
 	uint32_t dns_lifetime = (live && !final) ? 2 * config.max_interval : 0;
 	std::vector<Ipv6Address> servers = config.dns_servers;
-	for (const Ipv6Address &a : dns_servers)
+	for (const Ipv6Address &a : content.dns_servers)
 		if (std::find(servers.begin(), servers.end(), a) == servers.end())
 			servers.push_back(a);
 	if (!servers.empty())
 		ra.rdnss.push_back({dns_lifetime, servers});
 	std::vector<dhcp6::DomainName> domains = config.search_domains;
-	for (const dhcp6::DomainName &n : search_domains)
+	for (const dhcp6::DomainName &n : content.search_domains)
 		if (std::find(domains.begin(), domains.end(), n) == domains.end())
 			domains.push_back(n);
 	if (!domains.empty())
 		ra.dnssl.push_back({dns_lifetime, domains});
+	// RFC 8910 §2.3: the operator's URI, else the one upstream gave us.
+	ra.captive_portal = config.captive_portal ? config.captive_portal : content.captive_portal;
+	if (ra.captive_portal && ra.captive_portal->empty())
+		ra.captive_portal.reset(); // configured "": announce none
 	return ra;
 }
 
@@ -238,8 +263,8 @@ void RaSender::on_timer()
 void RaSender::send_now(bool final)
 {
 	Seconds now = monotonic_now();
-	RouterAdvertisement ra = build_advertisement(config_, now, announcements_.current(),
-						     announcements_.withdrawn(), dns_, domains_, mac_, final);
+	RouterAdvertisement ra = build_advertisement(config_, now, content_, announcements_.withdrawn(), mac_,
+						     upstream_default_, final);
 	std::vector<uint8_t> bytes;
 	try {
 		bytes = ra.serialize();
@@ -315,19 +340,39 @@ void RaSender::on_readable()
 	}
 }
 
-void RaSender::update(std::vector<AnnouncedPrefix> prefixes, std::vector<Ipv6Address> dns_servers,
-		      std::vector<dhcp6::DomainName> search_domains)
+void RaSender::update(RaContent content)
 {
-	bool changed = announcements_.update(std::move(prefixes));
-	changed |= dns_servers != dns_ || search_domains != domains_;
-	dns_ = std::move(dns_servers);
-	domains_ = std::move(search_domains);
-	// §6.2.4: what we announce changed: tell the hosts soon. Lifetimes
-	// that merely moved on (a renewal) wait for the next regular RA.
+	bool changed = announcements_.update(content.prefixes);
+	// Lifetimes that merely moved on (a renewal) wait for the next regular
+	// RA; new routes, DNS or portal are news.
+	changed |= !same_prefixes(content.routes, content_.routes) || content.dns_servers != content_.dns_servers ||
+		   content.search_domains != content_.search_domains ||
+		   content.captive_portal != content_.captive_portal;
+	content_ = std::move(content);
+	// §6.2.4: what we announce changed: tell the hosts soon.
 	if (changed) {
 		schedule_.restart(monotonic_now());
 		arm();
 	}
+}
+
+void RaSender::set_upstream_default(bool available)
+{
+	if (available == upstream_default_)
+		return;
+	upstream_default_ = available;
+	if (!config_.enabled)
+		return;
+	Seconds now = monotonic_now();
+	if (!available) {
+		// RFC 7084 G-5: invalidate ourselves as default router immediately.
+		log::notice("RA on " + interface_ + ": no default route upstream, router lifetime 0 now");
+		send_now(false);
+		schedule_.sent(now);
+	} else {
+		schedule_.restart(now);
+	}
+	arm();
 }
 
 void RaSender::set_config(RaConfig config)
@@ -351,17 +396,28 @@ nlohmann::json RaSender::status() const
 	nlohmann::json prefixes = nlohmann::json::array();
 	for (const AnnouncedPrefix &p : announcements_.current())
 		prefixes.push_back({{"prefix", p.prefix.str()},
-				    {"valid", p.lifetimes.valid_left(now)},
-				    {"preferred", p.lifetimes.preferred_left(now)}});
+				    {"valid", valid_at(p, now)},
+				    {"preferred", preferred_at(p, now)}});
 	for (const AnnouncedPrefix &p : announcements_.withdrawn())
 		prefixes.push_back({{"prefix", p.prefix.str()},
 				    {"valid", p.lifetimes.valid_left(now)},
 				    {"preferred", 0},
 				    {"deprecated", true}});
 	double next = (schedule_.next() - now).count();
+	nlohmann::json routes = nlohmann::json::array();
+	for (const AnnouncedPrefix &r : content_.routes)
+		routes.push_back(r.prefix.str());
+	RouterAdvertisement now_ra =
+		build_advertisement(config_, now, content_, announcements_.withdrawn(), mac_, upstream_default_, false);
 	return {{"interface", interface_},
 		{"enabled", config_.enabled},
+		{"upstream_default", upstream_default_},
+		{"router_lifetime", now_ra.router_lifetime},
 		{"prefixes", prefixes},
+		{"routes", routes},
+		{"captive_portal", now_ra.captive_portal ? nlohmann::json(*now_ra.captive_portal) : nlohmann::json(nullptr)},
+		{"last_sent_ago", schedule_.last_sent() ? nlohmann::json((now - *schedule_.last_sent()).count())
+							  : nlohmann::json(nullptr)},
 		{"next_in", std::max(0.0, next)},
 		{"counters",
 		 {{"advertisements", counters_.advertisements},

@@ -596,6 +596,11 @@ void Server::maybe_compact()
 	}
 }
 
+void Server::set_upstream_captive_portal(std::optional<std::string> uri)
+{
+	engine_->set_upstream_captive_portal(std::move(uri));
+}
+
 void Server::reconfigure(const ServerConfig &config)
 {
 	if (config.route_protocol != config_.route_protocol)

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "umigame/dhcp6d/client_config.h"
 #include "umigame/dhcp6d/server.h"
 
 namespace umigame::dhcp6d {
@@ -126,6 +127,12 @@ ServerConfig parse_server_config(ConfigTable &table)
 	for (const auto &v : table.string_array("domain_search"))
 		c.domain_search.push_back(
 			table.convert<dhcp6::DomainName>(v, dhcp6::DomainName::from_text, "domain name"));
+	if (auto portal = table.string("captive_portal")) {
+		if (!portal->value.empty() && !valid_captive_portal_uri(portal->value))
+			throw ConfigError(portal->where, "captive_portal must be an https:// URI or "
+						    "urn:ietf:params:capport:unrestricted (RFC 8910 §2, RFC 8908 §2)");
+		c.captive_portal = portal->value;
+	}
 	if (auto duid = table.string("duid"))
 		c.duid = table.convert<dhcp6::Duid>(*duid, dhcp6::Duid::from_hex, "DUID");
 	c.route_protocol = uint8_t(u32(table, "route_protocol", c.route_protocol, 5, 255));

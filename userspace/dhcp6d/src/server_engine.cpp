@@ -457,6 +457,11 @@ void ServerEngine::add_requested_options(Message &reply, const Message &received
 		reply.add(DomainList{config_.domain_search});
 	if (config_.address_selection && oro->requests(OPTION_ADDRSEL))
 		reply.add(*config_.address_selection);
+	// RFC 8910 §2.2: the configured URI, else the upstream one.
+	const std::optional<std::string> &portal =
+		config_.captive_portal ? config_.captive_portal : upstream_captive_portal_;
+	if (portal && !portal->empty() && oro->requests(OPTION_CAPTIVE_PORTAL))
+		reply.add(CaptivePortal{*portal});
 }
 
 namespace {

@@ -157,5 +157,57 @@ TEST(RaMessage, EmptyDnsOptionsAreLeftOut)
 	EXPECT_EQ(ra.serialize().size(), 16u);
 }
 
+// RFC 4191 §2.3: a Route Information option carries only the octets its
+// prefix length needs: length 2 for up to /64, 3 beyond, 1 for ::/0.
+TEST(RaMessage, RouteInformationLengthFollowsThePrefixLength)
+{
+	struct Case {
+		const char *prefix;
+		const char *bytes;
+	} cases[] = {
+		{"2001:db8:100::/56", "18 02 38 08 00000e10 20010db801000000"},
+		{"2001:db8:100:5:8000::/65", "18 03 41 08 00000e10 20010db80100000580000000000000 00"},
+		{"::/0", "18 01 00 08 00000e10"},
+	};
+	for (const Case &c : cases) {
+		RouterAdvertisement ra;
+		ra.routes.push_back({*Ipv6Prefix::parse(c.prefix), RouterPreference::high, 3600});
+		auto bytes = ra.serialize();
+		std::vector<uint8_t> option(bytes.begin() + 16, bytes.end());
+		EXPECT_EQ(dhcp6::test::to_hex(option), dhcp6::test::to_hex(hex(c.bytes))) << c.prefix;
+		EXPECT_EQ(RouterAdvertisement::parse(bytes), ra) << c.prefix;
+	}
+}
+
+// RFC 4191 §2.3: a RIO too short for its prefix length, longer than 3, or
+// with the reserved preference is ignored, not the whole RA.
+TEST(RaMessage, BadRouteInformationIsIgnored)
+{
+	const char *header = "86 00 0000 40 00 0000 00000000 00000000";
+	const char *bad[] = {
+		"18 01 38 00 00000e10",                                          // /56 in length 1
+		"18 02 41 00 00000e10 20010db801000000",                         // /65 in length 2
+		"18 02 38 10 00000e10 20010db801000000",                         // Prf 10
+		"18 04 38 00 00000e10 20010db8010000000000000000000000 0000000000000000", // length 4
+	};
+	for (const char *option : bad) {
+		RouterAdvertisement ra = RouterAdvertisement::parse(hex(std::string(header) + option));
+		EXPECT_TRUE(ra.routes.empty()) << option;
+	}
+}
+
+// RFC 8910 §2.3: the URI padded with NULs to a multiple of 8 octets; the
+// padding is not part of the URI read back.
+TEST(RaMessage, CaptivePortalUriIsPaddedWithNuls)
+{
+	RouterAdvertisement ra;
+	ra.captive_portal = "https://cp.example/";
+	auto bytes = ra.serialize();
+	std::vector<uint8_t> option(bytes.begin() + 16, bytes.end());
+	EXPECT_EQ(dhcp6::test::to_hex(option),
+		  dhcp6::test::to_hex(hex("25 03 68747470733a2f2f63702e6578616d706c652f 000000")));
+	EXPECT_EQ(RouterAdvertisement::parse(bytes), ra);
+}
+
 } // namespace
 } // namespace umigame::dhcp6d

@@ -133,13 +133,24 @@ TEST(Announcements, ChangedPrefixIsKeptDeprecated)
 	EXPECT_TRUE(a.withdrawn().empty());
 }
 
+RaContent content(std::vector<AnnouncedPrefix> prefixes, std::vector<Ipv6Address> dns = {})
+{
+	RaContent c;
+	c.prefixes = std::move(prefixes);
+	c.dns_servers = std::move(dns);
+	return c;
+}
+
+const std::vector<AnnouncedPrefix> kNone;
+
 // RFC 4861 §6.2.3: PIO lifetimes follow the lease and count down; RFC 8106:
 // the DHCPv6 DNS servers join the configured ones; RFC 4191: preference.
 TEST(RaContent, PrefixLifetimesCountDownWithTheLease)
 {
-	auto ra = build_advertisement(config(), Seconds(1100), {announced("2001:db8:1:5::/64", 1800, 3600, 1000)}, {},
-				      {*Ipv6Address::parse("2001:db8::53")}, {}, MacAddress::parse("02:00:00:00:00:01"),
-				      false);
+	auto ra = build_advertisement(config(), Seconds(1100),
+				      content({announced("2001:db8:1:5::/64", 1800, 3600, 1000)},
+					      {*Ipv6Address::parse("2001:db8::53")}),
+				      kNone, MacAddress::parse("02:00:00:00:00:01"), true, false);
 	ASSERT_EQ(ra.prefixes.size(), 1u);
 	EXPECT_EQ(ra.prefixes[0].valid_lifetime, 3500u);
 	EXPECT_EQ(ra.prefixes[0].preferred_lifetime, 1700u);
@@ -153,19 +164,83 @@ TEST(RaContent, PrefixLifetimesCountDownWithTheLease)
 	EXPECT_EQ(ra.source_link_layer, MacAddress::parse("02:00:00:00:00:01"));
 }
 
+// RFC 7084 G-4: no default route on the WAN, no default router on the
+// LAN: router lifetime 0 (and RFC 4191 §2.2 preference medium), while the
+// prefixes and DNS stay as they are.
+TEST(RaContent, NoUpstreamDefaultRouteNoDefaultRouter)
+{
+	auto ra = build_advertisement(config(), Seconds(1100),
+				      content({announced("2001:db8:1:5::/64", 1800, 3600, 1000)}), kNone,
+				      std::nullopt, false, false);
+	EXPECT_EQ(ra.router_lifetime, 0);
+	EXPECT_EQ(ra.preference, RouterPreference::medium);
+	ASSERT_EQ(ra.prefixes.size(), 1u);
+	EXPECT_EQ(ra.prefixes[0].valid_lifetime, 3500u);
+	EXPECT_EQ(ra.rdnss[0].lifetime, 1200u);
+}
+
+// RFC 7084 ULA-5: a ULA alone makes no default router, even with a WAN
+// default route; RFC 4861 §6.2.1: its lifetimes do not count down.
+TEST(RaContent, UlaAloneIsNoDefaultRouterAndKeepsItsLifetimes)
+{
+	RaContent c;
+	c.prefixes.push_back({*Ipv6Prefix::parse("fd12:3456:789a:1::/64"), {604800, 2592000, Seconds(0)}, true});
+	auto ra = build_advertisement(config(), Seconds(100000), c, kNone, std::nullopt, true, false);
+	EXPECT_EQ(ra.router_lifetime, 0);
+	ASSERT_EQ(ra.prefixes.size(), 1u);
+	EXPECT_EQ(ra.prefixes[0].valid_lifetime, 2592000u);
+	EXPECT_EQ(ra.prefixes[0].preferred_lifetime, 604800u);
+}
+
+// RFC 7084 L-3 / RFC 4191 §2.3: a Route Information option for each
+// delegated prefix (lifetime = what is left of the lease) and the ULA,
+// with or without a default route.
+TEST(RaContent, RoutesForDelegatedPrefixAndUla)
+{
+	RaContent c = content({announced("2001:db8:1:5::/64", 1800, 3600, 1000)});
+	c.routes.push_back(announced("2001:db8:1::/56", 1800, 3600, 1000));
+	c.routes.push_back({*Ipv6Prefix::parse("fd12:3456:789a::/48"), {604800, 2592000, Seconds(0)}, true});
+	auto ra = build_advertisement(config(), Seconds(1100), c, kNone, std::nullopt, false, false);
+	ASSERT_EQ(ra.routes.size(), 2u);
+	EXPECT_EQ(ra.routes[0].prefix, *Ipv6Prefix::parse("2001:db8:1::/56"));
+	EXPECT_EQ(ra.routes[0].lifetime, 3500u);
+	EXPECT_EQ(ra.routes[0].preference, RouterPreference::high);
+	EXPECT_EQ(ra.routes[1].lifetime, 2592000u);
+	auto last = build_advertisement(config(), Seconds(1100), c, kNone, std::nullopt, true, true);
+	EXPECT_EQ(last.routes[0].lifetime, 0u); // §6.2.5 / RFC 4191 §2.3: withdrawn
+}
+
+// RFC 8910 §2.3: the upstream URI is passed on; the configured one wins;
+// a configured "" announces none.
+TEST(RaContent, CaptivePortalFromUpstreamOrConfig)
+{
+	RaContent c = content({announced("2001:db8:1:5::/64", 1800, 3600, 1000)});
+	c.captive_portal = "https://isp.example/capport";
+	EXPECT_EQ(build_advertisement(config(), Seconds(1100), c, kNone, std::nullopt, true, false).captive_portal,
+		  "https://isp.example/capport");
+	RaConfig mine = config();
+	mine.captive_portal = "https://mine.example/api";
+	EXPECT_EQ(build_advertisement(mine, Seconds(1100), c, kNone, std::nullopt, true, false).captive_portal,
+		  "https://mine.example/api");
+	mine.captive_portal = "";
+	EXPECT_FALSE(build_advertisement(mine, Seconds(1100), c, kNone, std::nullopt, true, false).captive_portal);
+}
+
 // RFC 7084 L-13: a prefix that is gone (lease lost or changed) is
 // announced deprecated: preferred lifetime 0, valid what is left of it.
 TEST(RaContent, WithdrawnPrefixIsDeprecatedNotDropped)
 {
-	auto ra = build_advertisement(config(), Seconds(1100), {announced("2001:db8:2:5::/64", 1800, 3600, 1100)},
-				      {announced("2001:db8:1:5::/64", 1800, 3600, 1000)}, {}, {}, std::nullopt, false);
+	auto ra = build_advertisement(config(), Seconds(1100),
+				      content({announced("2001:db8:2:5::/64", 1800, 3600, 1100)}),
+				      {announced("2001:db8:1:5::/64", 1800, 3600, 1000)}, std::nullopt, true, false);
 	ASSERT_EQ(ra.prefixes.size(), 2u);
 	EXPECT_EQ(ra.prefixes[1].prefix, *Ipv6Prefix::parse("2001:db8:1:5::/64"));
 	EXPECT_EQ(ra.prefixes[1].preferred_lifetime, 0u);
 	EXPECT_EQ(ra.prefixes[1].valid_lifetime, 3500u);
 	// RFC 7084 L-13: at most two hours.
-	auto longer = build_advertisement(config(), Seconds(1100), {}, {announced("2001:db8:1:5::/64", 1800, 86400, 1000)},
-					  {}, {}, std::nullopt, false);
+	auto longer = build_advertisement(config(), Seconds(1100), content({}),
+					  {announced("2001:db8:1:5::/64", 1800, 86400, 1000)}, std::nullopt, true,
+					  false);
 	EXPECT_EQ(longer.prefixes[0].valid_lifetime, 7200u);
 }
 
@@ -173,8 +248,8 @@ TEST(RaContent, WithdrawnPrefixIsDeprecatedNotDropped)
 // and RFC 4191 §2.2 then wants preference medium; DNS lifetimes 0.
 TEST(RaContent, NoLeaseNoDefaultRouter)
 {
-	auto ra = build_advertisement(config(), Seconds(5000), {}, {announced("2001:db8:1:5::/64", 1800, 3600, 1000)}, {},
-				      {}, std::nullopt, false);
+	auto ra = build_advertisement(config(), Seconds(5000), content({}),
+				      {announced("2001:db8:1:5::/64", 1800, 3600, 1000)}, std::nullopt, true, false);
 	EXPECT_EQ(ra.router_lifetime, 0);
 	EXPECT_EQ(ra.preference, RouterPreference::medium);
 	ASSERT_EQ(ra.prefixes.size(), 1u);
@@ -186,8 +261,9 @@ TEST(RaContent, NoLeaseNoDefaultRouter)
 // deprecated.
 TEST(RaContent, FinalAdvertisement)
 {
-	auto ra = build_advertisement(config(), Seconds(1100), {announced("2001:db8:1:5::/64", 1800, 3600, 1000)}, {},
-				      {}, {}, std::nullopt, true);
+	auto ra = build_advertisement(config(), Seconds(1100),
+				      content({announced("2001:db8:1:5::/64", 1800, 3600, 1000)}), kNone,
+				      std::nullopt, true, true);
 	EXPECT_EQ(ra.router_lifetime, 0);
 	ASSERT_EQ(ra.prefixes.size(), 1u);
 	EXPECT_EQ(ra.prefixes[0].preferred_lifetime, 0u);
@@ -199,8 +275,8 @@ TEST(RaContent, FinalAdvertisement)
 TEST(RaContent, InfiniteLeaseStaysInfinite)
 {
 	auto ra = build_advertisement(config(), Seconds(1100),
-				      {announced("2001:db8:1:5::/64", 0xffffffff, 0xffffffff, 1000)}, {}, {}, {},
-				      std::nullopt, false);
+				      content({announced("2001:db8:1:5::/64", 0xffffffff, 0xffffffff, 1000)}), kNone,
+				      std::nullopt, true, false);
 	EXPECT_EQ(ra.prefixes[0].valid_lifetime, 0xffffffffu);
 	EXPECT_EQ(ra.prefixes[0].preferred_lifetime, 0xffffffffu);
 }

@@ -30,6 +30,9 @@ struct Ipv6Prefix {
 	static std::optional<Ipv6Prefix> parse(std::string_view text);
 	std::string str() const;
 	bool contains(const Ipv6Prefix &inner) const;
+	// The same prefix with every bit past `length` cleared (what a peer
+	// sent may carry stray host bits).
+	Ipv6Prefix masked() const;
 	auto operator<=>(const Ipv6Prefix &) const = default;
 };
 

@@ -54,6 +54,9 @@ private:
 	void save();
 	void on_rtnetlink_event(const RtnetlinkEvent &event);
 	void open_ra_senders();
+	// RFC 7084 G-4/G-5: is there a default route out of the WAN (learned
+	// from its RAs, W-3, or static)? Tells the RA senders when it changes.
+	void refresh_upstream_default();
 
 	EventLoop &loop_;
 	Rtnetlink &rtnl_;
@@ -74,6 +77,8 @@ private:
 	std::vector<std::string> problems_;
 	std::function<void()> done_;
 	bool upstream_carrier_ = true;
+	bool upstream_default_ = false;
+	std::optional<Ipv6Prefix> ula_;
 	uint64_t send_errors_ = 0;
 	uint64_t apply_errors_ = 0;
 };

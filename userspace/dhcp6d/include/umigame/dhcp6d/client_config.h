@@ -43,7 +43,23 @@ struct RaConfig {
 	std::optional<uint32_t> mtu{}; // AdvLinkMTU; absent = do not announce
 	std::vector<Ipv6Address> dns_servers{}; // added to the DHCPv6 ones
 	std::vector<dhcp6::DomainName> search_domains{};
+	// RFC 8910: the captive portal API URI to announce; absent = pass on
+	// the upstream's, "" = announce none.
+	std::optional<std::string> captive_portal{};
 	bool operator==(const RaConfig &) const = default;
+};
+
+// RFC 7084 ULA-1..3: a Unique Local prefix (RFC 4193) for the LAN, so
+// hosts keep stable addresses for local traffic whatever the ISP does.
+struct UlaConfig {
+	bool enabled = true;
+	// Configured (ULA-3); absent = generated once (RFC 4193 §3.2.2) and
+	// kept in the state directory (ULA-2).
+	std::optional<Ipv6Prefix> prefix{};
+	// RFC 4861 §6.2.1 defaults for a prefix of our own.
+	uint32_t valid_lifetime = 2592000;    // 30 days
+	uint32_t preferred_lifetime = 604800; // 7 days
+	bool operator==(const UlaConfig &) const = default;
 };
 
 struct ClientConfig {
@@ -54,10 +70,17 @@ struct ClientConfig {
 	bool reconfigure_accept = true;       // §21.20
 	bool address_selection = true;        // apply RFC 7078 policy
 	bool duid_llt = false;                // DUID-LLT instead of DUID-LL (§11)
+	// Take the WAN default router from RAs (RFC 7084 W-3): a forwarding
+	// interface ignores RAs unless accept_ra is 2, which we set at start.
+	bool accept_ra = true;
 	std::vector<Downstream> downstream;
 	RaConfig ra;
+	UlaConfig ula;
 	bool operator==(const ClientConfig &) const = default;
 };
+
+// RFC 8910/8908: an https URI or the "unrestricted" URN, printable ASCII.
+bool valid_captive_portal_uri(const std::string &uri);
 
 // Reads the [client] table; throws ConfigError naming file:line.
 ClientConfig parse_client_config(ConfigTable &table);

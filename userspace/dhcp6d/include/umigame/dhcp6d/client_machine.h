@@ -75,6 +75,8 @@ struct Binding {
 	std::vector<dhcp6::DomainName> search_domains;
 	// RFC 7078 from the last Reply (empty: none sent).
 	std::vector<dhcp6::AddressSelectionPolicy> address_selection;
+	// RFC 8910 §2.2 from the last Reply.
+	std::optional<std::string> captive_portal;
 	// §20.4.1: the key from the server's Reply, and the highest replay
 	// detection value seen from it (§20.3: Reconfigures must exceed it).
 	std::optional<dhcp6::ReconfigureKey> reconfigure_key;

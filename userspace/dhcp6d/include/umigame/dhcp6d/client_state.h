@@ -39,6 +39,11 @@ struct Assignment {
 std::vector<Assignment> assign_subnets(const std::vector<Downstream> &downstream, const Binding &binding,
 				       std::vector<std::string> *problems = nullptr);
 
+// The ULA /64 of each downstream interface (RFC 7084 L-2), with the same
+// subnet number as its piece of the delegated prefix.
+std::vector<Assignment> assign_ula_subnets(const std::vector<Downstream> &downstream, const Ipv6Prefix &ula,
+					   const Lifetimes &lifetimes);
+
 // ---- persistence ----
 
 struct SavedState {

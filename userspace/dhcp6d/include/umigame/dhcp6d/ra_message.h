@@ -1,8 +1,9 @@
 // Router Solicitation and Router Advertisement (RFC 4861 §4.1, §4.2) as
 // value types, with the options a requesting router announces downstream:
 // Source Link-Layer Address and MTU (RFC 4861 §4.6), Prefix Information
-// (§4.6.2), Recursive DNS Server and DNS Search List (RFC 8106 §5.1, §5.2).
-// Router preference is RFC 4191 §2.2.
+// (§4.6.2), Recursive DNS Server and DNS Search List (RFC 8106 §5.1, §5.2),
+// Route Information (RFC 4191 §2.3) and the captive-portal URI (RFC 8910
+// §2.3). Router preference is RFC 4191 §2.2.
 //
 // The bytes are the ICMPv6 message (type, code, checksum ...) as a raw
 // ICMPv6 socket reads and writes them: the kernel fills in and checks the
@@ -39,8 +40,10 @@ enum NdOptionType : uint8_t {
 	ND_OPT_TARGET_LL = 2,
 	ND_OPT_PREFIX_INFO = 3,
 	ND_OPT_MTU = 5,
+	ND_OPT_ROUTE_INFO = 24,
 	ND_OPT_RDNSS = 25,
 	ND_OPT_DNSSL = 31,
+	ND_OPT_CAPTIVE_PORTAL = 37,
 };
 
 // RFC 4191 §2.2: the two-bit Prf field. 10 (reserved) is sent as medium
@@ -54,6 +57,14 @@ struct PrefixInformation {
 	uint32_t valid_lifetime = 0;
 	uint32_t preferred_lifetime = 0;
 	bool operator==(const PrefixInformation &) const = default;
+};
+
+// RFC 4191 §2.3: "this prefix is reachable through me".
+struct RouteInformation {
+	Ipv6Prefix prefix{};
+	RouterPreference preference = RouterPreference::medium;
+	uint32_t lifetime = 0; // seconds; 0xffffffff = infinity
+	bool operator==(const RouteInformation &) const = default;
 };
 
 struct Rdnss {
@@ -93,9 +104,13 @@ struct RouterAdvertisement {
 	std::vector<PrefixInformation> prefixes{};
 	std::vector<Rdnss> rdnss{};
 	std::vector<Dnssl> dnssl{};
+	std::vector<RouteInformation> routes{};
+	// RFC 8910 §2.3: the captive portal API URI (sent NUL-padded).
+	std::optional<std::string> captive_portal{};
 
 	// RFC 4861 §6.1.2 length rules, plus each known option's own length
-	// rule (§4.6.2: PIO length 4; RFC 8106 §5.1: RDNSS length odd and >= 3).
+	// rule (§4.6.2: PIO length 4; RFC 8106 §5.1: RDNSS length odd and >= 3;
+	// RFC 4191 §2.3: RIO length 1..3 and enough for the prefix length).
 	// Unknown options are skipped (§4.6).
 	static RouterAdvertisement parse(std::span<const uint8_t> icmp);
 	// Throws std::invalid_argument for a prefix longer than 128 or a

@@ -66,11 +66,26 @@ private:
 	int initial_left_ = kMaxInitialRtrAdvertisements;
 };
 
-// What one interface announces for one carved prefix.
+// What one interface announces for one prefix.
 struct AnnouncedPrefix {
 	Ipv6Prefix prefix;
 	Lifetimes lifetimes;
+	// Lifetimes that do not count down: the prefix is ours, not leased
+	// (the ULA), and every RA carries the same values.
+	bool steady = false;
 	bool operator==(const AnnouncedPrefix &) const = default;
+};
+
+// Everything one interface announces but the router lifetime.
+struct RaContent {
+	std::vector<AnnouncedPrefix> prefixes; // Prefix Information (on-link, SLAAC)
+	// Route Information (RFC 7084 L-3): the whole delegated prefixes and the
+	// ULA /48 are reachable through us, default router or not.
+	std::vector<AnnouncedPrefix> routes;
+	std::vector<Ipv6Address> dns_servers; // added to the configured ones
+	std::vector<dhcp6::DomainName> search_domains;
+	std::optional<std::string> captive_portal; // from upstream; config wins
+	bool operator==(const RaContent &) const = default;
 };
 
 // What one interface announces: the current pieces, and those that went
@@ -96,16 +111,15 @@ private:
 	std::vector<Withdrawn> withdrawn_;
 };
 
-// The RA for `prefixes` at `now` (PIO lifetimes counting down); pure, for
-// the unit tests. `withdrawn` are announced with preferred lifetime 0 and
-// what is left of their valid lifetime. `final` is a §6.2.5 last RA:
-// router lifetime 0 and every prefix deprecated.
-RouterAdvertisement build_advertisement(const RaConfig &config, Seconds now,
-					const std::vector<AnnouncedPrefix> &prefixes,
-					const std::vector<AnnouncedPrefix> &withdrawn,
-					const std::vector<Ipv6Address> &dns_servers,
-					const std::vector<dhcp6::DomainName> &search_domains,
-					std::optional<MacAddress> mac, bool final);
+// The RA for `content` at `now` (leased lifetimes counting down); pure,
+// for the unit tests. `withdrawn` are announced with preferred lifetime 0
+// and what is left of their valid lifetime. We are a default router only
+// with a live leased prefix and `upstream_default` (a default route on
+// the WAN: RFC 7084 G-4; a ULA alone is not enough: ULA-5). `final` is a
+// §6.2.5 last RA: router lifetime 0 and every prefix deprecated.
+RouterAdvertisement build_advertisement(const RaConfig &config, Seconds now, const RaContent &content,
+					const std::vector<AnnouncedPrefix> &withdrawn, std::optional<MacAddress> mac,
+					bool upstream_default, bool final);
 
 struct RaCounters {
 	uint64_t advertisements = 0;
@@ -126,8 +140,12 @@ public:
 	// What to announce now; a change triggers the initial fast RAs.
 	// Prefixes that disappear are kept and announced deprecated until their
 	// valid lifetime ends (and at least in the next few RAs).
-	void update(std::vector<AnnouncedPrefix> prefixes, std::vector<Ipv6Address> dns_servers,
-		    std::vector<dhcp6::DomainName> search_domains);
+	void update(RaContent content);
+	// Whether the WAN has a default router. Losing it sends an RA with
+	// router lifetime 0 at once (RFC 7084 G-5: "immediately", which wins
+	// over §6.2.6's MIN_DELAY_BETWEEN_RAS); regaining it restarts the
+	// initial fast RAs.
+	void set_upstream_default(bool available);
 	void set_config(RaConfig config);
 	// §6.2.5: one final RA (the RFC allows up to MAX_FINAL_RTR_ADVERTISEMENTS,
 	// 3; one is sent at once, as the daemon is leaving): router lifetime 0,
@@ -150,8 +168,8 @@ private:
 	RaConfig config_;
 	RaSchedule schedule_;
 	Announcements announcements_;
-	std::vector<Ipv6Address> dns_;
-	std::vector<dhcp6::DomainName> domains_;
+	RaContent content_;
+	bool upstream_default_ = false;
 	RaCounters counters_;
 	UniqueFd fd_;
 	FdWatch watch_;

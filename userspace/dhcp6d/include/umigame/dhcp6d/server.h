@@ -62,6 +62,9 @@ struct ServerConfig {
 	std::vector<Ipv6Address> dns_servers;    // RFC 3646 §3
 	std::vector<dhcp6::DomainName> domain_search; // RFC 3646 §4
 	std::optional<dhcp6::AddressSelection> address_selection; // RFC 7078
+	// RFC 8910 §2.2; absent: the URI our requesting router got upstream
+	// (when both roles run), "" = none.
+	std::optional<std::string> captive_portal;
 	std::optional<dhcp6::Duid> duid; // unset: a DUID-LLT made once, kept in state_dir
 	// rtm_protocol of the routes we install: only routes with it are ours
 	// to replace or delete (the requesting router uses RTPROT_DHCP).
@@ -92,6 +95,10 @@ public:
 	// SIGHUP / `umigame dhcp6 reload`: apply a changed configuration
 	// (pools, options, interfaces) without dropping a lease.
 	void reconfigure(const ServerConfig &config);
+
+	// RFC 8910: the captive portal our requesting router learned upstream,
+	// passed on unless the configuration names one.
+	void set_upstream_captive_portal(std::optional<std::string> uri);
 
 	// For `umigame dhcp6 show [--json]`.
 	nlohmann::json status() const;

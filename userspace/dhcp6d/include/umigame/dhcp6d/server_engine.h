@@ -59,6 +59,7 @@ public:
 	// lease outside the new pools is answered with lifetimes 0 at its
 	// next Renew or Rebind (RFC 8415 §18.3.4, §18.3.5).
 	void reconfigure(const ServerConfig &config);
+	void set_upstream_captive_portal(std::optional<std::string> uri) { upstream_captive_portal_ = std::move(uri); }
 
 	// Parse and answer one UDP payload. nullopt: nothing to send (the
 	// reason is counted).
@@ -136,6 +137,7 @@ private:
 	LeaseKey key_of(const Exchange &x, const IaRequest &ia) const;
 
 	ServerConfig config_;
+	std::optional<std::string> upstream_captive_portal_;
 	LeaseStore &leases_;
 	dhcp6::Duid duid_;
 	std::vector<Pool> pools_;

@@ -3,8 +3,11 @@
 # router and an attacker on one segment, first without and then with
 # umigame's XDP RA guard. Scene 2 (tools/demo/dhcp6_scene.sh): an ISP's Kea
 # delegates a prefix to umigame-dhcp6d on a home router, a laptop behind it
-# autoconfigures. Scene 3 (tools/demo/esp_scene.sh, in the 6.1 guest): the
-# kernel's xfrm sends ESP, umigame decrypts it in XDP.
+# autoconfigures. Scene 3 (tools/demo/ce_scene.sh): the ISP's IPv6 breaks;
+# the laptop behind umigame-dhcp6d falls back to IPv4 at once, the one
+# behind a statically configured radvd router waits. Scene 4
+# (tools/demo/esp_scene.sh, in the 6.1 guest): the kernel's xfrm sends ESP,
+# umigame decrypts it in XDP.
 # The lab is the one selftests/raguard/raguard_netns.sh tests (shared in
 # selftests/raguard/topology.sh); everything lives in network namespaces
 # named umi-<run id>-* and is removed on exit, however the demo ends.
@@ -185,7 +188,10 @@ rag_guard detach "$VICTIM_IF"
 title "scene 2: DHCPv6 prefix delegation, from the ISP to a laptop"
 DEMO_COLOR=$([ -n "$B" ] && echo 1 || echo 0) "$ROOT/tools/demo/dhcp6_scene.sh" || say "${R}the DHCPv6 scene failed (see above)${N}"
 
-title "scene 3: IPsec ESP decrypted in XDP"
+title "scene 3: a CE router when the ISP's IPv6 breaks"
+DEMO_COLOR=$([ -n "$B" ] && echo 1 || echo 0) "$ROOT/tools/demo/ce_scene.sh" || say "${R}the CE router scene failed (see above)${N}"
+
+title "scene 4: IPsec ESP decrypted in XDP"
 say "The host kernel has no ESP and no module loading, so this scene runs in a"
 say "Debian 6.1 guest (QEMU without KVM: about a minute)."
 if [ -f "$ROOT/build/kmod/umigame.ko" ]; then

@@ -13,3 +13,7 @@ echo "== RA guard (XDP, host kernel $(uname -r))"
 echo
 echo "== DHCPv6 prefix delegation (umigame-dhcp6d vs kea-dhcp6, same veth)"
 "$top/tools/bench/dhcp6_bench.sh"
+
+echo
+echo "== IPv6 fast fallback behind a CE router (umigame-dhcp6d vs radvd static, same ISP)"
+"$top/tools/bench/fallback_bench.sh"

@@ -106,6 +106,11 @@ min_interval = 30
 router_lifetime = 0
 mtu = 1492
 enabled = false
+captive_portal = "https://portal.example/api"
+[client.ula]
+prefix = "fd12:3456:789a::/48"
+valid_lifetime = 86400
+preferred_lifetime = 14400
 )", "c.toml");
 	const ClientConfig &c = *d.client;
 	EXPECT_TRUE(c.rapid_commit);
@@ -118,6 +123,10 @@ enabled = false
 	EXPECT_EQ(c.ra.router_lifetime, 0);
 	EXPECT_EQ(c.ra.mtu, 1492u);
 	EXPECT_FALSE(c.ra.enabled);
+	EXPECT_EQ(c.ra.captive_portal, "https://portal.example/api");
+	EXPECT_EQ(c.ula.prefix, Ipv6Prefix::parse("fd12:3456:789a::/48"));
+	EXPECT_EQ(c.ula.valid_lifetime, 86400u);
+	EXPECT_EQ(c.ula.preferred_lifetime, 14400u);
 }
 
 TEST(ClientConfig, MinimalDefaults)
@@ -132,6 +141,11 @@ TEST(ClientConfig, MinimalDefaults)
 	EXPECT_EQ(c.ra.min_interval, 200u);
 	EXPECT_EQ(c.ra.router_lifetime, 1800);
 	EXPECT_FALSE(c.ra.mtu);
+	// RFC 7084 W-3 and ULA-1: on unless turned off.
+	EXPECT_TRUE(c.accept_ra);
+	EXPECT_TRUE(c.ula.enabled);
+	EXPECT_FALSE(c.ula.prefix);
+	EXPECT_FALSE(c.ra.captive_portal);
 }
 
 TEST(ClientConfig, RefusalsNameFileAndLine)
@@ -165,6 +179,13 @@ TEST(ClientConfig, RefusalsNameFileAndLine)
 		{head + "[[client.prefix]]\n[client.ra]\ndns_servers = [\"10.0.0.1\"]\n",
 		 "c.toml:5:16: invalid IPv6 address '10.0.0.1'"},
 		{head + "[[client.prefix]]\nhint = 56\n", "c.toml:4:1: unknown key 'client.prefix.hint'"},
+		{head + "[[client.prefix]]\n[client.ula]\nprefix = \"2001:db8::/48\"\n",
+		 "c.toml:5:10: ULA prefix must be a /48 in fd00::/8 (RFC 4193 §3.1), not '2001:db8::/48'"},
+		{head + "[[client.prefix]]\n[client.ula]\nvalid_lifetime = 10\npreferred_lifetime = 20\n",
+		 "c.toml:4:1: preferred_lifetime must not exceed valid_lifetime (RFC 4862 §5.5.3)"},
+		{head + "[[client.prefix]]\n[client.ra]\ncaptive_portal = \"http://portal.example/\"\n",
+		 "c.toml:5:18: captive_portal must be an https:// URI or urn:ietf:params:capport:unrestricted, "
+		 "printable ASCII, at most 2000 characters (RFC 8910 §2, RFC 8908 §2)"},
 		{head + "duid_type = \"en\"\n[[client.prefix]]\n",
 		 "c.toml:3:13: duid_type must be \"ll\" or \"llt\" (RFC 8415 §11)"},
 	};

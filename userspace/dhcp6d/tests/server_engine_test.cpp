@@ -526,6 +526,34 @@ TEST_F(ServerEngineTest, InformationRequestGetsRequestedOptions)
 	EXPECT_FALSE(bare->has<DnsServers>());
 }
 
+// RFC 8910 §2.2: the captive portal URI to a client that asks (ORO 103):
+// the upstream one our requesting router learned, unless configured; a
+// configured "" sends none.
+TEST_F(ServerEngineTest, CaptivePortalFromConfigOrUpstream)
+{
+	auto ask = [&](uint32_t xid) {
+		return exchange(Message::information_request(xid, client_duid(1))
+					.add(OptionRequest{{OPTION_CAPTIVE_PORTAL}}));
+	};
+	auto uri = [](const std::optional<Message> &m) {
+		return m && m->get<CaptivePortal>() ? m->get<CaptivePortal>()->uri : std::string("(none)");
+	};
+	EXPECT_EQ(uri(ask(30)), "(none)");
+	engine_->set_upstream_captive_portal("https://isp.example/api");
+	EXPECT_EQ(uri(ask(31)), "https://isp.example/api");
+	ServerConfig c = base_config();
+	c.captive_portal = "https://mine.example/api";
+	engine_->reconfigure(c);
+	EXPECT_EQ(uri(ask(32)), "https://mine.example/api");
+	c.captive_portal = "";
+	engine_->reconfigure(c);
+	EXPECT_EQ(uri(ask(33)), "(none)");
+	// Not asked for, not sent.
+	c.captive_portal.reset();
+	engine_->reconfigure(c);
+	EXPECT_EQ(uri(exchange(Message::information_request(34, client_duid(1)))), "(none)");
+}
+
 // RFC 8415 §21.4, §18.3.2, §18.3.8: IA_NA and IA_PD with the same IAID are
 // two leases; a declined address goes to nobody, the client gets another.
 TEST_F(ServerEngineTest, IaNaAlongsideIaPdAndDecline)

@@ -22,10 +22,11 @@ UMIGAME=${UMIGAME:-$TOP/build/release/tools/umigame/umigame}
 source "$HERE/lab.sh"
 
 umi_require ip kea-dhcp6 radvd rdisc6 tcpdump jq ping timeout /usr/bin/python3
-tap_plan 17
+tap_plan 18
 [ -x "$DHCP6D" ] || umi_die "no umigame-dhcp6d at $DHCP6D (make userspace)"
 
-lab_up
+# The CE also answers DHCPv6 on its LAN (stateless: Information-request).
+lab_up $'[server]\ninterfaces = ["lan0"]'
 ce() { ip -n "$(ns_name ce)" "$@"; }
 
 # RFC 8415 / RFC 7084 WPD-1, WPD-2: a /56 delegated; L-2: a /64 of it on
@@ -92,6 +93,35 @@ portal_seen() { [ "$(ra_portal)" = "$LAB_PORTAL" ]; }
 tap_check "the captive-portal URI from Kea (option 103) is in the LAN's RAs as option 37" \
 	wait_for 10 "option 37 in an RA" portal_seen
 bg_stop tcpdump-ra
+
+# RFC 8910 §2.2: and our own DHCPv6 server on the LAN passes it on to a
+# client whose ORO asks for option 103 (an Information-request, RFC 8415
+# §18.2.6, sent from a plain UDP socket).
+dhcp_portal() {
+	ns_exec host "$LAB_PY" - <<'PY'
+import socket, struct, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
+s.bind(("::", 546))
+s.settimeout(3)
+duid = struct.pack(">HH6s", 3, 1, b"\x02\x00\x00\x00\x00\x07")
+msg = bytes([11, 0x12, 0x34, 0x56])                       # Information-request
+msg += struct.pack(">HH", 1, len(duid)) + duid            # Client Identifier
+msg += struct.pack(">HHH", 6, 2, 103)                     # ORO: captive portal
+msg += struct.pack(">HHH", 8, 2, 0)                       # Elapsed Time
+s.sendto(msg, ("ff02::1:2", 547, 0, socket.if_nametoindex("eth0")))
+reply = s.recv(2048)
+pos = 4
+while pos + 4 <= len(reply):
+    code, length = struct.unpack(">HH", reply[pos:pos + 4])
+    if code == 103:
+        print(reply[pos + 4:pos + 4 + length].decode())
+    pos += 4 + length
+PY
+}
+portal_by_dhcp() { [ "$(dhcp_portal)" = "$LAB_PORTAL" ]; }
+tap_check "our DHCPv6 server on the LAN answers option 103 with the upstream's URI" \
+	wait_for 10 "option 103 from our server" portal_by_dhcp
 
 # RFC 7084 WPD-5: packets to an unassigned /64 of the delegated prefix get
 # an ICMPv6 Destination Unreachable from the CE and nothing goes upstream.

@@ -25,6 +25,8 @@
 #
 #   lab_up [ce_extra_toml]  build it all; returns once the LAN host of our CE
 #                           has its addresses and default route
+#                           (LAB_PRE_UP: a command run just before our
+#                           daemon starts)
 #   lab_break               the ISP's IPv6 breaks: radvd leaves (final RA,
 #                           router lifetime 0) and the ISP blackholes the
 #                           Internet's IPv6 silently
@@ -196,6 +198,8 @@ subnet_id = 1
 max_interval = 10
 $ce_extra
 TOML
+	# A hook for what a test must set up before our daemon starts.
+	[ -z "${LAB_PRE_UP:-}" ] || "$LAB_PRE_UP"
 	lab_start_ours || umi_die "umigame-dhcp6d did not start: $(tail -20 "$(bg_log dhcp6d-ce)")"
 	wait_for 30 "a delegated /56" sh -c "[ -n \"\$(UMIGAME_DHCP6D_SOCKET='$dir/control.sock' '$UMIGAME' dhcp6 show --json | jq -r '.client.ias[0].leases[0].prefix // empty')\" ]" ||
 		umi_die "no prefix delegated: $(lab_show; tail -20 "$(bg_log dhcp6d-ce)")"

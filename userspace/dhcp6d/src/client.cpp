@@ -425,6 +425,10 @@ void Client::apply()
 		content.captive_portal = b.captive_portal;
 		sender->update(std::move(content));
 	}
+	if (portal_listener_ && b.captive_portal != portal_told_) {
+		portal_told_ = b.captive_portal;
+		portal_listener_(portal_told_);
+	}
 }
 
 void Client::save()
@@ -492,6 +496,14 @@ void Client::reconfigure(const ClientConfig &config)
 	machine_->reconfigure(monotonic_now(), machine_options(config_));
 	apply();
 	pump();
+}
+
+void Client::on_captive_portal(std::function<void(const std::optional<std::string> &)> listener)
+{
+	portal_listener_ = std::move(listener);
+	portal_told_ = machine_->binding().captive_portal;
+	if (portal_listener_)
+		portal_listener_(portal_told_);
 }
 
 void Client::shutdown(std::function<void()> done)

@@ -111,6 +111,22 @@ private:
 			server_ = std::make_unique<Server>(loop_, rtnl_, *config.server, config.state_dir);
 		if (config.client)
 			client_ = std::make_unique<Client>(loop_, rtnl_, *config.client, config.state_dir);
+		connect_roles();
+	}
+
+	// Both roles in one daemon: the delegating router passes on what the
+	// requesting router learned upstream (RFC 8910 captive portal).
+	void connect_roles()
+	{
+		if (!client_) {
+			if (server_)
+				server_->set_upstream_captive_portal(std::nullopt);
+			return;
+		}
+		client_->on_captive_portal([this](const std::optional<std::string> &uri) {
+			if (server_)
+				server_->set_upstream_captive_portal(uri);
+		});
 	}
 
 	nlohmann::json show() const
@@ -150,6 +166,7 @@ private:
 					cleanup_ = loop_.after(std::chrono::milliseconds(0), [leaving] { delete leaving; });
 				});
 			}
+			connect_roles();
 			next.control_socket = config_.control_socket;
 			next.state_dir = config_.state_dir;
 			next.run_as = config_.run_as;

@@ -46,6 +46,10 @@ public:
 
 	nlohmann::json status() const;
 
+	// Called with the captive-portal URI from the upstream Reply (RFC 8910)
+	// now and whenever it changes, for our own delegating router to pass on.
+	void on_captive_portal(std::function<void(const std::optional<std::string> &)> listener);
+
 private:
 	void on_readable();
 	void pump();
@@ -76,6 +80,8 @@ private:
 	std::set<Ipv6Prefix> labels_;
 	std::vector<std::string> problems_;
 	std::function<void()> done_;
+	std::function<void(const std::optional<std::string> &)> portal_listener_;
+	std::optional<std::string> portal_told_;
 	bool upstream_carrier_ = true;
 	bool upstream_default_ = false;
 	std::optional<Ipv6Prefix> ula_;

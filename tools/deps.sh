@@ -12,6 +12,7 @@ packages=(
 	linux-headers-amd64 linux-image-amd64 linux-source-6.1 bc bison flex
 	libssl-dev libmnl-dev libtomlplusplus-dev libsystemd-dev
 	nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
+	libnftables-dev nftables
 	# VM runner
 	qemu-system-x86 busybox-static kmod cpio xz-utils
 	# network tests, interop peers, packet tools

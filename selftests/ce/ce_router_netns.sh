@@ -11,13 +11,6 @@
 # Every wait is a condition with a deadline. Output is KTAP. Needs root,
 # kea-dhcp6, radvd, ndisc6, tcpdump and a build of umigame-dhcp6d.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-TOP=$(cd "$HERE/../.." && pwd)
-# shellcheck source-path=SCRIPTDIR source=../lib/netns.sh
-source "$HERE/../lib/netns.sh"
-# shellcheck source-path=SCRIPTDIR source=../dhcp6/kea.sh
-source "$HERE/../dhcp6/kea.sh"
-DHCP6D=${UMIGAME_DHCP6D:-$TOP/build/release/userspace/dhcp6d/umigame-dhcp6d}
-UMIGAME=${UMIGAME:-$TOP/build/release/tools/umigame/umigame}
 # shellcheck source-path=SCRIPTDIR source=lab.sh
 source "$HERE/lab.sh"
 
@@ -52,15 +45,20 @@ tap_check "the CE learned its WAN default route from the ISP's RA" \
 tap_check "the LAN host has an address in $LAB_SUBNET, one in the ULA and a default route" lab_host_ready host
 
 # RFC 7084 L-3 (RFC 4191 §2.3) and RFC 8106: rdisc6 sees the Route
-# Information for the /56 and the ULA /48, and Kea's DNS server as RDNSS.
+# Information for the /56 and the ULA /48, and Kea's DNS server as RDNSS;
+# L-9: M = 0 and, since our DHCPv6 server answers on lan0, O = 1; L-6: the
+# prefixes on-link and autonomous.
 RDISC=$(umi_tmp rdisc6.txt)
 rdisc_ok() {
 	ns_exec host rdisc6 -1 -w 3000 eth0 >"$RDISC" 2>&1 &&
 		grep -q "Route *: $LAB_PREFIX" "$RDISC" && grep -q "Route *: $LAB_ULA" "$RDISC" &&
-		grep -q "Recursive DNS server *: $LAB_DNS" "$RDISC"
+		grep -q "Recursive DNS server *: $LAB_DNS" "$RDISC" &&
+		grep -q "Stateful address conf\. *: *No" "$RDISC" && grep -q "Stateful other conf\. *: *Yes" "$RDISC" &&
+		grep -A1 "Prefix *: $LAB_SUBNET" "$RDISC" | grep -q "On-link *: *Yes" &&
+		grep -A2 "Prefix *: $LAB_SUBNET" "$RDISC" | grep -q "Autonomous address conf\. *: *Yes"
 }
 if wait_for 15 "rdisc6 shows the routes and RDNSS" rdisc_ok; then
-	tap_ok "RAs carry Route Information for $LAB_PREFIX and $LAB_ULA and RDNSS $LAB_DNS (L-3, RFC 8106)"
+	tap_ok "RAs carry Route Information for $LAB_PREFIX and $LAB_ULA, RDNSS $LAB_DNS, M=0 O=1, L and A set (L-3, L-6, L-9, RFC 8106)"
 else
 	tap_fail "RAs carry Route Information for $LAB_PREFIX and $LAB_ULA and RDNSS $LAB_DNS" "$(cat "$RDISC")"
 fi

@@ -37,6 +37,16 @@
 #   lab_cli ARGS...         the umigame CLI against our CE's daemon
 #   lab_has_default NS      the LAN host in NS has an IPv6 default route
 
+# The lab brings what it needs: the netns and Kea helpers, and the binaries
+# under test (UMIGAME_DHCP6D / UMIGAME override them).
+_LAB_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=../lib/netns.sh
+source "$_LAB_TOP/selftests/lib/netns.sh"
+# shellcheck source-path=SCRIPTDIR source=../dhcp6/kea.sh
+source "$_LAB_TOP/selftests/dhcp6/kea.sh"
+DHCP6D=${UMIGAME_DHCP6D:-$_LAB_TOP/build/release/userspace/dhcp6d/umigame-dhcp6d}
+UMIGAME=${UMIGAME:-$_LAB_TOP/build/release/tools/umigame/umigame}
+
 LAB_DNS=2001:2:0:ff::53
 LAB_PORTAL=https://portal.isp.example/api
 LAB_WWW6=2001:2:0:ff::80

@@ -16,12 +16,6 @@
 # Environment: FALLBACK_BENCH_ROUNDS (default 3).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
-# shellcheck source-path=SCRIPTDIR source=../../selftests/lib/netns.sh
-source "$top/selftests/lib/netns.sh"
-# shellcheck source-path=SCRIPTDIR source=../../selftests/dhcp6/kea.sh
-source "$top/selftests/dhcp6/kea.sh"
-DHCP6D=${UMIGAME_DHCP6D:-$top/build/release/userspace/dhcp6d/umigame-dhcp6d}
-UMIGAME=${UMIGAME:-$top/build/release/tools/umigame/umigame}
 # shellcheck source-path=SCRIPTDIR source=../../selftests/ce/lab.sh
 source "$top/selftests/ce/lab.sh"
 

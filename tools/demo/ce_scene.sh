@@ -12,14 +12,8 @@
 #                                +--- home2 (radvd, static)  --- laptop2
 set -u
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# shellcheck source-path=SCRIPTDIR source=../../selftests/lib/netns.sh
-source "$repo/selftests/lib/netns.sh"
-# shellcheck source-path=SCRIPTDIR source=../../selftests/dhcp6/kea.sh
-source "$repo/selftests/dhcp6/kea.sh"
 # shellcheck source-path=SCRIPTDIR source=scene.sh
 source "$repo/tools/demo/scene.sh"
-DHCP6D=${UMIGAME_DHCP6D:-$repo/build/release/userspace/dhcp6d/umigame-dhcp6d}
-UMIGAME=${UMIGAME:-$repo/build/release/tools/umigame/umigame}
 # shellcheck source-path=SCRIPTDIR source=../../selftests/ce/lab.sh
 source "$repo/selftests/ce/lab.sh"
 die() { echo "${R}CE scene: $*${N}"; exit 1; }

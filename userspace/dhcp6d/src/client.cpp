@@ -71,8 +71,9 @@ json lifetimes_status(const Lifetimes &l, Seconds now)
 
 } // namespace
 
-Client::Client(EventLoop &loop, Rtnetlink &rtnl, const ClientConfig &config, const std::string &state_dir)
-	: loop_(loop), rtnl_(rtnl), config_(config), state_dir_(state_dir)
+Client::Client(EventLoop &loop, Rtnetlink &rtnl, const ClientConfig &config, const FirewallConfig &firewall,
+	       const std::string &state_dir)
+	: loop_(loop), rtnl_(rtnl), config_(config), state_dir_(state_dir), firewall_config_(firewall)
 {
 	auto upstream = rtnl_.link(config_.interface);
 	if (!upstream)
@@ -135,6 +136,13 @@ Client::Client(EventLoop &loop, Rtnetlink &rtnl, const ClientConfig &config, con
 
 	if (config_.ula.enabled)
 		ula_ = config_.ula.prefix ? *config_.ula.prefix : load_or_create_ula(state_dir_, upstream->mac);
+	// RFC 6092 §4: the LANs are protected from the start, before any
+	// lease (RFC 7084 G-3); a table we cannot install is fatal here, not
+	// a router left open.
+	if (firewall_config_.enabled && !config_.downstream.empty()) {
+		firewall_ = std::make_unique<Firewall>(firewall_config_);
+		apply_firewall(Binding{}, true);
+	}
 	if (config_.accept_ra) {
 		// RFC 7084 W-3: the WAN default router comes from its RAs; a
 		// forwarding interface only takes them with accept_ra = 2.
@@ -201,6 +209,28 @@ void Client::open_ra_senders()
 	ra_ = std::move(next);
 	for (auto &[name, sender] : ra_)
 		sender->set_upstream_default(upstream_default_);
+}
+
+void Client::apply_firewall(const Binding &binding, bool must)
+{
+	FirewallView view;
+	view.wan = config_.interface;
+	for (const Downstream &d : config_.downstream)
+		view.lans.push_back(d.interface);
+	for (const LeasedPrefix *p : binding.prefixes()) {
+		view.lan_prefixes.push_back(p->prefix);
+		view.delegated = true;
+	}
+	if (ula_)
+		view.lan_prefixes.push_back(*ula_);
+	try {
+		firewall_->apply(view);
+	} catch (const std::exception &e) {
+		if (must)
+			throw;
+		firewall_errors_++;
+		log::error(std::string("client: ") + e.what() + " (the previous table stays in force)");
+	}
 }
 
 void Client::refresh_upstream_default()
@@ -425,6 +455,8 @@ void Client::apply()
 		content.captive_portal = b.captive_portal;
 		sender->update(std::move(content));
 	}
+	if (firewall_)
+		apply_firewall(b, false);
 	if (portal_listener_ && b.captive_portal != portal_told_) {
 		portal_told_ = b.captive_portal;
 		portal_listener_(portal_told_);
@@ -479,7 +511,7 @@ void Client::on_rtnetlink_event(const RtnetlinkEvent &event)
 			}
 }
 
-void Client::reconfigure(const ClientConfig &config)
+void Client::reconfigure(const ClientConfig &config, const FirewallConfig &firewall)
 {
 	if (config.interface != config_.interface)
 		log::warning("client: a new upstream interface takes effect at the next start");
@@ -492,6 +524,17 @@ void Client::reconfigure(const ClientConfig &config)
 					       : load_or_create_ula(state_dir_, rtnl_.link(upstream_index_)->mac);
 	}
 	config_ = next;
+	firewall_config_ = firewall;
+	if (!firewall_config_.enabled || config_.downstream.empty()) {
+		if (firewall_) {
+			drop_firewall();
+			log::notice("client: firewall off, table ip6 " + std::string(kFirewallTable) + " removed");
+		}
+	} else if (firewall_) {
+		firewall_->set_config(firewall_config_);
+	} else {
+		firewall_ = std::make_unique<Firewall>(firewall_config_);
+	}
 	open_ra_senders();
 	machine_->reconfigure(monotonic_now(), machine_options(config_));
 	apply();
@@ -521,7 +564,20 @@ void Client::shutdown(std::function<void()> done)
 	save();
 	for (auto &[name, sender] : ra_)
 		sender->send_final();
+	// Nothing of ours is left to protect: the table goes with us.
+	if (firewall_)
+		drop_firewall();
 	pump();
+}
+
+void Client::drop_firewall()
+{
+	try {
+		firewall_->remove();
+	} catch (const std::exception &e) {
+		log::error(std::string("client: ") + e.what());
+	}
+	firewall_.reset();
 }
 
 json Client::status() const
@@ -572,6 +628,7 @@ json Client::status() const
 		{"downstream", downstream},
 		{"problems", problems_},
 		{"ula", ula_ ? json(ula_->str()) : json(nullptr)},
+		{"firewall", firewall_ ? firewall_->status() : json(nullptr)},
 		{"upstream_default", upstream_default_},
 		{"ra", ra},
 		{"counters",
@@ -589,7 +646,8 @@ json Client::status() const
 		  {"reconfigure_accepted", c.reconfigure_accepted},
 		  {"reconfigure_rejected", c.reconfigure_rejected},
 		  {"send_errors", send_errors_},
-		  {"apply_errors", apply_errors_}}}};
+		  {"apply_errors", apply_errors_},
+		  {"firewall_errors", firewall_errors_}}}};
 	put_server_options(b, out);
 	return out;
 }

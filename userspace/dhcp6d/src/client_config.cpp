@@ -75,6 +75,10 @@ RaConfig parse_ra(ConfigTable &t)
 						    "2000 characters (RFC 8910 §2, RFC 8908 §2)");
 		ra.captive_portal = c->value;
 	}
+	ra.on_link = t.boolean("on_link", ra.on_link);
+	ra.autonomous = t.boolean("autonomous", ra.autonomous);
+	if (t.has("other_config"))
+		ra.other_config = t.boolean("other_config", false);
 	t.finish();
 	return ra;
 }

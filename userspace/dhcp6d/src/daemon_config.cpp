@@ -42,9 +42,24 @@ DaemonConfig parse_table(const toml::table &root, const std::string &name)
 		out.client = parse_client_config(*client);
 	if (auto server = top.table("server"))
 		out.server = parse_server_config(*server);
+	if (auto firewall = top.table("firewall")) {
+		if (!out.client)
+			firewall->fail("[firewall] protects the LANs of a [client]: configure one");
+		out.firewall = parse_firewall_config(*firewall);
+	}
 	top.finish();
 	if (!out.client && !out.server)
 		top.fail("nothing to do: configure [client], [server] or both");
+	// RFC 7084 L-9: O = 1 when our own server answers the LAN's
+	// Information-requests.
+	if (out.client && !out.client->ra.other_config) {
+		bool serves_lan = false;
+		if (out.server)
+			for (const Downstream &d : out.client->downstream)
+				for (const std::string &i : out.server->interfaces)
+					serves_lan |= d.interface == i;
+		out.client->ra.other_config = serves_lan;
+	}
 	return out;
 }
 

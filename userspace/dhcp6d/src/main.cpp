@@ -110,7 +110,7 @@ private:
 		if (config.server)
 			server_ = std::make_unique<Server>(loop_, rtnl_, *config.server, config.state_dir);
 		if (config.client)
-			client_ = std::make_unique<Client>(loop_, rtnl_, *config.client, config.state_dir);
+			client_ = std::make_unique<Client>(loop_, rtnl_, *config.client, config.firewall, config.state_dir);
 		connect_roles();
 	}
 
@@ -156,9 +156,9 @@ private:
 			else
 				server_.reset();
 			if (next.client && client_) {
-				client_->reconfigure(*next.client);
+				client_->reconfigure(*next.client, next.firewall);
 			} else if (next.client) {
-				client_ = std::make_unique<Client>(loop_, rtnl_, *next.client, config_.state_dir);
+				client_ = std::make_unique<Client>(loop_, rtnl_, *next.client, next.firewall, config_.state_dir);
 			} else if (client_) {
 				auto *leaving = client_.release();
 				leaving->shutdown([this, leaving] {

@@ -135,10 +135,11 @@ RouterAdvertisement build_advertisement(const RaConfig &config, Seconds now, con
 	// MUST then be sent as medium.
 	if (ra.router_lifetime == 0)
 		ra.preference = RouterPreference::medium;
+	ra.other = config.other_config.value_or(false);
 	ra.source_link_layer = mac;
 	ra.mtu = config.mtu;
 	for (const AnnouncedPrefix &p : content.prefixes) {
-		PrefixInformation pio{.prefix = p.prefix};
+		PrefixInformation pio{.prefix = p.prefix, .on_link = config.on_link, .autonomous = config.autonomous};
 		if (!final) {
 			// The lease goes with us on a final RA: deprecated, and gone.
 			pio.valid_lifetime = valid_at(p, now);

@@ -6,18 +6,10 @@
 
 #include "umigame/dhcp6d/daemon_config.h"
 
+#include "config_error.h"
+
 namespace umigame::dhcp6d {
 namespace {
-
-std::string error_of(const std::string &text)
-{
-	try {
-		parse_daemon_config(text, "c.toml");
-	} catch (const ConfigError &e) {
-		return e.what();
-	}
-	return "";
-}
 
 // The sample of docs/dhcp6.md ("Requesting router"), verbatim: keep the two
 // in step.
@@ -28,6 +20,8 @@ rapid_commit = false          # RFC 8415 §21.14: two-message exchange
 reconfigure_accept = true     # §21.20: accept authenticated Reconfigure
 address_selection = true      # apply RFC 7078 policy (ip addrlabel)
 duid_type = "ll"              # "ll" or "llt" (§11); made once, kept
+accept_ra = true              # set accept_ra = 2 on the interface: the WAN
+                              # default router comes from its RAs (RFC 7084 W-3)
 
 [[client.prefix]]             # one IA_PD each (§21.21)
 iaid = 1                      # default: 1, 2, ... in order
@@ -54,7 +48,20 @@ max_interval = 600            # MaxRtrAdvInterval, 4..1800
 # mtu = 1492                  # MTU option; absent: none
 dns_servers = ["2001:db8::53"]        # added to the DHCPv6 ones (RDNSS)
 search_domains = ["home.example"]     # added to the DHCPv6 ones (DNSSL)
+# captive_portal = "https://portal.example/api"  # RFC 8910 option 37; default:
+                              # the upstream's DHCPv6 option 103; "" = none
+# on_link = true              # PIO L flag (RFC 7084 L-6, L-7)
+# autonomous = true           # PIO A flag: hosts use SLAAC
+# other_config = ...          # O flag (L-9); default: set when this daemon's
+                              # [server] answers on a downstream interface
 # enabled = true
+
+[client.ula]                  # RFC 4193 / RFC 7084 ULA-1..5
+# enabled = true
+# prefix = "fd12:3456:789a::/48"  # default: generated once (RFC 4193 §3.2.2),
+                              # kept in state_dir/ula
+# valid_lifetime = 2592000    # PIO lifetimes of the ULA /64s (RFC 4861 defaults)
+# preferred_lifetime = 604800
 )";
 
 TEST(ClientConfig, SampleIsReadAsWritten)
@@ -146,6 +153,10 @@ TEST(ClientConfig, MinimalDefaults)
 	EXPECT_TRUE(c.ula.enabled);
 	EXPECT_FALSE(c.ula.prefix);
 	EXPECT_FALSE(c.ra.captive_portal);
+	// RFC 7084 L-6: L and A set; L-9: O decided with the [server] role.
+	EXPECT_TRUE(c.ra.on_link);
+	EXPECT_TRUE(c.ra.autonomous);
+	EXPECT_EQ(c.ra.other_config, false); // no [server] here
 }
 
 TEST(ClientConfig, RefusalsNameFileAndLine)
@@ -190,7 +201,7 @@ TEST(ClientConfig, RefusalsNameFileAndLine)
 		 "c.toml:3:13: duid_type must be \"ll\" or \"llt\" (RFC 8415 §11)"},
 	};
 	for (const Case &c : cases)
-		EXPECT_EQ(error_of(c.text), c.error) << c.text;
+		EXPECT_EQ(config_error_of(c.text), c.error) << c.text;
 }
 
 } // namespace

@@ -55,3 +55,27 @@ TEST(DaemonConfig, UnreadableFileIsAnError)
 	EXPECT_NE(error_of([] { load_daemon_config("/nonexistent/dhcp6d.toml"); }).find("/nonexistent/dhcp6d.toml"),
 		  std::string::npos);
 }
+
+// RFC 7084 L-9: the LAN's RAs say O = 1 when this daemon's server answers
+// on a downstream interface (stateless DHCPv6, RFC 3736), O = 0 when
+// nobody there would answer; configuration wins either way.
+TEST(DaemonConfig, OtherConfigFlagFollowsOurServerOnTheLan)
+{
+	const std::string client = "[client]\ninterface = \"wan0\"\n[[client.prefix]]\n"
+				   "[[client.downstream]]\ninterface = \"lan0\"\n";
+	struct Case {
+		std::string text;
+		bool other;
+	} cases[] = {
+		{client, false},
+		{client + "[server]\ninterfaces = [\"lan0\"]\n", true},
+		{client + "[server]\ninterfaces = [\"dmz0\"]\n", false},
+		{client + "[client.ra]\nother_config = true\n", true},
+		{client + "[client.ra]\nother_config = false\n[server]\ninterfaces = [\"lan0\"]\n", false},
+	};
+	for (const Case &c : cases) {
+		DaemonConfig d = parse_daemon_config(c.text, "d.toml");
+		ASSERT_TRUE(d.client);
+		EXPECT_EQ(d.client->ra.other_config, c.other) << c.text;
+	}
+}

@@ -179,6 +179,30 @@ TEST(RaContent, NoUpstreamDefaultRouteNoDefaultRouter)
 	EXPECT_EQ(ra.rdnss[0].lifetime, 1200u);
 }
 
+// RFC 7084 L-6: L and A set by default; L-7: configurable; L-9: the O
+// flag as configured, M never set (no stateful addresses on the LAN).
+TEST(RaContent, PrefixFlagsAndOtherConfig)
+{
+	auto ra = build_advertisement(config(), Seconds(1100),
+				      content({announced("2001:db8:1:5::/64", 1800, 3600, 1000)}), kNone,
+				      std::nullopt, true, false);
+	ASSERT_EQ(ra.prefixes.size(), 1u);
+	EXPECT_TRUE(ra.prefixes[0].on_link);
+	EXPECT_TRUE(ra.prefixes[0].autonomous);
+	EXPECT_FALSE(ra.managed);
+	EXPECT_FALSE(ra.other);
+	RaConfig c = config();
+	c.autonomous = false;
+	c.on_link = false;
+	c.other_config = true;
+	ra = build_advertisement(c, Seconds(1100), content({announced("2001:db8:1:5::/64", 1800, 3600, 1000)}), kNone,
+				 std::nullopt, true, false);
+	EXPECT_FALSE(ra.prefixes[0].on_link);
+	EXPECT_FALSE(ra.prefixes[0].autonomous);
+	EXPECT_FALSE(ra.managed);
+	EXPECT_TRUE(ra.other);
+}
+
 // RFC 7084 ULA-5: a ULA alone makes no default router, even with a WAN
 // default route; RFC 4861 §6.2.1: its lifetimes do not count down.
 TEST(RaContent, UlaAloneIsNoDefaultRouterAndKeepsItsLifetimes)

@@ -19,6 +19,7 @@
 #include "umigame/dhcp6d/client_config.h"
 #include "umigame/dhcp6d/client_machine.h"
 #include "umigame/dhcp6d/client_state.h"
+#include "umigame/dhcp6d/firewall.h"
 #include "umigame/dhcp6d/ra_sender.h"
 #include "umigame/event_loop.h"
 #include "umigame/rtnetlink.h"
@@ -30,14 +31,15 @@ public:
 	// Opens sockets, reads the saved DUID and leases from state_dir and
 	// starts (Solicit, or Rebind of saved leases). Throws
 	// std::runtime_error naming what failed.
-	Client(EventLoop &loop, Rtnetlink &rtnl, const ClientConfig &config, const std::string &state_dir);
+	Client(EventLoop &loop, Rtnetlink &rtnl, const ClientConfig &config, const FirewallConfig &firewall,
+	       const std::string &state_dir);
 	~Client();
 	Client(const Client &) = delete;
 	Client &operator=(const Client &) = delete;
 
 	// SIGHUP: new IAs are asked for, downstream and RA settings applied.
 	// A changed upstream interface needs a restart (logged).
-	void reconfigure(const ClientConfig &config);
+	void reconfigure(const ClientConfig &config, const FirewallConfig &firewall);
 
 	// Stop: Release the leases (RFC 8415 §18.2.7), withdraw the prefixes
 	// downstream (final RAs, §6.2.5 of RFC 4861), then call done() once
@@ -61,6 +63,12 @@ private:
 	// RFC 7084 G-4/G-5: is there a default route out of the WAN (learned
 	// from its RAs, W-3, or static)? Tells the RA senders when it changes.
 	void refresh_upstream_default();
+	// The firewall's table for what we hold now (RFC 6092; G-3 before the
+	// first delegation). `must`: a failure throws (at start) instead of
+	// being logged with the previous table left in force.
+	void apply_firewall(const Binding &binding, bool must);
+	// Take our table out of the kernel (errors logged) and forget it.
+	void drop_firewall();
 
 	EventLoop &loop_;
 	Rtnetlink &rtnl_;
@@ -85,6 +93,9 @@ private:
 	bool upstream_carrier_ = true;
 	bool upstream_default_ = false;
 	std::optional<Ipv6Prefix> ula_;
+	FirewallConfig firewall_config_;
+	std::unique_ptr<Firewall> firewall_;
+	uint64_t firewall_errors_ = 0;
 	uint64_t send_errors_ = 0;
 	uint64_t apply_errors_ = 0;
 };

@@ -46,6 +46,15 @@ struct RaConfig {
 	// RFC 8910: the captive portal API URI to announce; absent = pass on
 	// the upstream's, "" = announce none.
 	std::optional<std::string> captive_portal{};
+	// RFC 7084 L-6, L-7: the Prefix Information's L and A flags, 1 unless
+	// configured otherwise.
+	bool on_link = true;
+	bool autonomous = true;
+	// RFC 7084 L-9: the O flag says "ask DHCPv6 for other configuration";
+	// absent: set when this daemon's [server] answers on a downstream
+	// interface (RFC 3736 stateless service), clear otherwise. M stays 0:
+	// the LAN's addresses come from SLAAC.
+	std::optional<bool> other_config{};
 	bool operator==(const RaConfig &) const = default;
 };
 

@@ -6,6 +6,8 @@
 //             upstream and splits them over downstream interfaces)
 //   [server]  the delegating router (RFC 8415 server, delegates prefixes
 //             from pools to requesting routers)
+//   [firewall] the requesting router's RFC 6092 firewall (optional: on
+//             with its defaults when absent)
 //
 // Every error names file:line:column and the whole file is refused: a
 // reload with a bad file keeps the running configuration.
@@ -16,6 +18,7 @@
 
 #include "umigame/daemon.h"
 #include "umigame/dhcp6d/client.h"
+#include "umigame/dhcp6d/firewall.h"
 #include "umigame/dhcp6d/server.h"
 
 namespace umigame::dhcp6d {
@@ -27,6 +30,9 @@ struct DaemonConfig {
 	std::string state_dir = "/var/lib/umigame/dhcp6d";
 	std::optional<ClientConfig> client;
 	std::optional<ServerConfig> server;
+	// [firewall]: the requesting router's LAN protection (docs/firewall.md);
+	// on by default whenever there is a [client].
+	FirewallConfig firewall;
 };
 
 // Throws ConfigError.

@@ -15,7 +15,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/lab.sh"
 
 umi_require ip kea-dhcp6 radvd rdisc6 tcpdump jq ping timeout /usr/bin/python3
-tap_plan 18
+tap_plan 21
 [ -x "$DHCP6D" ] || umi_die "no umigame-dhcp6d at $DHCP6D (make userspace)"
 
 # The CE also answers DHCPv6 on its LAN (stateless: Information-request).
@@ -39,6 +39,23 @@ tap_check "a ULA prefix $LAB_ULA is generated, saved and numbered on lan0" ula_k
 # ISP's RAs (accept_ra 2 on a forwarding interface).
 tap_check "the CE learned its WAN default route from the ISP's RA" \
 	sh -c "ip -n $(ns_name ce) -6 route show default | grep -q 'proto ra.*dev wan0\|dev wan0.*proto ra'"
+
+# RFC 7084 W-2 (RFC 4861 §6.3.7): the CE solicited the ISP's routers and
+# heard them; WAA-6: their RAs set M, so it asked Kea for an address too,
+# without a [client.address] in its configuration.
+routers_heard() {
+	json_holds '.client.upstream_routers.solicitations >= 1 and .client.upstream_routers.last.managed == true' lab_show
+}
+tap_check "the CE solicited the ISP's router and read M=1 from its RA (W-2)" wait_for 10 "RA heard" routers_heard
+wan_address() {
+	ip -n "$(ns_name ce)" -6 addr show dev wan0 scope global | grep -q "inet6 2001:2:0:1::1[0-9a-f]\{3\}/128"
+}
+tap_check "so it asked for an address too and wan0 has a /128 from Kea's pool (WAA-6)" \
+	wait_for 15 "IA_NA address on wan0" wan_address
+# W-1, WAA-1 (RFC 4862): and, as a host on the WAN, a SLAAC address from
+# the ISP's /64.
+wan_slaac() { ip -n "$(ns_name ce)" -6 addr show dev wan0 scope global | grep -q "inet6 2001:2:0:1:[0-9a-f:]*/64"; }
+tap_check "wan0 has a SLAAC address in the ISP's 2001:2:0:1::/64 (W-1, WAA-1)" wait_for 15 "SLAAC on wan0" wan_slaac
 
 # RFC 7084 L-2, L-4, G-4 (with a WAN default route): the LAN host's global
 # and ULA addresses by SLAAC and its default route via the CE.

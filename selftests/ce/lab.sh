@@ -11,8 +11,9 @@
 #                         kea-dhcp6:   2001:2:0:1::1/64      SLAAC on    /64 of the     SLAAC, RDNSS,
 #                         /56s from    192.0.2.1/24          wan0 (W-1)  /56 + ULA      10.0.1.2/24
 #                         2001:2:0:1000::/52,                 192.0.2.2   10.0.1.1/24
-#                         DNS, captive portal (103)
-#                         radvd: default router on down0 and down1
+#                         DNS, captive portal (103),   + IA_NA
+#                         addresses ::1000-::1fff      (WAA-6)
+#                         radvd: default router on down0 (M, O set) and down1
 #                                      down1 <------------>  wan0        lan0 <------>  eth0
 #                                      2001:2:0:2::1/64    ce2 ns (the baseline):     host2 ns
 #                                      192.0.3.1/24        radvd with a static config
@@ -48,6 +49,8 @@ DHCP6D=${UMIGAME_DHCP6D:-$_LAB_TOP/build/release/userspace/dhcp6d/umigame-dhcp6d
 UMIGAME=${UMIGAME:-$_LAB_TOP/build/release/tools/umigame/umigame}
 
 LAB_DNS=2001:2:0:ff::53
+# The ISP's link to the CE: its RAs set M and O, Kea assigns from this.
+LAB_WAN_POOL=2001:2:0:1::1000-2001:2:0:1::1fff
 LAB_PORTAL=https://portal.isp.example/api
 LAB_WWW6=2001:2:0:ff::80
 LAB_WWW4=198.51.100.80
@@ -64,6 +67,8 @@ _lab_radvd_isp() {
 	cat >"$conf" <<CONF
 interface down0 {
 	AdvSendAdvert on;
+	AdvManagedFlag on;
+	AdvOtherConfigFlag on;
 	MinRtrAdvInterval 3;
 	MaxRtrAdvInterval 10;
 	prefix 2001:2:0:1::/64 { };
@@ -182,7 +187,7 @@ lab_up() {
 	KEA_EXTRA_OPTIONS="{ \"name\": \"dns-servers\", \"data\": \"$LAB_DNS\" },
 		{ \"name\": \"domain-search\", \"data\": \"isp.example\" },
 		{ \"name\": \"v6-captive-portal\", \"data\": \"$LAB_PORTAL\" }" \
-		kea_start isp down0 2001:2:0:1000::/52 56 || umi_die "Kea did not start: $(tail -5 "$(bg_log kea-isp)")"
+		KEA_SUBNET=2001:2:0:1::/64 KEA_ADDRESS_POOL="$LAB_WAN_POOL" kea_start isp down0 2001:2:0:1000::/52 56 || umi_die "Kea did not start: $(tail -5 "$(bg_log kea-isp)")"
 	wait_for 10 "isp:down1 link-local" link_local_ready isp down1 || umi_die "down1 has no link-local address"
 	_lab_radvd_isp
 	wait_for 10 "ce2:lan0 link-local" link_local_ready ce2 lan0 || umi_die "ce2 lan0 has no link-local address"

@@ -7,7 +7,9 @@
 #       serving IFACE from POOL (e.g. 2001:db8:100::/40) in /DELEGATED_LEN
 #       prefixes; returns once Kea has opened its socket on IFACE.
 #       KEA_EXTRA_OPTIONS may hold extra "option-data" JSON entries
-#       (comma-separated objects) for the subnet.
+#       (comma-separated objects) for the subnet; KEA_SUBNET the link's
+#       subnet (default 2001:db8:ffff::/64) and KEA_ADDRESS_POOL an IA_NA
+#       pool in it ("FIRST-LAST"; default none).
 #   kea_leases NS       print Kea's memfile lease CSV (header included)
 #
 # What Kea needs in a namespace (measured, see ARCHITECTURE-NOTES): scratch
@@ -22,7 +24,8 @@ kea_start() {
 	local t1=${5:-1000} t2=${6:-1600} pref=${7:-1800} valid=${8:-3600}
 	KEA_DIR=$(umi_tmp "kea-$ns")
 	mkdir -p "$KEA_DIR"
-	local base=${pool%/*} plen=${pool#*/}
+	local base=${pool%/*} plen=${pool#*/} pools=""
+	[ -n "${KEA_ADDRESS_POOL:-}" ] && pools="{ \"pool\": \"$KEA_ADDRESS_POOL\" }"
 	cat >"$KEA_DIR/kea.json" <<JSON
 { "Dhcp6": {
     "interfaces-config": { "interfaces": [ "$ifc" ],
@@ -34,7 +37,8 @@ kea_start() {
     "renew-timer": $t1, "rebind-timer": $t2,
     "preferred-lifetime": $pref, "valid-lifetime": $valid,
     "subnet6": [ {
-        "subnet": "2001:db8:ffff::/64", "interface": "$ifc",
+        "subnet": "${KEA_SUBNET:-2001:db8:ffff::/64}", "interface": "$ifc",
+        "pools": [ $pools ],
         "rapid-commit": true,
         "pd-pools": [ { "prefix": "$base", "prefix-len": $plen, "delegated-len": $dlen } ],
         "option-data": [ ${KEA_EXTRA_OPTIONS:-} ]

@@ -1,5 +1,5 @@
-// libFuzzer target: the RA sender's Router Solicitation parser (and the
-// Router Advertisement parser it shares option handling with) must turn any
+// libFuzzer target: the RA sender's Router Solicitation parser and the
+// Router Advertisement parser the WAN side reads the ISP's RAs with must turn any
 // ICMPv6 payload into a value or an RaParseError, never a crash, hang or
 // sanitizer report. What parses must also serialize and parse back to the
 // same value.

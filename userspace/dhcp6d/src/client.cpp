@@ -25,9 +25,13 @@ namespace {
 
 constexpr const char *kStateFile = "client.json";
 
-MachineOptions machine_options(const ClientConfig &c)
+// `managed`: the ISP's RAs set M (RFC 7084 WAA-6).
+MachineOptions machine_options(const ClientConfig &c, bool managed)
 {
-	return {c.prefixes, c.address_iaid, c.rapid_commit, c.reconfigure_accept, c.address_selection};
+	std::optional<uint32_t> address_iaid = c.address_iaid;
+	if (!address_iaid && managed && c.address_when_managed)
+		address_iaid = 0;
+	return {c.prefixes, address_iaid, c.rapid_commit, c.reconfigure_accept, c.address_selection};
 }
 
 std::function<uint32_t()> make_random32()
@@ -175,16 +179,36 @@ Client::Client(EventLoop &loop, Rtnetlink &rtnl, const ClientConfig &config, con
 				labels_.insert(row.prefix);
 	}
 
-	machine_ = std::make_unique<ClientMachine>(machine_options(config_), duid, make_random32());
+	machine_ = std::make_unique<ClientMachine>(machine_options(config_, managed_), duid, make_random32());
 	if (saved && !saved->empty())
 		log::notice("client: rebinding the leases saved by the last run");
 	machine_->start(now, std::move(saved));
+	// RFC 7084 W-2, WAA-6: solicit the ISP's routers, read their M flag.
+	upstream_routers_ = std::make_unique<UpstreamRouters>(
+		loop_, rtnl_, upstream_index_, config_.interface, upstream->mac,
+		[this](const UpstreamRouters::Heard &h) { on_upstream_router(h); });
 	// The ULA and the LAN's RAs do not wait for a lease.
 	apply();
 	pump();
 }
 
 Client::~Client() = default;
+
+void Client::on_upstream_router(const UpstreamRouters::Heard &heard)
+{
+	// RFC 7084 WAA-6: M = 1 means "addresses from DHCPv6": add an IA_NA
+	// (a Renew carries it when bound, RFC 8415 §18.2.4). M going back to 0
+	// later changes nothing: the address stays until its lease ends.
+	if (!heard.managed || managed_ || done_)
+		return;
+	managed_ = true;
+	if (config_.address_iaid || !config_.address_when_managed)
+		return;
+	log::notice("client: " + heard.router.str() + " on " + config_.interface +
+		    " says M=1: asking for an address too (RFC 7084 WAA-6)");
+	machine_->reconfigure(monotonic_now(), machine_options(config_, managed_));
+	pump();
+}
 
 void Client::open_ra_senders()
 {
@@ -488,6 +512,7 @@ void Client::on_rtnetlink_event(const RtnetlinkEvent &event)
 		if (carrier && !upstream_carrier_ && !done_) {
 			log::notice("client: " + config_.interface + " is up again: rebinding (RFC 8415 §18.2.12)");
 			machine_->link_up(monotonic_now());
+			upstream_routers_->restart();
 			upstream_carrier_ = carrier;
 			refresh_upstream_default();
 			pump();
@@ -536,7 +561,7 @@ void Client::reconfigure(const ClientConfig &config, const FirewallConfig &firew
 		firewall_ = std::make_unique<Firewall>(firewall_config_);
 	}
 	open_ra_senders();
-	machine_->reconfigure(monotonic_now(), machine_options(config_));
+	machine_->reconfigure(monotonic_now(), machine_options(config_, managed_));
 	apply();
 	pump();
 }
@@ -629,6 +654,7 @@ json Client::status() const
 		{"problems", problems_},
 		{"ula", ula_ ? json(ula_->str()) : json(nullptr)},
 		{"firewall", firewall_ ? firewall_->status() : json(nullptr)},
+		{"upstream_routers", upstream_routers_ ? upstream_routers_->status() : json(nullptr)},
 		{"upstream_default", upstream_default_},
 		{"ra", ra},
 		{"counters",

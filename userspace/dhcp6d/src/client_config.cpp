@@ -1,5 +1,6 @@
 #include "umigame/dhcp6d/client_config.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -127,6 +128,7 @@ ClientConfig parse_client_config(ConfigTable &table)
 	c.reconfigure_accept = table.boolean("reconfigure_accept", true);
 	c.address_selection = table.boolean("address_selection", true);
 	c.accept_ra = table.boolean("accept_ra", true);
+	c.address_when_managed = table.boolean("address_when_managed", true);
 	if (auto d = table.string("duid_type")) {
 		if (d->value == "ll")
 			c.duid_llt = false;
@@ -136,12 +138,15 @@ ClientConfig parse_client_config(ConfigTable &table)
 			throw ConfigError(d->where, "duid_type must be \"ll\" or \"llt\" (RFC 8415 §11)");
 	}
 	std::set<uint32_t> iaids;
+	std::map<uint32_t, SourceLocation> hint_at;
 	for (ConfigTable &p : table.table_array("prefix")) {
 		PrefixRequest r;
 		auto iaid = ranged(p, "iaid", 0, 0xffffffff);
 		r.iaid = iaid ? uint32_t(*iaid) : uint32_t(c.prefixes.size() + 1);
 		if (!iaids.insert(r.iaid).second)
 			p.fail("IAID " + std::to_string(r.iaid) + " is used twice (RFC 8415 §12: one IAID per IA)");
+		if (auto at = p.integer("length_hint"))
+			hint_at.emplace(r.iaid, at->where);
 		if (auto h = ranged(p, "length_hint", 1, 128))
 			r.length_hint = uint8_t(*h);
 		p.finish();
@@ -181,6 +186,23 @@ ClientConfig parse_client_config(ConfigTable &table)
 		}
 		d.finish();
 		c.downstream.push_back(ds);
+	}
+	// RFC 7084 WPD-2: a hint asks for at least a /64 per downstream
+	// interface, rounded up to the nearest nibble.
+	for (const PrefixRequest &r : c.prefixes) {
+		if (!r.length_hint)
+			continue;
+		size_t lans = std::count_if(c.downstream.begin(), c.downstream.end(),
+					    [&](const Downstream &d) { return d.iaid == r.iaid; });
+		unsigned bits = 0;
+		while ((size_t(1) << bits) < lans)
+			bits++;
+		unsigned longest = 64 - (bits + 3) / 4 * 4;
+		if (r.length_hint > longest)
+			throw ConfigError(hint_at.at(r.iaid),
+					  "length_hint /" + std::to_string(r.length_hint) + " is too small for " +
+						  std::to_string(lans) + " downstream /64s: ask for /" +
+						  std::to_string(longest) + " or shorter (RFC 7084 WPD-2)");
 	}
 	if (auto ra = table.table("ra"))
 		c.ra = parse_ra(*ra);

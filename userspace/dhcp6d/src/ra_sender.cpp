@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "umigame/dhcp6d/nd_socket.h"
 #include "umigame/log.h"
 
 namespace umigame::dhcp6d {
@@ -100,6 +101,10 @@ void Announcements::sent(Seconds now)
 namespace {
 
 // What an RA says of a prefix's lifetimes at `now`.
+// RFC 9096 §3.3.
+constexpr uint32_t kNdPreferredLimit = 2700;
+constexpr uint32_t kNdValidLimit = 5400;
+
 uint32_t valid_at(const AnnouncedPrefix &p, Seconds now)
 {
 	return p.steady ? p.lifetimes.valid : p.lifetimes.valid_left(now);
@@ -144,6 +149,14 @@ RouterAdvertisement build_advertisement(const RaConfig &config, Seconds now, con
 			// The lease goes with us on a final RA: deprecated, and gone.
 			pio.valid_lifetime = valid_at(p, now);
 			pio.preferred_lifetime = preferred_at(p, now);
+			// RFC 9096 §3.3: a leased prefix is announced for at most
+			// ND_VALID_LIMIT / ND_PREFERRED_LIMIT, so that hosts drop it
+			// soon after a renumbering the RAs could not tell them about
+			// (a CE router that crashed, say).
+			if (!p.steady) {
+				pio.valid_lifetime = std::min(pio.valid_lifetime, kNdValidLimit);
+				pio.preferred_lifetime = std::min(pio.preferred_lifetime, kNdPreferredLimit);
+			}
 		}
 		ra.prefixes.push_back(pio);
 	}
@@ -188,12 +201,6 @@ RouterAdvertisement build_advertisement(const RaConfig &config, Seconds now, con
 
 namespace {
 
-void set_option(int fd, int level, int name, int value, const std::string &what)
-{
-	if (::setsockopt(fd, level, name, &value, sizeof(value)) != 0)
-		throw std::runtime_error("RA socket: cannot set " + what + ": " + std::strerror(errno));
-}
-
 const Ipv6Address kAllNodes{{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01}};
 const Ipv6Address kAllRouters{{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02}};
 
@@ -210,26 +217,9 @@ RaSender::RaSender(EventLoop &loop, uint32_t ifindex, std::string interface, std
 	: loop_(loop), ifindex_(ifindex), interface_(std::move(interface)), mac_(mac), config_(std::move(config)),
 	  schedule_(Seconds(config_.min_interval), Seconds(config_.max_interval), make_uniform01())
 {
-	fd_ = UniqueFd(::socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMPV6));
-	if (!fd_)
-		throw std::runtime_error("RA socket on " + interface_ + ": " + std::strerror(errno));
-	int fd = fd_.get();
-	if (::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, interface_.c_str(), socklen_t(interface_.size())) != 0)
-		throw std::runtime_error("RA socket: cannot bind to " + interface_ + ": " + std::strerror(errno));
-	// RFC 4861 §6.1.2/§6.1.1: ND messages carry hop limit 255 so that a
-	// receiver knows they were not forwarded.
-	set_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 255, "multicast hop limit");
-	set_option(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 255, "unicast hop limit");
-	set_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, int(ifindex_), "multicast interface");
-	set_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0, "multicast loop");
-	set_option(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1, "hop limit reception");
-	set_option(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, "packet info reception");
 	// Only Router Solicitations reach us.
-	icmp6_filter filter;
-	ICMP6_FILTER_SETBLOCKALL(&filter);
-	ICMP6_FILTER_SETPASS(kIcmpRouterSolicitation, &filter);
-	if (::setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, &filter, sizeof(filter)) != 0)
-		throw std::runtime_error("RA socket: cannot set ICMPv6 filter: " + std::string(std::strerror(errno)));
+	fd_ = open_nd_socket(ifindex_, interface_, kIcmpRouterSolicitation);
+	int fd = fd_.get();
 	// RS go to all-routers (§6.1.1); a forwarding interface is in the group
 	// already, join anyway for one that is not.
 	ipv6_mreq mreq{};
@@ -274,11 +264,7 @@ void RaSender::send_now(bool final)
 		log::error("RA on " + interface_ + ": " + e.what());
 		return;
 	}
-	sockaddr_in6 to{};
-	to.sin6_family = AF_INET6;
-	std::memcpy(&to.sin6_addr, kAllNodes.bytes.data(), 16);
-	to.sin6_scope_id = ifindex_;
-	if (::sendto(fd_.get(), bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr *>(&to), sizeof(to)) < 0) {
+	if (!send_nd(fd_.get(), ifindex_, kAllNodes, bytes)) {
 		// Typically no link-local address yet (DAD): the next one will do.
 		counters_.send_errors++;
 		log::debug("RA on " + interface_ + ": " + std::strerror(errno));
@@ -292,39 +278,18 @@ void RaSender::on_readable()
 {
 	for (;;) {
 		uint8_t buf[1500];
-		alignas(cmsghdr) uint8_t control[256];
-		sockaddr_in6 from{};
-		iovec iov{buf, sizeof(buf)};
-		msghdr msg{};
-		msg.msg_name = &from;
-		msg.msg_namelen = sizeof(from);
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = control;
-		msg.msg_controllen = sizeof(control);
-		ssize_t n = ::recvmsg(fd_.get(), &msg, MSG_DONTWAIT);
-		if (n < 0)
+		auto d = receive_nd(fd_.get(), buf);
+		if (!d)
 			return;
-		if (msg.msg_flags & MSG_TRUNC) {
-			counters_.malformed++;
-			continue;
-		}
-		int hop_limit = -1;
-		for (cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-			if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT &&
-			    c->cmsg_len >= CMSG_LEN(sizeof(int)))
-				std::memcpy(&hop_limit, CMSG_DATA(c), sizeof(int));
 		// §6.1.1: hop limit 255, or it came through a router: discard.
-		if (hop_limit != 255) {
+		if (!d->from_the_link()) {
 			counters_.malformed++;
 			continue;
 		}
 		try {
-			RouterSolicitation rs = RouterSolicitation::parse({buf, size_t(n)});
-			Ipv6Address source;
-			std::memcpy(source.bytes.data(), &from.sin6_addr, 16);
+			RouterSolicitation rs = RouterSolicitation::parse(d->icmp);
 			// §6.1.1: from the unspecified address, no SLLA option.
-			if (source == Ipv6Address{} && rs.source_link_layer) {
+			if (d->source == Ipv6Address{} && rs.source_link_layer) {
 				counters_.malformed++;
 				continue;
 			}

@@ -22,6 +22,8 @@ address_selection = true      # apply RFC 7078 policy (ip addrlabel)
 duid_type = "ll"              # "ll" or "llt" (§11); made once, kept
 accept_ra = true              # set accept_ra = 2 on the interface: the WAN
                               # default router comes from its RAs (RFC 7084 W-3)
+address_when_managed = true   # the ISP's RAs set M: ask for an address (IA_NA,
+                              # IAID 0) too, without [client.address] (WAA-6)
 
 [[client.prefix]]             # one IA_PD each (§21.21)
 iaid = 1                      # default: 1, 2, ... in order
@@ -148,8 +150,9 @@ TEST(ClientConfig, MinimalDefaults)
 	EXPECT_EQ(c.ra.min_interval, 200u);
 	EXPECT_EQ(c.ra.router_lifetime, 1800);
 	EXPECT_FALSE(c.ra.mtu);
-	// RFC 7084 W-3 and ULA-1: on unless turned off.
+	// RFC 7084 W-3, WAA-6 and ULA-1: on unless turned off.
 	EXPECT_TRUE(c.accept_ra);
+	EXPECT_TRUE(c.address_when_managed);
 	EXPECT_TRUE(c.ula.enabled);
 	EXPECT_FALSE(c.ula.prefix);
 	EXPECT_FALSE(c.ra.captive_portal);
@@ -157,6 +160,17 @@ TEST(ClientConfig, MinimalDefaults)
 	EXPECT_TRUE(c.ra.on_link);
 	EXPECT_TRUE(c.ra.autonomous);
 	EXPECT_EQ(c.ra.other_config, false); // no [server] here
+}
+
+// RFC 7084 WPD-2: the longest hint that still gives every downstream
+// interface its /64, rounded to a nibble, is taken.
+TEST(ClientConfig, HintLargeEnoughForTheLans)
+{
+	const std::string head = "[client]\ninterface = \"wan0\"\n[[client.prefix]]\n";
+	const std::string two = "[[client.downstream]]\ninterface = \"lan0\"\n[[client.downstream]]\ninterface = \"lan1\"\n";
+	EXPECT_EQ(config_error_of(head + "length_hint = 64\n[[client.downstream]]\ninterface = \"lan0\"\n"), "");
+	EXPECT_EQ(config_error_of(head + "length_hint = 60\n" + two), "");
+	EXPECT_NE(config_error_of(head + "length_hint = 61\n" + two), "");
 }
 
 TEST(ClientConfig, RefusalsNameFileAndLine)
@@ -170,6 +184,11 @@ TEST(ClientConfig, RefusalsNameFileAndLine)
 		{head, "c.toml:1:1: nothing to ask for: add a [[client.prefix]] or a [client.address]"},
 		{head + "[[client.prefix]]\nlength_hint = 129\n",
 		 "c.toml:4:15: length_hint must be between 1 and 128, not 129"},
+		// RFC 7084 WPD-2: two /64s need one bit, a nibble: /60 at most.
+		{head + "[[client.prefix]]\nlength_hint = 62\n[[client.downstream]]\ninterface = \"lan0\"\n"
+			"[[client.downstream]]\ninterface = \"lan1\"\n",
+		 "c.toml:4:15: length_hint /62 is too small for 2 downstream /64s: ask for /60 or shorter (RFC 7084 "
+		 "WPD-2)"},
 		{head + "[[client.prefix]]\niaid = 1\n[[client.prefix]]\niaid = 1\n",
 		 "c.toml:5:1: IAID 1 is used twice (RFC 8415 §12: one IAID per IA)"},
 		{head + "[[client.prefix]]\n[[client.downstream]]\ninterface = \"wan0\"\n",

@@ -680,6 +680,51 @@ TEST(ClientMachine, ReloadWithANewIaRenewsWithIt)
 	EXPECT_TRUE(h.sent().empty());
 }
 
+// RFC 7084 WAA-6: once the ISP's RAs say M = 1 the client asks for an
+// address too; bound already, the new IA_NA goes into a Renew (RFC 8415
+// §18.2.4) beside the IA_PD it holds.
+TEST(ClientMachine, AnAddressAddedLaterGoesIntoTheRenew)
+{
+	Harness h;
+	h.bind();
+	h.sent();
+	MachineOptions managed = Harness::defaults();
+	managed.address_iaid = 0;
+	h.machine.reconfigure(h.now, managed);
+	Message renew = h.last_sent();
+	EXPECT_EQ(renew.type, MessageType::Renew);
+	ASSERT_TRUE(renew.get<IaNa>());
+	EXPECT_EQ(renew.get<IaNa>()->iaid, 0u);
+	ASSERT_TRUE(renew.get<IaPd>());
+	EXPECT_EQ(renew.get<IaPd>()->prefixes()[0]->prefix, prefix("2001:db8:100::/56"));
+}
+
+// RFC 7084 WPD-6: asking for an address and a prefix, the client takes an
+// Advertise and a Reply with the prefix alone (NoAddrsAvail for the IA_NA).
+TEST(ClientMachine, PrefixWithoutAddressIsTaken)
+{
+	MachineOptions both = Harness::defaults();
+	both.address_iaid = 0;
+	Harness h(both);
+	Message s = h.solicit();
+	ASSERT_TRUE(s.get<IaNa>());
+	ASSERT_TRUE(s.get<IaPd>());
+	auto no_address = [](Message m) {
+		IaNa na{.iaid = 0};
+		na.options.add(StatusCode{Status::NoAddrsAvail, "no addresses"});
+		m.add(na);
+		return m;
+	};
+	h.deliver(no_address(Harness::advertise(s, "2001:db8:100::/56", 0)));
+	h.advance();
+	Message request = h.last_sent();
+	EXPECT_EQ(request.type, MessageType::Request);
+	h.deliver(no_address(Harness::reply(request, "2001:db8:100::/56")));
+	EXPECT_EQ(h.machine.phase(), ClientPhase::Bound);
+	ASSERT_EQ(h.machine.binding().prefixes().size(), 1u);
+	EXPECT_EQ(h.machine.binding().prefixes()[0]->prefix, prefix("2001:db8:100::/56"));
+}
+
 // RFC 8415 §18.2.8: an IA_NA address that failed DAD is declined.
 TEST(ClientMachine, DeclineAfterDadFailure)
 {

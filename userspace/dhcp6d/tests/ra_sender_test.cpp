@@ -294,15 +294,30 @@ TEST(RaContent, FinalAdvertisement)
 	EXPECT_EQ(ra.prefixes[0].valid_lifetime, 0u);
 }
 
-// RFC 4861 §6.2.3 / RFC 8415 §7.7: an infinite lease gives infinite PIO
-// lifetimes.
-TEST(RaContent, InfiniteLeaseStaysInfinite)
+// RFC 9096 §3.3: a leased prefix is announced for at most ND_VALID_LIMIT
+// (5400 s) and ND_PREFERRED_LIMIT (2700 s), even when the lease is long
+// or infinite (RFC 8415 §7.7); every RA renews that. A shorter lease wins;
+// the ULA, ours, keeps its own lifetimes.
+TEST(RaContent, LeasedPrefixLifetimesAreCappedForRenumbering)
 {
-	auto ra = build_advertisement(config(), Seconds(1100),
-				      content({announced("2001:db8:1:5::/64", 0xffffffff, 0xffffffff, 1000)}), kNone,
-				      std::nullopt, true, false);
-	EXPECT_EQ(ra.prefixes[0].valid_lifetime, 0xffffffffu);
-	EXPECT_EQ(ra.prefixes[0].preferred_lifetime, 0xffffffffu);
+	struct Case {
+		uint32_t preferred, valid, want_preferred, want_valid;
+	} cases[] = {
+		{0xffffffff, 0xffffffff, 2700, 5400},
+		{86400, 172800, 2700, 5400},
+		{1800, 3600, 1800 - 100, 3600 - 100},
+	};
+	for (const Case &c : cases) {
+		auto ra = build_advertisement(config(), Seconds(1100),
+					      content({announced("2001:db8:1:5::/64", c.preferred, c.valid, 1000)}),
+					      kNone, std::nullopt, true, false);
+		EXPECT_EQ(ra.prefixes[0].valid_lifetime, c.want_valid) << c.valid;
+		EXPECT_EQ(ra.prefixes[0].preferred_lifetime, c.want_preferred) << c.preferred;
+	}
+	RaContent ula;
+	ula.prefixes.push_back({*Ipv6Prefix::parse("fd12:3456:789a:1::/64"), {604800, 2592000, Seconds(0)}, true});
+	auto ra = build_advertisement(config(), Seconds(1100), ula, kNone, std::nullopt, true, false);
+	EXPECT_EQ(ra.prefixes[0].valid_lifetime, 2592000u);
 }
 
 } // namespace

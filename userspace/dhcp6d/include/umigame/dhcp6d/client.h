@@ -21,6 +21,7 @@
 #include "umigame/dhcp6d/client_state.h"
 #include "umigame/dhcp6d/firewall.h"
 #include "umigame/dhcp6d/ra_sender.h"
+#include "umigame/dhcp6d/upstream_routers.h"
 #include "umigame/event_loop.h"
 #include "umigame/rtnetlink.h"
 
@@ -59,6 +60,7 @@ private:
 	void apply();
 	void save();
 	void on_rtnetlink_event(const RtnetlinkEvent &event);
+	void on_upstream_router(const UpstreamRouters::Heard &heard);
 	void open_ra_senders();
 	// RFC 7084 G-4/G-5: is there a default route out of the WAN (learned
 	// from its RAs, W-3, or static)? Tells the RA senders when it changes.
@@ -91,6 +93,8 @@ private:
 	std::function<void(const std::optional<std::string> &)> portal_listener_;
 	std::optional<std::string> portal_told_;
 	bool upstream_carrier_ = true;
+	std::unique_ptr<UpstreamRouters> upstream_routers_;
+	bool managed_ = false; // an upstream RA said M = 1
 	bool upstream_default_ = false;
 	std::optional<Ipv6Prefix> ula_;
 	FirewallConfig firewall_config_;

@@ -82,6 +82,9 @@ struct ClientConfig {
 	// Take the WAN default router from RAs (RFC 7084 W-3): a forwarding
 	// interface ignores RAs unless accept_ra is 2, which we set at start.
 	bool accept_ra = true;
+	// RFC 7084 WAA-6: when the ISP's RAs set M, ask for an address too
+	// (IA_NA, IAID 0) though [client.address] is absent.
+	bool address_when_managed = true;
 	std::vector<Downstream> downstream;
 	RaConfig ra;
 	UlaConfig ula;

@@ -15,7 +15,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/lab.sh"
 
 umi_require ip kea-dhcp6 radvd rdisc6 tcpdump jq ping timeout /usr/bin/python3
-tap_plan 21
+tap_plan 22
 [ -x "$DHCP6D" ] || umi_die "no umigame-dhcp6d at $DHCP6D (make userspace)"
 
 # The CE also answers DHCPv6 on its LAN (stateless: Information-request).
@@ -210,14 +210,20 @@ tap_check "the LAN host gets its default route back when the ISP's router return
 over_ipv6() { lab_connect host | grep -q IPv6; }
 tap_check "and connects over IPv6 again" wait_for 10 "IPv6 again" over_ipv6
 
-# RFC 7084 ULA-2: the same ULA after a restart (the stop released the
-# lease: a new one comes, RFC 8415 §18.2.7).
+# RFC 7084 ULA-2: the same ULA after a restart; RFC 9096 §3.2 (WPD-9): with
+# release_on_stop = false (taken by a reload) the stop sends no Release and
+# the restart rebinds the saved lease, so the LAN keeps its prefix (Kea's
+# allocator would hand out the next /56 otherwise).
+sed -i '/^\[client\]$/a release_on_stop = false' "$(lab_dir)/dhcp6d.toml"
+lab_cli dhcp6 reload >/dev/null || umi_die "reload with release_on_stop = false refused"
 bg_stop dhcp6d-ce
 rm -f "$(lab_dir)/control.sock"
 lab_start_ours || umi_die "umigame-dhcp6d did not restart"
 same_ula() { [ "$(lab_ula)" = "$LAB_ULA" ] && [ -n "$(lab_delegated)" ] && _lab_host_has host "${LAB_ULA%::/48}:"; }
 tap_check "after a restart the ULA is still $LAB_ULA, and a prefix is delegated again" \
 	wait_for 20 "same ULA, a lease" same_ula
+kept_prefix() { [ "$(lab_delegated)" = "$LAB_PREFIX" ]; }
+tap_check "without a Release on stop the restart kept $LAB_PREFIX (RFC 9096 WPD-9)" kept_prefix
 
 # RFC 7084 ULA-3: a configured ULA prefix replaces the generated one.
 bg_stop dhcp6d-ce

@@ -489,6 +489,8 @@ void Client::apply()
 
 void Client::save()
 {
+	if (keep_saved_)
+		return; // stopping without Release: the file keeps the leases
 	try {
 		write_file_atomically(state_dir_, kStateFile,
 				      encode_state(machine_->duid(), machine_->binding(), monotonic_now(),
@@ -577,7 +579,15 @@ void Client::on_captive_portal(std::function<void(const std::optional<std::strin
 void Client::shutdown(std::function<void()> done)
 {
 	done_ = std::move(done);
-	machine_->release(monotonic_now());
+	if (config_.release_on_stop) {
+		machine_->release(monotonic_now());
+	} else {
+		// RFC 9096 §3.2: the leases stay ours; the state file keeps them
+		// for the next start, which rebinds them (§18.2.12).
+		save();
+		keep_saved_ = true;
+		machine_->stop_keeping_leases();
+	}
 	// The binding is gone the moment Release starts (§18.2.7): pump()
 	// takes the pieces off the downstream interfaces, and the RA senders
 	// announce them deprecated with router lifetime 0 (RFC 4861 §6.2.5).

@@ -129,6 +129,7 @@ ClientConfig parse_client_config(ConfigTable &table)
 	c.address_selection = table.boolean("address_selection", true);
 	c.accept_ra = table.boolean("accept_ra", true);
 	c.address_when_managed = table.boolean("address_when_managed", true);
+	c.release_on_stop = table.boolean("release_on_stop", true);
 	if (auto d = table.string("duid_type")) {
 		if (d->value == "ll")
 			c.duid_llt = false;

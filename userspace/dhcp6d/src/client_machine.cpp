@@ -837,6 +837,14 @@ void ClientMachine::release(Seconds now)
 	counters_.releases++;
 }
 
+void ClientMachine::stop_keeping_leases()
+{
+	exchange_.reset();
+	collecting_ = false;
+	drop_binding();
+	phase_ = ClientPhase::Stopped;
+}
+
 void ClientMachine::decline(Seconds now, const Ipv6Address &address)
 {
 	IaBinding *owner = nullptr;

@@ -24,6 +24,9 @@ accept_ra = true              # set accept_ra = 2 on the interface: the WAN
                               # default router comes from its RAs (RFC 7084 W-3)
 address_when_managed = true   # the ISP's RAs set M: ask for an address (IA_NA,
                               # IAID 0) too, without [client.address] (WAA-6)
+release_on_stop = true        # Release the leases on stop (RFC 8415 §18.2.7);
+                              # false: keep them for the next start, so a
+                              # restart does not renumber the LAN (RFC 9096)
 
 [[client.prefix]]             # one IA_PD each (§21.21)
 iaid = 1                      # default: 1, 2, ... in order
@@ -153,6 +156,7 @@ TEST(ClientConfig, MinimalDefaults)
 	// RFC 7084 W-3, WAA-6 and ULA-1: on unless turned off.
 	EXPECT_TRUE(c.accept_ra);
 	EXPECT_TRUE(c.address_when_managed);
+	EXPECT_TRUE(c.release_on_stop); // RFC 8415 §18.2.7; RFC 9096 would say false
 	EXPECT_TRUE(c.ula.enabled);
 	EXPECT_FALSE(c.ula.prefix);
 	EXPECT_FALSE(c.ra.captive_portal);

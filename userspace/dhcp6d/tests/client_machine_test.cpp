@@ -523,6 +523,22 @@ TEST(ClientMachine, ReleaseOnShutdown)
 	EXPECT_TRUE(h.machine.finished());
 }
 
+// RFC 9096 §3.2 (WPD-9): stopping without a Release sends nothing, stops
+// using the leases at once and is finished.
+TEST(ClientMachine, StopKeepingLeasesSendsNoRelease)
+{
+	Harness h;
+	h.bind();
+	h.sent();
+	h.machine.take_changed();
+	h.machine.stop_keeping_leases();
+	EXPECT_TRUE(h.sent().empty());
+	EXPECT_TRUE(h.machine.finished());
+	EXPECT_TRUE(h.machine.binding().empty());
+	EXPECT_TRUE(h.machine.take_changed());
+	EXPECT_FALSE(h.machine.deadline());
+}
+
 // RFC 8415 §18.2.7, §7.6: an unanswered Release gives up after REL_MAX_RC
 // (4) transmissions.
 TEST(ClientMachine, UnansweredReleaseGivesUpAfterFourTransmissions)

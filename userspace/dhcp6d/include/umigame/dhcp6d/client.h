@@ -95,6 +95,7 @@ private:
 	bool upstream_carrier_ = true;
 	std::unique_ptr<UpstreamRouters> upstream_routers_;
 	bool managed_ = false; // an upstream RA said M = 1
+	bool keep_saved_ = false; // stopping without Release
 	bool upstream_default_ = false;
 	std::optional<Ipv6Prefix> ula_;
 	FirewallConfig firewall_config_;

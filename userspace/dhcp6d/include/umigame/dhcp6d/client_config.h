@@ -85,6 +85,10 @@ struct ClientConfig {
 	// RFC 7084 WAA-6: when the ISP's RAs set M, ask for an address too
 	// (IA_NA, IAID 0) though [client.address] is absent.
 	bool address_when_managed = true;
+	// RFC 8415 §18.2.7: give the leases back when the daemon stops. RFC 9096
+	// §3.2 (WPD-9) would rather a CE router did not, so that a restart
+	// keeps the LAN's prefix: false keeps them (saved, rebound at start).
+	bool release_on_stop = true;
 	std::vector<Downstream> downstream;
 	RaConfig ra;
 	UlaConfig ula;

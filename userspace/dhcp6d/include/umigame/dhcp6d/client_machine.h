@@ -146,6 +146,10 @@ public:
 	// server answered or the retransmissions gave up (at once without
 	// leases).
 	void release(Seconds now);
+	// Stop without a Release (RFC 9096 §3.2: a restart must not renumber
+	// the LAN): the leases stay the server's promise to us, kept on disk
+	// by the caller; here they are no longer used. finished() at once.
+	void stop_keeping_leases();
 	bool finished() const { return phase_ == ClientPhase::Stopped; }
 	// Duplicate Address Detection failed for an IA_NA address: stop using
 	// it and Decline it (§18.2.8).

@@ -15,7 +15,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/lab.sh"
 
 umi_require ip kea-dhcp6 radvd rdisc6 tcpdump jq ping timeout /usr/bin/python3
-tap_plan 22
+tap_plan 23
 [ -x "$DHCP6D" ] || umi_die "no umigame-dhcp6d at $DHCP6D (make userspace)"
 
 # The CE also answers DHCPv6 on its LAN (stateless: Information-request).
@@ -26,6 +26,13 @@ ce() { ip -n "$(ns_name ce)" "$@"; }
 # the LAN, with the router's address.
 tap_check "Kea delegates $LAB_PREFIX; lan0 has $LAB_SUBNET" \
 	sh -c "[ -n '$LAB_PREFIX' ] && ip -n $(ns_name ce) -6 addr show dev lan0 | grep -q 'inet6 ${LAB_SUBNET%::/64}::1/64'"
+
+# RFC 7084 WPD-8 (RFC 6603): Kea excludes subnet 0 of every /56; the CE
+# asked for that and keeps it out of its LANs (lan0 is subnet 1).
+excluded_known() {
+	json_holds ".client.ias[0].leases[0].excluded == \"${LAB_PREFIX%::/56}::/64\" and (.client.problems | length) == 0" lab_show
+}
+tap_check "the CE took Kea's Prefix Exclude (${LAB_PREFIX%::/56}::/64) and numbers no LAN from it (WPD-8)" excluded_known
 
 # RFC 7084 ULA-1/ULA-2 (RFC 4193 §3.2.2): a ULA /48, generated and kept in
 # the state directory, a /64 of it on the LAN.

@@ -13,6 +13,7 @@
 #                         2001:2:0:1000::/52,                 192.0.2.2   10.0.1.1/24
 #                         DNS, captive portal (103),   + IA_NA
 #                         addresses ::1000-::1fff      (WAA-6)
+#                         subnet 0 of each /56 excluded (RFC 6603)
 #                         radvd: default router on down0 (M, O set) and down1
 #                                      down1 <------------>  wan0        lan0 <------>  eth0
 #                                      2001:2:0:2::1/64    ce2 ns (the baseline):     host2 ns
@@ -187,7 +188,7 @@ lab_up() {
 	KEA_EXTRA_OPTIONS="{ \"name\": \"dns-servers\", \"data\": \"$LAB_DNS\" },
 		{ \"name\": \"domain-search\", \"data\": \"isp.example\" },
 		{ \"name\": \"v6-captive-portal\", \"data\": \"$LAB_PORTAL\" }" \
-		KEA_SUBNET=2001:2:0:1::/64 KEA_ADDRESS_POOL="$LAB_WAN_POOL" kea_start isp down0 2001:2:0:1000::/52 56 || umi_die "Kea did not start: $(tail -5 "$(bg_log kea-isp)")"
+		KEA_SUBNET=2001:2:0:1::/64 KEA_ADDRESS_POOL="$LAB_WAN_POOL" KEA_PD_EXCLUDE=2001:2:0:1000::/64 kea_start isp down0 2001:2:0:1000::/52 56 || umi_die "Kea did not start: $(tail -5 "$(bg_log kea-isp)")"
 	wait_for 10 "isp:down1 link-local" link_local_ready isp down1 || umi_die "down1 has no link-local address"
 	_lab_radvd_isp
 	wait_for 10 "ce2:lan0 link-local" link_local_ready ce2 lan0 || umi_die "ce2 lan0 has no link-local address"

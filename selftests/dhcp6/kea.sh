@@ -8,8 +8,10 @@
 #       prefixes; returns once Kea has opened its socket on IFACE.
 #       KEA_EXTRA_OPTIONS may hold extra "option-data" JSON entries
 #       (comma-separated objects) for the subnet; KEA_SUBNET the link's
-#       subnet (default 2001:db8:ffff::/64) and KEA_ADDRESS_POOL an IA_NA
-#       pool in it ("FIRST-LAST"; default none).
+#       subnet (default 2001:db8:ffff::/64), KEA_ADDRESS_POOL an IA_NA
+#       pool in it ("FIRST-LAST"; default none) and KEA_PD_EXCLUDE a
+#       prefix inside the pool's first delegated prefix that Kea excludes
+#       from every delegated one (RFC 6603; default none).
 #   kea_leases NS       print Kea's memfile lease CSV (header included)
 #
 # What Kea needs in a namespace (measured, see ARCHITECTURE-NOTES): scratch
@@ -26,6 +28,9 @@ kea_start() {
 	mkdir -p "$KEA_DIR"
 	local base=${pool%/*} plen=${pool#*/} pools=""
 	[ -n "${KEA_ADDRESS_POOL:-}" ] && pools="{ \"pool\": \"$KEA_ADDRESS_POOL\" }"
+	local exclude=""
+	[ -n "${KEA_PD_EXCLUDE:-}" ] &&
+		exclude=", \"excluded-prefix\": \"${KEA_PD_EXCLUDE%/*}\", \"excluded-prefix-len\": ${KEA_PD_EXCLUDE#*/}"
 	cat >"$KEA_DIR/kea.json" <<JSON
 { "Dhcp6": {
     "interfaces-config": { "interfaces": [ "$ifc" ],
@@ -40,7 +45,7 @@ kea_start() {
         "subnet": "${KEA_SUBNET:-2001:db8:ffff::/64}", "interface": "$ifc",
         "pools": [ $pools ],
         "rapid-commit": true,
-        "pd-pools": [ { "prefix": "$base", "prefix-len": $plen, "delegated-len": $dlen } ],
+        "pd-pools": [ { "prefix": "$base", "prefix-len": $plen, "delegated-len": $dlen $exclude } ],
         "option-data": [ ${KEA_EXTRA_OPTIONS:-} ]
     } ],
     "loggers": [ { "name": "kea-dhcp6", "severity": "WARN",

@@ -54,6 +54,7 @@ std::string option_name(uint16_t code)
 	case OPTION_ADDRSEL: return "ADDRSEL";
 	case OPTION_ADDRSEL_TABLE: return "ADDRSEL_TABLE";
 	case OPTION_CAPTIVE_PORTAL: return "CAPTIVE_PORTAL";
+	case OPTION_PD_EXCLUDE: return "PD_EXCLUDE";
 	}
 	return "option " + std::to_string(code);
 }

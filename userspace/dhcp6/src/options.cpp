@@ -36,6 +36,8 @@ const char *misplaced(uint16_t code, Scope scope)
 	case OPTION_ADDRSEL_TABLE:
 		return scope == Scope::AddressSelection ? nullptr
 							: "only allowed inside OPTION_ADDRSEL (RFC 7078 §3)";
+	case OPTION_PD_EXCLUDE:
+		return scope == Scope::IaPrefix ? nullptr : "only allowed inside an IA Prefix (RFC 6603 §4.2)";
 	}
 	return nullptr;
 }
@@ -582,6 +584,10 @@ IaPrefix IaPrefix::parse(OptionReader &r)
 		       " is over 128 (RFC 8415 §21.22)");
 	p.prefix.address = r.address();
 	p.options = r.options(Scope::IaPrefix);
+	if (const PdExclude *x = p.options.get<PdExclude>(); x && !x->excluded_from(p.prefix))
+		r.fail("OPTION_PD_EXCLUDE /" + std::to_string(x->prefix_length) + " with " +
+		       std::to_string(x->subnet_id.size()) + " subnet-ID bytes does not fit in " + p.prefix.str() +
+		       " (RFC 6603 §4.2)");
 	return p;
 }
 
@@ -683,6 +689,60 @@ void AddressSelectionPolicy::serialize(Writer &w) const
 	uint8_t len = checked_prefix_length(prefix);
 	w.u8(len);
 	w.bytes(std::span(prefix.address.bytes).first((len + 7u) / 8));
+}
+
+// ---- prefix exclude (RFC 6603) ----
+
+std::optional<Ipv6Prefix> PdExclude::excluded_from(const Ipv6Prefix &delegated) const
+{
+	if (prefix_length <= delegated.length || prefix_length > 128)
+		return std::nullopt;
+	unsigned bits = prefix_length - delegated.length;
+	if (subnet_id.size() != (bits + 7) / 8)
+		return std::nullopt;
+	Ipv6Prefix out = delegated.masked();
+	out.length = prefix_length;
+	for (unsigned i = 0; i < bits; i++) {
+		bool set = subnet_id[i / 8] & (0x80 >> (i % 8));
+		unsigned bit = delegated.length + i;
+		if (set)
+			out.address.bytes[bit / 8] |= uint8_t(0x80 >> (bit % 8));
+	}
+	return out;
+}
+
+PdExclude PdExclude::of(const Ipv6Prefix &delegated, const Ipv6Prefix &excluded)
+{
+	PdExclude x{.prefix_length = excluded.length};
+	unsigned bits = excluded.length > delegated.length ? excluded.length - delegated.length : 0;
+	x.subnet_id.assign((bits + 7) / 8, 0);
+	for (unsigned i = 0; i < bits; i++) {
+		unsigned bit = delegated.length + i;
+		if (excluded.address.bytes[bit / 8] & (0x80 >> (bit % 8)))
+			x.subnet_id[i / 8] |= uint8_t(0x80 >> (i % 8));
+	}
+	return x;
+}
+
+PdExclude PdExclude::parse(OptionReader &r)
+{
+	// §4.2: prefix-len, then at least one byte of subnet ID, at most 16.
+	r.expect_min_length(2, "RFC 6603 §4.2");
+	PdExclude x;
+	x.prefix_length = r.u8();
+	if (x.prefix_length > 128)
+		r.fail("prefix-len " + std::to_string(x.prefix_length) + " is over 128 (RFC 6603 §4.2)");
+	auto id = r.rest();
+	if (id.size() > 16)
+		r.fail("a subnet ID of " + std::to_string(id.size()) + " bytes (RFC 6603 §4.2)");
+	x.subnet_id.assign(id.begin(), id.end());
+	return x;
+}
+
+void PdExclude::serialize(Writer &w) const
+{
+	w.u8(prefix_length);
+	w.bytes(subnet_id);
 }
 
 // ---- captive portal (RFC 8910) ----

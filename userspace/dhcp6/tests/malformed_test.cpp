@@ -126,6 +126,14 @@ std::vector<MalformedCase> malformed_cases()
 		 OPTION_RELAY_MSG, "only allowed in Relay-forward/Relay-reply"},
 		{"RFC 7078 §3 policy row outside OPTION_ADDRSEL", "07 000001 0055 0003 012800", 4,
 		 OPTION_ADDRSEL_TABLE, "only allowed inside OPTION_ADDRSEL"},
+		{"RFC 6603 §4.2 PD_EXCLUDE at the top of a message", "07 000001 0043 0002 4005", 4,
+		 OPTION_PD_EXCLUDE, "only allowed inside an IA Prefix"},
+		{"RFC 6603 §4.2 PD_EXCLUDE no longer than its /56",
+		 "07 000001 0019 002f " + z12 + " 001a 001f 0000000000000000 38 20010db8010000000000000000000000"
+		 " 0043 0002 38 00", 20, OPTION_IAPREFIX, "OPTION_PD_EXCLUDE /56 with 1 subnet-ID bytes does not fit"},
+		{"RFC 6603 §4.2 PD_EXCLUDE /72 of a /56 with one byte",
+		 "07 000001 0019 002f " + z12 + " 001a 001f 0000000000000000 38 20010db8010000000000000000000000"
+		 " 0043 0002 48 05", 20, OPTION_IAPREFIX, "OPTION_PD_EXCLUDE /72 with 1 subnet-ID bytes does not fit"},
 
 		// RFC 3646 and RFC 1035 names.
 		{"RFC 3646 §3 DNS servers of 17 octets", "07 000001 0017 0011 " + z16 + "00", 4,

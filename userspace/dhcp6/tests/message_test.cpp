@@ -240,16 +240,30 @@ TEST(Messages, UnknownTypeUsesTheClientServerLayoutRfc8415s8)
 
 TEST(Messages, UnknownOptionsInsideAnIaPrefixAreKept)
 {
-	// OPTION_PD_EXCLUDE (67, RFC 6603) is not modelled: it stays raw
-	// inside the IA Prefix and goes back out unchanged.
+	// An option we do not model stays raw inside the IA Prefix and goes
+	// back out unchanged.
 	const auto wire = hex("07 000001"
 			      "0019 0030  00000001 00000000 00000000"
 			      "  001a 0020  00000e10 00001c20 38 20010db8001234000000000000000000"
-			      "    0043 0003 40 1234");
+			      "    fff0 0003 40 1234");
 	Message m = Message::parse(wire);
 	const IaPrefix *p = m.get<IaPd>()->prefixes()[0];
-	ASSERT_NE(p->options.find(67), nullptr);
-	EXPECT_EQ(p->options.find(67)->as<RawOption>()->data, hex("40 1234"));
+	ASSERT_NE(p->options.find(0xfff0), nullptr);
+	EXPECT_EQ(p->options.find(0xfff0)->as<RawOption>()->data, hex("40 1234"));
+	EXPECT_EQ(m.serialize(), wire);
+}
+
+// RFC 6603 §4.2: a Prefix Exclude inside an IA Prefix, read relative to it.
+TEST(Messages, PrefixExcludeInsideAnIaPrefix)
+{
+	const auto wire = hex("07 000001"
+			      "0019 002f  00000001 00000000 00000000"
+			      "  001a 001f  00000e10 00001c20 38 20010db8001234000000000000000000"
+			      "    0043 0002 40 05");
+	Message m = Message::parse(wire);
+	const IaPrefix *p = m.get<IaPd>()->prefixes()[0];
+	ASSERT_NE(p->options.get<PdExclude>(), nullptr);
+	EXPECT_EQ(p->options.get<PdExclude>()->excluded_from(p->prefix), Ipv6Prefix::parse("2001:db8:12:3405::/64"));
 	EXPECT_EQ(m.serialize(), wire);
 }
 

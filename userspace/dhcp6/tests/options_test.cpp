@@ -119,6 +119,8 @@ std::vector<OptionCase> option_cases()
 		 "0055 000f  04 23 60 00000000000000000000ffff"},
 		{"RFC 7078 §3 policy row, /17 takes 3 octets",
 		 AddressSelectionPolicy{7, 1, prefix("2001:8000::/17")}, "0055 0006  07 01 11 200180"},
+		{"RFC 6603 §4.2 PD Exclude, a /64 of a /56: one subnet-ID byte", PdExclude{64, {0x05}},
+		 "0043 0002  40 05"},
 		{"RFC 8910 §2.2 Captive-Portal", CaptivePortal{"https://portal.example/api"},
 		 "0067 001a  68747470733a2f2f706f7274616c2e6578616d706c652f617069"},
 		{"RFC 8415 §21.16 Vendor Class kept raw", RawOption{OPTION_VENDOR_CLASS, hex("00007ed9 0003 616263")},
@@ -296,6 +298,31 @@ TEST(DomainName, StrEscapesOctetsThatTextCannotShow)
 	// ... and the wire keeps them exactly.
 	DomainList list{{odd}};
 	EXPECT_TRUE(decode_option(encode_option(list)) == Option(list));
+}
+
+// RFC 6603 §4.2: the subnet ID is the excluded prefix's bits after the
+// delegated one, in ceil(bits / 8) bytes; a prefix not longer than the
+// delegated one, or a subnet ID of the wrong size, places nothing.
+TEST(Options, PdExcludeIsRelativeToTheDelegatedPrefix)
+{
+	Ipv6Prefix delegated = *Ipv6Prefix::parse("2001:db8:100::/56");
+	struct Case {
+		const char *excluded;
+		PdExclude wire;
+	} cases[] = {
+		{"2001:db8:100:5::/64", {64, {0x05}}},
+		{"2001:db8:100:50::/60", {60, {0x50}}},
+		{"2001:db8:100:ff:ab00::/72", {72, {0xff, 0xab}}},
+		{"2001:db8:100:1::/127", {127, {0x01, 0, 0, 0, 0, 0, 0, 0, 0}}},
+	};
+	for (const Case &c : cases) {
+		Ipv6Prefix excluded = *Ipv6Prefix::parse(c.excluded);
+		EXPECT_EQ(PdExclude::of(delegated, excluded), c.wire) << c.excluded;
+		EXPECT_EQ(c.wire.excluded_from(delegated), excluded) << c.excluded;
+	}
+	EXPECT_FALSE((PdExclude{56, {0x00}}.excluded_from(delegated)));
+	EXPECT_FALSE((PdExclude{64, {0x05, 0x00}}.excluded_from(delegated)));
+	EXPECT_FALSE((PdExclude{72, {0x05}}.excluded_from(delegated)));
 }
 
 } // namespace

@@ -625,6 +625,8 @@ json Client::status() const
 		for (const LeasedPrefix &p : ia.prefixes) {
 			json l = lifetimes_status(p.lifetimes, now);
 			l["prefix"] = p.prefix.str();
+			if (p.excluded)
+				l["excluded"] = p.excluded->str();
 			leases.push_back(l);
 		}
 		for (const LeasedAddress &a : ia.addresses) {

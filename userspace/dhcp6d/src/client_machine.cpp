@@ -131,6 +131,9 @@ OptionRequest ClientMachine::option_request(bool solicit) const
 		oro.codes.push_back(OPTION_ADDRSEL);
 	// RFC 8910 §2.2: a CE router passes the captive portal on to its LAN.
 	oro.codes.push_back(OPTION_CAPTIVE_PORTAL);
+	// RFC 6603 §4.1, RFC 7084 WPD-8: tell us what of a prefix is not ours.
+	if (!options_.prefixes.empty())
+		oro.codes.push_back(OPTION_PD_EXCLUDE);
 	return oro;
 }
 
@@ -678,7 +681,10 @@ bool ClientMachine::apply_reply(Seconds now, const Message &m, bool &no_binding)
 				// §18.2.10.1: valid lifetime 0 means the prefix is gone.
 				if (p->valid_lifetime == 0)
 					continue;
-				ia.prefixes.push_back({prefix, {p->preferred_lifetime, p->valid_lifetime, now}});
+				std::optional<Ipv6Prefix> excluded;
+				if (const PdExclude *x = p->options.get<PdExclude>())
+					excluded = x->excluded_from(prefix); // checked by the parser
+				ia.prefixes.push_back({prefix, {p->preferred_lifetime, p->valid_lifetime, now}, excluded});
 			}
 		});
 	for (const IaNa *r : m.all<IaNa>())

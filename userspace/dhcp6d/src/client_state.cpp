@@ -40,9 +40,31 @@ std::optional<Ipv6Prefix> carve_subnet(const Ipv6Prefix &delegated, uint8_t leng
 
 namespace {
 
-// Each downstream's subnet number: its own, or the lowest one no explicit
-// subnet_id of the same IA takes, in configuration order.
-std::vector<std::pair<const Downstream *, uint64_t>> subnet_ids(const std::vector<Downstream> &downstream)
+bool overlaps(const Ipv6Prefix &a, const Ipv6Prefix &b)
+{
+	uint8_t shorter = std::min(a.length, b.length);
+	return Ipv6Prefix{a.address, shorter}.masked() == Ipv6Prefix{b.address, shorter}.masked();
+}
+
+// Whether piece `id` of length `length` of any prefix of IA `iaid` is what
+// the ISP excluded (RFC 6603 §4.2).
+bool excluded_piece(const Binding &binding, uint32_t iaid, uint8_t length, uint64_t id)
+{
+	const IaBinding *ia = binding.find(true, iaid);
+	if (!ia)
+		return false;
+	for (const LeasedPrefix &p : ia->prefixes)
+		if (p.excluded)
+			if (auto piece = carve_subnet(p.prefix, length, id); piece && overlaps(*piece, *p.excluded))
+				return true;
+	return false;
+}
+
+// Each downstream's subnet number: its own, or the lowest one that no
+// explicit subnet_id of the same IA takes and the ISP did not exclude, in
+// configuration order.
+std::vector<std::pair<const Downstream *, uint64_t>> subnet_ids(const std::vector<Downstream> &downstream,
+								 const Binding &binding)
 {
 	std::map<uint32_t, std::set<uint64_t>> taken;
 	for (const Downstream &d : downstream)
@@ -56,7 +78,7 @@ std::vector<std::pair<const Downstream *, uint64_t>> subnet_ids(const std::vecto
 			id = *d.subnet_id;
 		} else {
 			id = next[d.iaid];
-			while (taken[d.iaid].count(id))
+			while (taken[d.iaid].count(id) || excluded_piece(binding, d.iaid, d.length, id))
 				id++;
 			taken[d.iaid].insert(id);
 			next[d.iaid] = id + 1;
@@ -79,7 +101,7 @@ std::vector<Assignment> assign_subnets(const std::vector<Downstream> &downstream
 				       std::vector<std::string> *problems)
 {
 	std::vector<Assignment> out;
-	for (auto [d, id] : subnet_ids(downstream)) {
+	for (auto [d, id] : subnet_ids(downstream, binding)) {
 		const IaBinding *ia = binding.find(true, d->iaid);
 		if (!ia)
 			continue;
@@ -92,6 +114,13 @@ std::vector<Assignment> assign_subnets(const std::vector<Downstream> &downstream
 							    p.prefix.str() + " for " + d->interface);
 				continue;
 			}
+			if (p.excluded && overlaps(*subnet, *p.excluded)) {
+				if (problems)
+					problems->push_back("subnet " + subnet->str() + " for " + d->interface +
+							    " is excluded by the ISP (" + p.excluded->str() +
+							    ", RFC 6603): choose another subnet_id");
+				continue;
+			}
 			out.push_back({d->interface, p.prefix, *subnet, router_address_in(*subnet), p.lifetimes});
 		}
 	}
@@ -102,9 +131,10 @@ std::vector<Assignment> assign_ula_subnets(const std::vector<Downstream> &downst
 					   const Lifetimes &lifetimes)
 {
 	// RFC 7084 L-2: a /64 per LAN; the same subnet number as the LAN's
-	// piece of the delegated prefix, so both are easy to tell apart.
+	// piece of the delegated prefix (unless the ISP excluded that one), so
+	// both are easy to tell apart.
 	std::vector<Assignment> out;
-	for (auto [d, id] : subnet_ids(downstream))
+	for (auto [d, id] : subnet_ids(downstream, Binding{}))
 		if (auto subnet = carve_subnet(ula, 64, id & 0xffff))
 			out.push_back({d->interface, ula, *subnet, router_address_in(*subnet), lifetimes});
 	return out;
@@ -162,8 +192,12 @@ std::string encode_state(const Duid &duid, const Binding &b, Seconds mono_now,
 	for (const IaBinding &ia : b.ias) {
 		json prefixes = json::array(), addresses = json::array();
 		for (const LeasedPrefix &p : ia.prefixes)
-			prefixes.push_back({{"prefix", p.prefix.str()},
-					    {"lifetimes", lifetimes_json(p.lifetimes, mono_now, wall_now)}});
+		{
+			json pj = {{"prefix", p.prefix.str()}, {"lifetimes", lifetimes_json(p.lifetimes, mono_now, wall_now)}};
+			if (p.excluded)
+				pj["excluded"] = p.excluded->str();
+			prefixes.push_back(pj);
+		}
 		for (const LeasedAddress &a : ia.addresses)
 			addresses.push_back({{"address", a.address.str()},
 					     {"lifetimes", lifetimes_json(a.lifetimes, mono_now, wall_now)}});
@@ -216,7 +250,13 @@ SavedState decode_state(const std::string &text, Seconds mono_now, std::chrono::
 				auto p = Ipv6Prefix::parse(pj.at("prefix").get<std::string>());
 				if (!p)
 					throw std::runtime_error("bad prefix");
-				ia.prefixes.push_back({*p, lifetimes_from(pj.at("lifetimes"), mono_now, wall_now)});
+				std::optional<Ipv6Prefix> excluded;
+				if (pj.contains("excluded")) {
+					excluded = Ipv6Prefix::parse(pj.at("excluded").get<std::string>());
+					if (!excluded)
+						throw std::runtime_error("bad excluded prefix");
+				}
+				ia.prefixes.push_back({*p, lifetimes_from(pj.at("lifetimes"), mono_now, wall_now), excluded});
 			}
 			for (const json &aj : ij.at("addresses")) {
 				auto a = Ipv6Address::parse(aj.at("address").get<std::string>());

@@ -741,6 +741,28 @@ TEST(ClientMachine, PrefixWithoutAddressIsTaken)
 	EXPECT_EQ(h.machine.binding().prefixes()[0]->prefix, prefix("2001:db8:100::/56"));
 }
 
+// RFC 6603 §4.1/§4.2 (RFC 7084 WPD-8): the client asks for Prefix Exclude
+// and keeps what the server excluded with the prefix.
+TEST(ClientMachine, PrefixExcludeIsRequestedAndKept)
+{
+	Harness h;
+	Message s = h.solicit();
+	EXPECT_TRUE(s.get<OptionRequest>()->requests(OPTION_PD_EXCLUDE));
+	h.deliver(Harness::advertise(s, "2001:db8:100::/56", 255));
+	Message request = h.last_sent();
+	ASSERT_EQ(request.type, MessageType::Request);
+	EXPECT_TRUE(request.get<OptionRequest>()->requests(OPTION_PD_EXCLUDE));
+	Message r = Message::reply(request, server_duid());
+	IaPd ia{.iaid = 1, .t1 = 1000, .t2 = 1600};
+	IaPrefix p{.preferred_lifetime = 1800, .valid_lifetime = 3600, .prefix = prefix("2001:db8:100::/56")};
+	p.options.add(PdExclude::of(prefix("2001:db8:100::/56"), prefix("2001:db8:100:7::/64")));
+	ia.options.add(p);
+	r.add(ia);
+	h.deliver(r);
+	ASSERT_EQ(h.machine.phase(), ClientPhase::Bound);
+	EXPECT_EQ(h.machine.binding().prefixes()[0]->excluded, prefix("2001:db8:100:7::/64"));
+}
+
 // RFC 8415 §18.2.8: an IA_NA address that failed DAD is declined.
 TEST(ClientMachine, DeclineAfterDadFailure)
 {

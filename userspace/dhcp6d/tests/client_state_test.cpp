@@ -89,6 +89,37 @@ TEST(ClientState, PiecesThatDoNotFitAreReported)
 	ASSERT_EQ(problems.size(), 1u);
 }
 
+// RFC 6603 §4.2, RFC 7084 WPD-8: the piece the ISP excluded is nobody's;
+// automatic ids step over it, an explicit one that hits it is reported;
+// the state file keeps the exclusion.
+TEST(ClientState, ExcludedPieceIsSkippedOrReported)
+{
+	Binding b = binding_with({"2001:db8:100::/56"});
+	b.ias[0].prefixes[0].excluded = prefix("2001:db8:100:1::/64");
+	std::vector<Downstream> d = {
+		{.interface = "lan0", .iaid = 1},
+		{.interface = "lan1", .iaid = 1},
+		{.interface = "lan2", .iaid = 1, .subnet_id = 1},
+	};
+	std::vector<std::string> problems;
+	auto a = assign_subnets(d, b, &problems);
+	ASSERT_EQ(a.size(), 2u);
+	EXPECT_EQ(a[0].subnet.str(), "2001:db8:100::/64");
+	EXPECT_EQ(a[1].subnet.str(), "2001:db8:100:2::/64");
+	ASSERT_EQ(problems.size(), 1u);
+	EXPECT_NE(problems[0].find("lan2 is excluded by the ISP (2001:db8:100:1::/64"), std::string::npos) << problems[0];
+	// A /127 for the WAN link excludes the /64 around it.
+	b.ias[0].prefixes[0].excluded = prefix("2001:db8:100::/127");
+	a = assign_subnets({{.interface = "lan0", .iaid = 1}}, b);
+	ASSERT_EQ(a.size(), 1u);
+	EXPECT_EQ(a[0].subnet.str(), "2001:db8:100:1::/64");
+	auto wall = std::chrono::system_clock::now();
+	dhcp6::Duid duid = dhcp6::Duid::ll(*MacAddress::parse("02:00:00:00:00:01"));
+	SavedState s = decode_state(encode_state(duid, b, Seconds(20), wall), Seconds(5), wall);
+	ASSERT_TRUE(s.binding);
+	EXPECT_EQ(s.binding->prefixes()[0]->excluded, prefix("2001:db8:100::/127"));
+}
+
 // RFC 8415 §11 (the DUID is stable) and §18.2.12 (leases reused after a
 // restart): the state file keeps the DUID and the leases; lifetimes are kept as
 // wall-clock times so that they count on across restarts.

@@ -55,6 +55,7 @@ enum OptionCode : uint16_t {
 	OPTION_IA_PD = 25,         // RFC 8415 §21.21
 	OPTION_IAPREFIX = 26,      // §21.22
 	OPTION_INFORMATION_REFRESH_TIME = 32, // §21.23
+	OPTION_PD_EXCLUDE = 67,    // RFC 6603 §4.2
 	OPTION_SOL_MAX_RT = 82,    // §21.24
 	OPTION_INF_MAX_RT = 83,    // §21.25
 	OPTION_ADDRSEL = 84,       // RFC 7078 §3

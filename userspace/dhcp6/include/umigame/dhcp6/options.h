@@ -398,6 +398,27 @@ struct AddressSelectionPolicy {
 	bool operator==(const AddressSelectionPolicy &) const = default;
 };
 
+// RFC 6603 §4.2: the prefix inside a delegated one that the requesting
+// router must not number a LAN with (the ISP uses it on the link between
+// the two). Only inside an IA Prefix, whose length the subnet ID is
+// relative to: the value keeps the wire form, excluded_from() places it.
+struct PdExclude {
+	static constexpr uint16_t kCode = OPTION_PD_EXCLUDE;
+	uint8_t prefix_length = 0;        // of the excluded prefix
+	std::vector<uint8_t> subnet_id{}; // the bits after the delegated prefix
+
+	// For `delegated`; nullopt unless it is longer than `delegated` and
+	// the subnet ID has ceil((prefix_length - delegated.length) / 8) bytes.
+	std::optional<Ipv6Prefix> excluded_from(const Ipv6Prefix &delegated) const;
+	// The option that excludes `excluded` from `delegated` (which must
+	// contain it and be shorter).
+	static PdExclude of(const Ipv6Prefix &delegated, const Ipv6Prefix &excluded);
+
+	static PdExclude parse(OptionReader &r);
+	void serialize(Writer &w) const;
+	bool operator==(const PdExclude &) const = default;
+};
+
 // RFC 8910 §2.2: the captive portal API URI, not NUL-terminated.
 struct CaptivePortal {
 	static constexpr uint16_t kCode = OPTION_CAPTIVE_PORTAL;
@@ -415,7 +436,7 @@ struct Option {
 				   StatusCode, RapidCommit, InterfaceId, ReconfigureMessage,
 				   ReconfigureAccept, DnsServers, DomainList, IaPd, IaPrefix,
 				   InformationRefreshTime, SolMaxRt, InfMaxRt, AddressSelection,
-				   AddressSelectionPolicy, CaptivePortal>;
+				   AddressSelectionPolicy, CaptivePortal, PdExclude>;
 
 	// Whether T is one of Value's alternatives.
 	template <class T, class V = Value> struct is_alternative;

@@ -42,6 +42,8 @@ struct Lifetimes {
 struct LeasedPrefix {
 	Ipv6Prefix prefix{};
 	Lifetimes lifetimes{};
+	// RFC 6603: the part the ISP keeps (its link to us); no LAN gets it.
+	std::optional<Ipv6Prefix> excluded{};
 	bool operator==(const LeasedPrefix &) const = default;
 };
 

@@ -217,7 +217,7 @@ tap_check "the LAN host gets its default route back when the ISP's router return
 over_ipv6() { lab_connect host | grep -q IPv6; }
 tap_check "and connects over IPv6 again" wait_for 10 "IPv6 again" over_ipv6
 
-# RFC 7084 ULA-2: the same ULA after a restart; RFC 9096 §3.2 (WPD-9): with
+# RFC 7084 ULA-2: the same ULA after a restart; RFC 9096 WPD-9: with
 # release_on_stop = false (taken by a reload) the stop sends no Release and
 # the restart rebinds the saved lease, so the LAN keeps its prefix (Kea's
 # allocator would hand out the next /56 otherwise).

@@ -582,7 +582,7 @@ void Client::shutdown(std::function<void()> done)
 	if (config_.release_on_stop) {
 		machine_->release(monotonic_now());
 	} else {
-		// RFC 9096 §3.2: the leases stay ours; the state file keeps them
+		// RFC 9096 WPD-9: the leases stay ours; the state file keeps them
 		// for the next start, which rebinds them (§18.2.12).
 		save();
 		keep_saved_ = true;

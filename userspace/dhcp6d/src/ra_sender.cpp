@@ -101,7 +101,7 @@ void Announcements::sent(Seconds now)
 namespace {
 
 // What an RA says of a prefix's lifetimes at `now`.
-// RFC 9096 §3.3.
+// RFC 9096's limits for what a CE router announces on the LAN.
 constexpr uint32_t kNdPreferredLimit = 2700;
 constexpr uint32_t kNdValidLimit = 5400;
 
@@ -149,7 +149,7 @@ RouterAdvertisement build_advertisement(const RaConfig &config, Seconds now, con
 			// The lease goes with us on a final RA: deprecated, and gone.
 			pio.valid_lifetime = valid_at(p, now);
 			pio.preferred_lifetime = preferred_at(p, now);
-			// RFC 9096 §3.3: a leased prefix is announced for at most
+			// RFC 9096: a leased prefix is announced for at most
 			// ND_VALID_LIMIT / ND_PREFERRED_LIMIT, so that hosts drop it
 			// soon after a renumbering the RAs could not tell them about
 			// (a CE router that crashed, say).

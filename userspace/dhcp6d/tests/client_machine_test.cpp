@@ -523,7 +523,7 @@ TEST(ClientMachine, ReleaseOnShutdown)
 	EXPECT_TRUE(h.machine.finished());
 }
 
-// RFC 9096 §3.2 (WPD-9): stopping without a Release sends nothing, stops
+// RFC 9096 WPD-9: stopping without a Release sends nothing, stops
 // using the leases at once and is finished.
 TEST(ClientMachine, StopKeepingLeasesSendsNoRelease)
 {

@@ -294,7 +294,7 @@ TEST(RaContent, FinalAdvertisement)
 	EXPECT_EQ(ra.prefixes[0].valid_lifetime, 0u);
 }
 
-// RFC 9096 §3.3: a leased prefix is announced for at most ND_VALID_LIMIT
+// RFC 9096: a leased prefix is announced for at most ND_VALID_LIMIT
 // (5400 s) and ND_PREFERRED_LIMIT (2700 s), even when the lease is long
 // or infinite (RFC 8415 §7.7); every RA renews that. A shorter lease wins;
 // the ULA, ours, keeps its own lifetimes.

@@ -86,7 +86,7 @@ struct ClientConfig {
 	// (IA_NA, IAID 0) though [client.address] is absent.
 	bool address_when_managed = true;
 	// RFC 8415 §18.2.7: give the leases back when the daemon stops. RFC 9096
-	// §3.2 (WPD-9) would rather a CE router did not, so that a restart
+	// (WPD-9) would rather a CE router did not, so that a restart
 	// keeps the LAN's prefix: false keeps them (saved, rebound at start).
 	bool release_on_stop = true;
 	std::vector<Downstream> downstream;

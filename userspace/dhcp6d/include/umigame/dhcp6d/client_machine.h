@@ -148,7 +148,7 @@ public:
 	// server answered or the retransmissions gave up (at once without
 	// leases).
 	void release(Seconds now);
-	// Stop without a Release (RFC 9096 §3.2: a restart must not renumber
+	// Stop without a Release (RFC 9096 WPD-9: a restart must not renumber
 	// the LAN): the leases stay the server's promise to us, kept on disk
 	// by the caller; here they are no longer used. finished() at once.
 	void stop_keeping_leases();

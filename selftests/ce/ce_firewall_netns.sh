@@ -21,7 +21,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/lab.sh"
 
 umi_require ip nft kea-dhcp6 radvd tcpdump jq ping timeout atk6-firewall6 atk6-ndpexhaust26 /usr/bin/python3
-tap_plan 17
+tap_plan 18
 [ -x "$DHCP6D" ] || umi_die "no umigame-dhcp6d at $DHCP6D (make userspace)"
 
 # Somebody else's table in the router, made before ours: it must come
@@ -169,6 +169,19 @@ wait "$flow_pid" 2>/dev/null
 bg_stop tcpdump-ptb
 ptb_unrelated_dropped() { [ "$(tcpdump -r "$PTB_PCAP" -n 2>/dev/null | wc -l)" = "$before" ]; }
 tap_check "a Packet Too Big about no flow of the host's does not (RFC 6092 REC-10)" ptb_unrelated_dropped
+
+# RFC 6092 REC-22: IPsec passes by default, ESP even behind an extension
+# header, to a host of the LAN (the host started nothing of it).
+ESP_PCAP=$(umi_tmp esp.pcap)
+bg_start host tcpdump-esp tcpdump -i eth0 -n -U -w "$ESP_PCAP" "ip6 src $LAB_WWW6 and not icmp6"
+wait_for 10 "tcpdump for ESP" sh -c "[ -s '$ESP_PCAP' ]" || umi_die "tcpdump did not start"
+ns_exec inet "$LAB_PY" -c '
+from scapy.all import IPv6, IPv6ExtHdrDestOpt, ESP, send
+send(IPv6(src="'$LAB_WWW6'", dst="'$HOST6'")/IPv6ExtHdrDestOpt()/ESP(spi=0x1000, seq=1, data=b"x" * 32), verbose=0)'
+esp_arrived() { [ "$(tcpdump -r "$ESP_PCAP" -n 2>/dev/null | wc -l)" -ge 1 ]; }
+tap_check "ESP from the Internet behind a Destination Options header reaches the LAN host (RFC 6092 REC-22)" \
+	wait_for 5 "ESP on the host" esp_arrived
+bg_stop tcpdump-esp
 
 # RFC 6583: atk6-ndpexhaust26 floods the LAN /64 from the WAN (Packet Too
 # Big, then Echo Requests to random addresses) while the router pings the

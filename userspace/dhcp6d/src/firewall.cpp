@@ -262,9 +262,13 @@ json build_firewall_batch(const FirewallConfig &config, const FirewallView &view
 			exprs.push_back(verdict("accept"));
 			fwd.add(std::move(exprs), why);
 		};
-		if (config.ipsec_passthrough)
-			let_in({match(payload("ip6", "nexthdr"), {{"set", {"esp", "ah"}}})},
-			       "RFC 6092 REC-21, REC-22: IPsec ESP and AH pass");
+		if (config.ipsec_passthrough) {
+			// ESP is the upper layer (after any extension headers); AH
+			// counts as an extension header to the kernel, so it is
+			// matched where it usually sits, first.
+			let_in({match(meta("l4proto"), "esp")}, "RFC 6092 REC-22: IPsec ESP passes");
+			let_in({match(payload("ip6", "nexthdr"), "ah")}, "RFC 6092 REC-21: IPsec AH passes");
+		}
 		if (config.ike_passthrough)
 			let_in({match(payload("udp", "dport"), {{"set", {500, 4500}}})},
 			       "RFC 6092 REC-24: IKE (and its NAT traversal port) pass");

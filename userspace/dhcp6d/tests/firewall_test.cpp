@@ -111,8 +111,10 @@ TEST(Firewall, RulesFollowConfigurationAndView)
 		{"REC-4 always", {}, true, "routing header type 0", true},
 		{"L-14 always", {}, true, "L-14", true},
 		{"ULA-4 always", {}, true, "ULA-4", true},
-		{"IPsec by default", {}, true, "IPsec ESP and AH", true},
-		{"IPsec off", {.ipsec_passthrough = false}, true, "IPsec ESP and AH", false},
+		{"ESP by default", {}, true, "IPsec ESP passes", true},
+		{"AH by default", {}, true, "IPsec AH passes", true},
+		{"ESP off", {.ipsec_passthrough = false}, true, "IPsec ESP passes", false},
+		{"AH off", {.ipsec_passthrough = false}, true, "IPsec AH passes", false},
 		{"IKE by default", {}, true, "IKE", true},
 		{"IKE off", {.ike_passthrough = false}, true, "IKE", false},
 		{"no inbound echo by default", {}, true, "echo requests", false},
@@ -147,7 +149,7 @@ TEST(Firewall, PinholesForAPrefixReachOnlyKnownHosts)
 	} wants[] = {
 		{"pinhole tcp 2001:2:0:1001::5/128", false},
 		{"pinhole udp 2001:2:0:1002::/64", true},
-		{"IPsec ESP and AH", true},
+		{"IPsec ESP passes", true},
 	};
 	int seen = 0;
 	for (const json &r : rules(build_firewall_batch(c, view()), "forward"))

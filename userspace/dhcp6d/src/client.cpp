@@ -140,8 +140,8 @@ Client::Client(EventLoop &loop, Rtnetlink &rtnl, const ClientConfig &config, con
 
 	if (config_.ula.enabled)
 		ula_ = config_.ula.prefix ? *config_.ula.prefix : load_or_create_ula(state_dir_, upstream->mac);
-	// RFC 6092 §4: the LANs are protected from the start, before any
-	// lease (RFC 7084 G-3); a table we cannot install is fatal here, not
+	// The LANs are protected from the start, before any lease (RFC 7084
+	// G-3); a table we cannot install is fatal here, not
 	// a router left open.
 	if (firewall_config_.enabled && !config_.downstream.empty()) {
 		firewall_ = std::make_unique<Firewall>(firewall_config_);

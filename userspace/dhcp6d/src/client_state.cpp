@@ -42,8 +42,7 @@ namespace {
 
 bool overlaps(const Ipv6Prefix &a, const Ipv6Prefix &b)
 {
-	uint8_t shorter = std::min(a.length, b.length);
-	return Ipv6Prefix{a.address, shorter}.masked() == Ipv6Prefix{b.address, shorter}.masked();
+	return a.contains(b) || b.contains(a);
 }
 
 // Whether piece `id` of length `length` of any prefix of IA `iaid` is what

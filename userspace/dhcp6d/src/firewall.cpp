@@ -367,11 +367,7 @@ void Firewall::set_config(FirewallConfig config)
 	if (config == config_)
 		return;
 	config_ = std::move(config);
-	if (installed_) {
-		FirewallView view = *installed_;
-		installed_.reset();
-		apply(view);
-	}
+	installed_.reset(); // the next apply() installs it, whatever the view
 }
 
 void Firewall::remove()

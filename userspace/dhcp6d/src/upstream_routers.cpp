@@ -14,8 +14,10 @@ namespace {
 constexpr auto kMaxRtrSolicitationDelay = std::chrono::milliseconds(1000);
 constexpr auto kRtrSolicitationInterval = std::chrono::seconds(4);
 constexpr unsigned kMaxRtrSolicitations = 3;
-// No usable link-local address yet (DAD running): look again soon.
+// No usable link-local address yet (DAD running): look again soon, for a
+// while; a link that never gets one is solicited again when it comes up.
 constexpr auto kLinkLocalRetry = std::chrono::milliseconds(500);
+constexpr unsigned kLinkLocalRetries = 60;
 
 const Ipv6Address kAllRouters{{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02}};
 
@@ -41,6 +43,7 @@ UpstreamRouters::UpstreamRouters(EventLoop &loop, Rtnetlink &rtnl, uint32_t ifin
 void UpstreamRouters::restart()
 {
 	solicitations_left_ = kMaxRtrSolicitations;
+	link_local_waits_ = 0;
 	// §6.3.7: a random delay first, so that routers restarting together do
 	// not solicit together.
 	static thread_local std::mt19937 gen{std::random_device{}()};
@@ -66,7 +69,13 @@ void UpstreamRouters::solicit()
 		log::warning("client: reading " + interface_ + "'s addresses: " + e.what());
 	}
 	if (!ready) {
-		schedule(kLinkLocalRetry);
+		if (++link_local_waits_ <= kLinkLocalRetries) {
+			schedule(kLinkLocalRetry);
+		} else {
+			log::warning("client: " + interface_ + " has no usable link-local address: no Router "
+				     "Solicitation sent (RFC 7084 W-2)");
+			solicitations_left_ = 0;
+		}
 		return;
 	}
 	RouterSolicitation rs{.source_link_layer = mac_}; // §4.1: SLLA with a source address

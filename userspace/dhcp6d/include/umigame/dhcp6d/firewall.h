@@ -1,5 +1,5 @@
-// The CE router's "simple security" (RFC 6092, required by RFC 7084 S-1..S-5
-// and ULA-4) and its neighbour-cache defence (RFC 6583), as one nftables
+// The CE router's "simple security" (RFC 6092, asked for by RFC 7084 S-1,
+// S-2, G-3, L-14 and ULA-4) and its neighbour-cache defence (RFC 6583), as one nftables
 // table the requesting router owns: `table ip6 umigame_ce`. Nothing else in
 // the ruleset is read or touched; the table is replaced whole, atomically,
 // in one libnftables transaction (JSON), whenever the configuration or what
@@ -32,7 +32,7 @@ struct FirewallPinhole {
 };
 
 struct FirewallConfig {
-	bool enabled = true; // RFC 6092 §4: protection is the default mode
+	bool enabled = true; // false: RFC 6092 REC-49's "transparent mode"
 	// RFC 6092 §3.2.4: IPsec ESP and AH to and from LAN hosts are not
 	// prohibited by default, nor IKE (UDP 500; 4500 for NAT traversal).
 	bool ipsec_passthrough = true;
@@ -93,6 +93,7 @@ public:
 	// it nor the configuration changed). Throws std::runtime_error with
 	// nft's own message; the previous table then stays in force.
 	void apply(const FirewallView &view);
+	// Takes effect at the next apply().
 	void set_config(FirewallConfig config);
 	// Delete our table (a clean stop, or enabled = false).
 	void remove();

@@ -56,6 +56,7 @@ private:
 	FdWatch watch_;
 	Timer timer_;
 	unsigned solicitations_left_ = 0;
+	unsigned link_local_waits_ = 0;
 	std::optional<Heard> last_;
 	struct {
 		uint64_t solicitations = 0;

@@ -30,7 +30,9 @@ release_on_stop = true        # Release the leases on stop (RFC 8415 §18.2.7);
 
 [[client.prefix]]             # one IA_PD each (§21.21)
 iaid = 1                      # default: 1, 2, ... in order
-length_hint = 56              # IA Prefix hint ::/56 (§18.2.1); optional
+length_hint = 56              # IA Prefix hint ::/56 (§18.2.1); optional; must
+                              # leave a /64 per downstream, nibble-rounded
+                              # (RFC 7084 WPD-2), or the file is refused
 
 [client.address]              # optional IA_NA (§21.4), /128 on wan0
 iaid = 100

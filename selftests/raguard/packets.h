@@ -15,8 +15,8 @@ namespace umigame::testing {
 
 using Bytes = std::vector<uint8_t>;
 
-constexpr uint8_t kHopByHop = 0, kRouting = 43, kFragment = 44, kDestOpts = 60, kIcmpv6 = 58,
-		  kUdp = 17, kTcp = 6;
+constexpr uint8_t kHopByHop = 0, kRouting = 43, kFragment = 44, kAh = 51, kDestOpts = 60,
+		  kIcmpv6 = 58, kUdp = 17, kTcp = 6;
 
 struct ExtHeader {
 	uint8_t type;
@@ -81,7 +81,9 @@ struct Frame {
 				continue;
 			}
 			b.push_back(next);
-			b.push_back(uint8_t(e.length / 8 - 1));
+			// AH counts 4-octet units minus 2 (RFC 4302 §2.2); the rest
+			// 8-octet units after the first 8 (RFC 6564).
+			b.push_back(uint8_t(e.type == kAh ? e.length / 4 - 2 : e.length / 8 - 1));
 			// PadN option filling the rest, so hosts would accept it too.
 			b.push_back(1);
 			b.push_back(uint8_t(e.length - 4));

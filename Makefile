@@ -25,7 +25,7 @@ BPF_SKELS  := $(patsubst bpf/%.bpf.c,$(BPF_OUT)/%.skel.h,$(BPF_SRCS))
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror \
               -I include -I bpf -idirafter $(ARCH_INC)
 
-.PHONY: all bpf userspace userspace-asan kmod deps ensure-deps check demo bench clean
+.PHONY: all bpf userspace userspace-asan kmod deps ensure-deps bpffs check demo bench clean
 
 all: bpf userspace kmod
 
@@ -34,6 +34,11 @@ deps:
 
 ensure-deps:
 	@tools/deps.sh --check 2>/dev/null || tools/deps.sh
+
+# The guard and the ESP program pin under /sys/fs/bpf; systemd mounts it on
+# a booted Debian, a container or a bare VM may not have.
+bpffs:
+	@mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 
 bpf: $(BPF_OBJS) $(BPF_SKELS)
 
@@ -59,15 +64,15 @@ userspace-asan: bpf
 kmod:
 	@$(MAKE) -C kmod KDIR=$(KDIR) BUILD=$(abspath $(BUILD))
 
-check: ensure-deps
+check: ensure-deps bpffs
 	@$(MAKE) --no-print-directory all userspace-asan
 	@tools/check.sh
 
-demo: ensure-deps
+demo: ensure-deps bpffs
 	@$(MAKE) --no-print-directory bpf userspace kmod
 	@tools/demo.sh
 
-bench: ensure-deps
+bench: ensure-deps bpffs
 	@$(MAKE) --no-print-directory bpf userspace
 	@tools/bench/run.sh
 

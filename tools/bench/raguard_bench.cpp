@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 
 #include "empty_pass.skel.h"
+#include "raguard_floor.skel.h"
 #include "packets.h"
 #include "raguard.h"
 
@@ -78,6 +79,28 @@ int main()
 	}
 	const int empty_fd = bpf_program__fd(empty->progs.umigame_empty_pass);
 
+	// The lower bounds run on the guard's own maps, so their policy lookup
+	// finds the same entry the guard judges by.
+	struct raguard_floor *floor = raguard_floor__open();
+	if (!floor) {
+		std::perror("opening the lower-bound XDP programs");
+		return 1;
+	}
+	for (auto [map, name] : {std::pair{floor->maps.rag_ports, "rag_ports"},
+				 std::pair{floor->maps.rag_policies, "rag_policies"},
+				 std::pair{floor->maps.rag_counters, "rag_counters"}}) {
+		int fd = bpf_obj_get((dir + "/raguard/" + name).c_str());
+		if (fd < 0 || bpf_map__reuse_fd(map, fd) != 0) {
+			std::perror(name);
+			return 1;
+		}
+		close(fd);
+	}
+	if (raguard_floor__load(floor) != 0) {
+		std::perror("loading the lower-bound XDP programs");
+		return 1;
+	}
+
 	Frame tcp;
 	tcp.src = "2001:db8::1";
 	tcp.dst = "2001:db8::2";
@@ -103,20 +126,33 @@ int main()
 		Bytes frame;
 		uint32_t verdict; // a faster wrong answer must not pass for a speed-up
 		double target;
+		bool is_ra;       // the lower bounds apply
 	} rows[] = {
-		{"IPv6 TCP (non-ND)", tcp.serialize(), XDP_PASS, 1.3},
-		{"legit RA", ra.serialize(), XDP_PASS, 0},
-		{"RA behind 4 ext headers", ra4.serialize(), XDP_PASS, 3.0},
-		{"rogue RA (dropped, event)", rogue.serialize(), XDP_DROP, 0},
+		{"IPv6 TCP (non-ND)", tcp.serialize(), XDP_PASS, 1.3, false},
+		{"legit RA", ra.serialize(), XDP_PASS, 0, true},
+		{"RA behind 4 ext headers", ra4.serialize(), XDP_PASS, 3.0, true},
+		{"rogue RA (dropped, event)", rogue.serialize(), XDP_DROP, 0, false},
 	};
+	struct Program {
+		const char *name;
+		int fd;
+	};
+	const Program walk{"walk", bpf_program__fd(floor->progs.umigame_floor_walk)};
+	const Program walk_policy{"walk+policy",
+				  bpf_program__fd(floor->progs.umigame_floor_walk_policy)};
 
 	std::printf("RA guard vs empty XDP_PASS, BPF_PROG_TEST_RUN, trimmed mean of %d rounds x %u runs\n",
 		    kRounds, kRepeat);
 	std::printf("%-26s %8s %8s %8s %7s %11s %16s\n", "packet", "empty ns", "guard ns",
 		    "added ns", "ratio", "ratio target", "added budget ns");
 	bool ratios_met = true, budgets_met = true;
+	struct Floor {
+		const char *name;
+		double empty, walk, walk_policy, guard;
+	};
+	std::vector<Floor> floors;
 	for (const auto &row : rows) {
-		std::vector<double> e, g;
+		std::vector<double> e, g, w, wp;
 		for (int i = 0; i < kRounds; i++) {
 			uint32_t verdict = ~0U;
 			e.push_back(ns_per_run(empty_fd, row.frame));
@@ -125,6 +161,16 @@ int main()
 				std::fprintf(stderr, "raguard bench: %s got verdict %u, want %u\n",
 					     row.name, verdict, row.verdict);
 				return 1;
+			}
+			if (!row.is_ra)
+				continue;
+			for (auto [prog, out] : {std::pair{&walk, &w}, std::pair{&walk_policy, &wp}}) {
+				out->push_back(ns_per_run(prog->fd, row.frame, &verdict));
+				if (verdict != XDP_PASS) {
+					std::fprintf(stderr, "raguard bench: %s did not walk %s\n",
+						     prog->name, row.name);
+					return 1;
+				}
 			}
 		}
 		double me = trimmed_mean(e), mg = trimmed_mean(g), ratio = mg / me;
@@ -142,7 +188,21 @@ int main()
 		}
 		std::printf("%-26s %8.1f %8.1f %8.1f %6.2fx %11s %16s\n", row.name, me, mg, mg - me,
 			    ratio, target, budget);
+		if (row.is_ra)
+			floors.push_back({row.name, me, trimmed_mean(w), trimmed_mean(wp), mg});
 	}
+
+	// What no RA guard can go below on these frames: reading every header's
+	// and option's length (walk), plus finding the port's policy and
+	// bumping a counter (walk+policy). Both judge nothing.
+	std::printf("\nLower bounds (bpf/raguard_floor.bpf.c: the same frames, judged by nothing)\n");
+	std::printf("%-26s %8s %8s %7s %12s %7s %8s %7s\n", "packet", "empty ns", "walk ns", "ratio",
+		    "+policy ns", "ratio", "guard ns", "ratio");
+	for (const auto &f : floors)
+		std::printf("%-26s %8.1f %8.1f %6.2fx %12.1f %6.2fx %8.1f %6.2fx\n", f.name, f.empty,
+			    f.walk, f.walk / f.empty, f.walk_policy, f.walk_policy / f.empty, f.guard,
+			    f.guard / f.empty);
+	raguard_floor__destroy(floor);
 	empty_pass__destroy(empty);
 	std::printf("raguard bench: ratio targets vs the measured empty program: %s; "
 		    "added-time budgets (targets x %.0f ns baseline): %s\n",

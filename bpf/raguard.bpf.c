@@ -11,9 +11,10 @@
  *
  * The RA path is written for speed and for the verifier alike: the parse
  * state stays in registers, each header and option costs one bounds check,
- * and the first trusted router and allowed prefix are compared inline. The
- * judging of an RA or a DHCPv6 message and the longer policy lists are BPF
- * global functions: the verifier checks each once, with the offsets unknown, rather
+ * the first trusted router and allowed prefix are compared inline, and a
+ * rogue RA is dropped without a call. The rest of an RA from a trusted
+ * router, DHCPv6 messages and the longer policy lists are BPF global
+ * functions: the verifier checks each once, with the offsets unknown, rather
  * than again for every way the header walk can end.
  */
 #include <linux/bpf.h>

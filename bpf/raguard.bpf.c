@@ -596,20 +596,6 @@ static __always_inline int classify(void *data, void *data_end, struct walk *w)
 	}
 }
 
-static __always_inline const struct umigame_raguard_policy *port_policy(__u32 ifindex)
-{
-	__u64 *ref = bpf_map_lookup_elem(&rag_ports, &ifindex);
-	__u32 copy;
-
-	if (!ref)
-		return NULL;
-	copy = *(volatile __u64 *)ref; /* one load: the CLI flips it under us */
-	if (!copy)
-		return NULL;
-	copy -= 1;
-	return bpf_map_lookup_elem(&rag_policies, &copy);
-}
-
 SEC("xdp")
 int umigame_raguard(struct xdp_md *ctx)
 {

@@ -90,20 +90,11 @@ int umigame_floor_walk_policy(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	const struct umigame_raguard_policy *pol;
 	struct umigame_raguard_counter *c;
-	__u32 ifindex, copy, idx;
-	__u64 *ref;
+	__u32 idx;
 
 	if (!walk_ra(data, data_end))
 		return XDP_DROP;
-	ifindex = ctx->ingress_ifindex;
-	ref = bpf_map_lookup_elem(&rag_ports, &ifindex);
-	if (!ref)
-		return XDP_DROP;
-	copy = *(volatile __u64 *)ref;
-	if (!copy)
-		return XDP_DROP;
-	copy -= 1;
-	pol = bpf_map_lookup_elem(&rag_policies, &copy);
+	pol = port_policy(ctx->ingress_ifindex);
 	if (!pol || pol->port_slot > UMIGAME_RAGUARD_MAX_PORTS)
 		return XDP_DROP;
 	idx = pol->port_slot * UMIGAME_RAG_REASON_COUNT + UMIGAME_RAG_RA_TRUSTED;

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The RA guard's policy and counter maps, declared once for the guard
- * (bpf/raguard.bpf.c, which pins them by name) and for its bench lower bounds
- * (bpf/raguard_floor.bpf.c, which defines RAGUARD_MAP_PINNING as
- * LIBBPF_PIN_NONE and is handed the guard's maps). Layouts and the update
+ * The RA guard's policy and counter maps and the port's policy lookup, one
+ * definition for the guard (bpf/raguard.bpf.c, which pins the maps by name)
+ * and for its bench lower bounds (bpf/raguard_floor.bpf.c, which defines
+ * RAGUARD_MAP_PINNING as LIBBPF_PIN_NONE and is handed the guard's maps). Layouts and the update
  * scheme are in include/umigame/raguard.h.
  */
 #ifndef UMIGAME_BPF_RAGUARD_MAPS_H
@@ -43,5 +43,20 @@ struct {
 	__type(value, struct umigame_raguard_counter);
 	__uint(pinning, RAGUARD_MAP_PINNING);
 } rag_counters SEC(".maps");
+
+/* The policy in force on a port, or NULL (no policy, or none yet). */
+static __always_inline const struct umigame_raguard_policy *port_policy(__u32 ifindex)
+{
+	__u64 *ref = bpf_map_lookup_elem(&rag_ports, &ifindex);
+	__u32 copy;
+
+	if (!ref)
+		return NULL;
+	copy = *(volatile __u64 *)ref; /* one load: the CLI flips it under us */
+	if (!copy)
+		return NULL;
+	copy -= 1;
+	return bpf_map_lookup_elem(&rag_policies, &copy);
+}
 
 #endif /* UMIGAME_BPF_RAGUARD_MAPS_H */

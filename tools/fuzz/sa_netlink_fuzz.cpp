@@ -13,7 +13,7 @@
 #include <linux/genetlink.h>
 #include <sys/socket.h>
 
-#include "sa_netlink.h"
+#include "umigame/sa_netlink.h"
 
 namespace {
 

@@ -5,7 +5,7 @@
 
 #include "cli.h"
 #include "esp.h"
-#include "sa_netlink.h"
+#include "umigame/sa_netlink.h"
 
 namespace umigame::cli {
 

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "cli.h"
-#include "sa_netlink.h"
+#include "umigame/sa_netlink.h"
 
 namespace umigame::cli {
 

@@ -9,7 +9,7 @@
 
 #include "cli.h"
 #include "sa_args.h"
-#include "sa_netlink.h"
+#include "umigame/sa_netlink.h"
 
 namespace umigame::cli {
 

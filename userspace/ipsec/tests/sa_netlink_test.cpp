@@ -1,6 +1,6 @@
 // The SA client's reply parsing, fed with messages built here as the kernel
 // would send them (and as it should not).
-#include "sa_netlink.h"
+#include "umigame/sa_netlink.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // Generic-netlink client of umigame.ko's ESP SAs; see sa_netlink.h.
-#include "sa_netlink.h"
+#include "umigame/sa_netlink.h"
 
 #include <algorithm>
 #include <cerrno>

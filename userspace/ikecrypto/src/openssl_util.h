@@ -1,0 +1,40 @@
+// What every source of this library needs around OpenSSL: owning pointers
+// and an error that carries OpenSSL's own reason.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "umigame/ike/crypto.h"
+
+namespace umigame::ike::detail {
+
+struct OsslDeleter {
+	void operator()(EVP_PKEY *p) const { EVP_PKEY_free(p); }
+	void operator()(EVP_PKEY_CTX *p) const { EVP_PKEY_CTX_free(p); }
+	void operator()(EVP_CIPHER_CTX *p) const { EVP_CIPHER_CTX_free(p); }
+	void operator()(EVP_MD_CTX *p) const { EVP_MD_CTX_free(p); }
+	void operator()(BIGNUM *p) const { BN_clear_free(p); }
+	void operator()(BIO *p) const { BIO_free(p); }
+	void operator()(X509 *p) const { X509_free(p); }
+	void operator()(X509_NAME *p) const { X509_NAME_free(p); }
+	void operator()(X509_STORE *p) const { X509_STORE_free(p); }
+	void operator()(X509_STORE_CTX *p) const { X509_STORE_CTX_free(p); }
+	void operator()(X509_ALGOR *p) const { X509_ALGOR_free(p); }
+};
+template <typename T>
+using Owned = std::unique_ptr<T, OsslDeleter>;
+
+// The message plus OpenSSL's most recent reason, if any; clears the queue so
+// that a later failure does not report this one's cause.
+[[noreturn]] void throw_crypto_error(const std::string &what);
+// OpenSSL's most recent reason (or "unknown"); clears the queue.
+std::string last_openssl_error();
+
+} // namespace umigame::ike::detail

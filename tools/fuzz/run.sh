@@ -25,6 +25,7 @@ declare -A sources=(
 	[ra_solicit]="userspace/dhcp6d/src/ra_message.cpp userspace/dhcp6/src/*.cpp"
 	[dhcp6_server]="userspace/dhcp6/src/*.cpp userspace/dhcp6d/src/server_engine.cpp userspace/dhcp6d/src/lease_store.cpp userspace/core/src/log.cpp"
 	[sa_netlink]="userspace/ipsec/src/sa_netlink.cpp"
+	[xfrm_event]="userspace/ipsec/src/xfrm.cpp userspace/ipsec/src/sa_netlink.cpp"
 	[ike_message]="userspace/ike/src/*.cpp"
 )
 declare -A extra=(
@@ -32,9 +33,10 @@ declare -A extra=(
 	[ra_solicit]="-I$top/userspace/dhcp6d/include -I$top/userspace/dhcp6/include $(pkg-config --cflags --libs libcrypto)"
 	[dhcp6_server]="-I$top/userspace/dhcp6d/include -I$top/userspace/dhcp6/include $(pkg-config --cflags --libs libcrypto zlib)"
 	[sa_netlink]="-I$top/userspace/ipsec/include"
+	[xfrm_event]="-I$top/userspace/ipsec/include"
 	[ike_message]="-I$top/userspace/ike/include"
 )
-targets=(raguard_policy sa_netlink dhcp6_message ra_solicit dhcp6_server ike_message)
+targets=(raguard_policy sa_netlink dhcp6_message ra_solicit dhcp6_server xfrm_event ike_message)
 tap_plan ${#targets[@]}
 for t in "${targets[@]}"; do
 	bin=$out/${t}_fuzz

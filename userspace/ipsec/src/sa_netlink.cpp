@@ -88,7 +88,7 @@ std::string attr_name(std::span<const char *const> names, uint32_t type)
 // The attribute of our request an error offset points at, if it does.
 std::string attr_at(const ReplyExpect &ex, uint32_t offset)
 {
-	const size_t first = NLMSG_HDRLEN + GENL_HDRLEN;
+	const size_t first = NLMSG_HDRLEN + NLMSG_ALIGN(ex.fixed_len);
 	if (offset < first || offset > ex.request.size() ||
 	    ex.request.size() - offset < sizeof(nlattr))
 		return "";
@@ -481,7 +481,8 @@ SaNetlink::SaNetlink()
 		ex.op = "resolving " UMIGAME_ESP_GENL_NAME;
 		GenlFamily fam;
 		try {
-			transact(req, ex, [&](const nlmsghdr *m) { fam = parse_family_message(m); });
+			netlink_transact(nl_, req, ex,
+					 [&](const nlmsghdr *m) { fam = parse_family_message(m); });
 		} catch (const NetlinkError &e) {
 			if (e.error() == ENOENT)
 				throw std::runtime_error(
@@ -518,8 +519,8 @@ std::vector<uint8_t> SaNetlink::new_request(uint8_t cmd, uint16_t flags)
 	return req;
 }
 
-void SaNetlink::transact(std::vector<uint8_t> &req, const ReplyExpect &expect,
-			 const std::function<void(const nlmsghdr *)> &on_data)
+void netlink_transact(mnl_socket *nl, std::vector<uint8_t> &req, const ReplyExpect &expect,
+		      const std::function<void(const nlmsghdr *)> &on_data)
 {
 	// The request may hold keys: wiped however this ends.
 	struct Wipe {
@@ -529,11 +530,11 @@ void SaNetlink::transact(std::vector<uint8_t> &req, const ReplyExpect &expect,
 	const auto *nlh = reinterpret_cast<const nlmsghdr *>(req.data());
 	ReplyExpect ex = expect;
 	ex.request = std::span<const uint8_t>(req.data(), nlh->nlmsg_len);
-	if (mnl_socket_sendto(nl_, req.data(), nlh->nlmsg_len) < 0)
+	if (mnl_socket_sendto(nl, req.data(), nlh->nlmsg_len) < 0)
 		throw std::system_error(errno, std::generic_category(), ex.op + ": netlink send");
 	std::vector<uint8_t> buf(kRecvSize);
 	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl_, buf.data(), buf.size());
+		ssize_t n = mnl_socket_recvfrom(nl, buf.data(), buf.size());
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -599,8 +600,8 @@ uint32_t SaNetlink::add(const EspSaParams &p)
 		put_or_throw(mnl_attr_put_u64_check(nlh, cap, UMIGAME_ESP_A_LIFE_PACKETS,
 						    p.life_packets));
 	uint32_t id = 0;
-	transact(req, expect_for(nlh->nlmsg_seq, portid_, family_, "sa add"),
-		 [&](const nlmsghdr *m) { id = parse_add_message(m); });
+	netlink_transact(nl_, req, expect_for(nlh->nlmsg_seq, portid_, family_, "sa add"),
+			 [&](const nlmsghdr *m) { id = parse_add_message(m); });
 	if (!id)
 		throw std::runtime_error("sa add: the module did not say the new SA's id");
 	return id;
@@ -611,16 +612,16 @@ void SaNetlink::del(uint32_t id)
 	auto req = new_request(UMIGAME_ESP_CMD_SA_DEL, NLM_F_REQUEST | NLM_F_ACK);
 	auto *nlh = reinterpret_cast<nlmsghdr *>(req.data());
 	mnl_attr_put_u32(nlh, UMIGAME_ESP_A_SA_ID, id);
-	transact(req, expect_for(nlh->nlmsg_seq, portid_, family_, "sa del"),
-		 [](const nlmsghdr *) {});
+	netlink_transact(nl_, req, expect_for(nlh->nlmsg_seq, portid_, family_, "sa del"),
+			 [](const nlmsghdr *) {});
 }
 
 void SaNetlink::flush()
 {
 	auto req = new_request(UMIGAME_ESP_CMD_SA_FLUSH, NLM_F_REQUEST | NLM_F_ACK);
 	auto *nlh = reinterpret_cast<nlmsghdr *>(req.data());
-	transact(req, expect_for(nlh->nlmsg_seq, portid_, family_, "sa flush"),
-		 [](const nlmsghdr *) {});
+	netlink_transact(nl_, req, expect_for(nlh->nlmsg_seq, portid_, family_, "sa flush"),
+			 [](const nlmsghdr *) {});
 }
 
 EspSa SaNetlink::get(uint32_t id)
@@ -629,8 +630,8 @@ EspSa SaNetlink::get(uint32_t id)
 	auto *nlh = reinterpret_cast<nlmsghdr *>(req.data());
 	mnl_attr_put_u32(nlh, UMIGAME_ESP_A_SA_ID, id);
 	std::vector<EspSa> out;
-	transact(req, expect_for(nlh->nlmsg_seq, portid_, family_, "sa show"),
-		 [&](const nlmsghdr *m) { out.push_back(parse_sa_message(m)); });
+	netlink_transact(nl_, req, expect_for(nlh->nlmsg_seq, portid_, family_, "sa show"),
+			 [&](const nlmsghdr *m) { out.push_back(parse_sa_message(m)); });
 	if (out.size() != 1)
 		throw std::runtime_error("sa show: " + std::to_string(out.size()) +
 					 " replies for one SA");
@@ -642,8 +643,8 @@ std::vector<EspSa> SaNetlink::dump()
 	auto req = new_request(UMIGAME_ESP_CMD_SA_GET, NLM_F_REQUEST | NLM_F_DUMP);
 	auto *nlh = reinterpret_cast<nlmsghdr *>(req.data());
 	std::vector<EspSa> out;
-	transact(req, expect_for(nlh->nlmsg_seq, portid_, family_, "sa show", true),
-		 [&](const nlmsghdr *m) { out.push_back(parse_sa_message(m)); });
+	netlink_transact(nl_, req, expect_for(nlh->nlmsg_seq, portid_, family_, "sa show", true),
+			 [&](const nlmsghdr *m) { out.push_back(parse_sa_message(m)); });
 	return out;
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include <linux/genetlink.h>
 #include <linux/netlink.h>
 
 #include "umigame/esp.h"
@@ -104,6 +105,9 @@ struct ReplyExpect {
 	bool dump = false;                 // ends with NLMSG_DONE, not with an ACK
 	std::string op;                    // "sa add": prefixes error messages
 	std::span<const uint8_t> request;  // names the attribute an error points at
+	// The family's fixed header between nlmsghdr and the request's
+	// attributes: an error offset inside it names no attribute.
+	size_t fixed_len = GENL_HDRLEN;
 	// Names of the request's attribute types, for errors (index = type).
 	std::span<const char *const> attr_names;
 };
@@ -114,6 +118,12 @@ struct ReplyExpect {
 // and std::runtime_error for anything malformed or unexpected.
 bool parse_reply(std::span<const uint8_t> buf, const ReplyExpect &expect,
 		 const std::function<void(const nlmsghdr *)> &on_data);
+
+// Send one request on a netlink socket and read until parse_reply() says the
+// exchange is complete. The request is wiped however this ends (it may hold
+// keys). Socket errors are std::system_error.
+void netlink_transact(mnl_socket *nl, std::vector<uint8_t> &request, const ReplyExpect &expect,
+		      const std::function<void(const nlmsghdr *)> &on_data);
 
 // One SA_GET reply message (header already checked by parse_reply). Throws
 // std::runtime_error when an attribute has the wrong size or a required one
@@ -149,8 +159,6 @@ public:
 	std::vector<EspSa> dump();
 
 private:
-	void transact(std::vector<uint8_t> &request, const ReplyExpect &expect,
-		      const std::function<void(const nlmsghdr *)> &on_data);
 	std::vector<uint8_t> new_request(uint8_t cmd, uint16_t flags);
 
 	mnl_socket *nl_ = nullptr;

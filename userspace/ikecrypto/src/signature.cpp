@@ -160,11 +160,19 @@ std::optional<PssParameters> parse_pss(const X509_ALGOR *alg)
 	out.md = sha2(pss->hashAlgorithm);
 	if (!out.md || !pss->maskGenAlgorithm)
 		return std::nullopt;
+	// RFC 4055 §2.2: MGF1's parameter is the AlgorithmIdentifier of its hash.
 	const ASN1_OBJECT *mgf = nullptr;
-	X509_ALGOR_get0(&mgf, nullptr, nullptr, pss->maskGenAlgorithm);
-	if (OBJ_obj2nid(mgf) != NID_mgf1 || !pss->maskHash)
+	int mgf_param_type = 0;
+	const void *mgf_param = nullptr;
+	X509_ALGOR_get0(&mgf, &mgf_param_type, &mgf_param, pss->maskGenAlgorithm);
+	if (OBJ_obj2nid(mgf) != NID_mgf1 || mgf_param_type != V_ASN1_SEQUENCE)
 		return std::nullopt;
-	out.mgf1_md = sha2(pss->maskHash);
+	const ASN1_STRING *mgf_seq = static_cast<const ASN1_STRING *>(mgf_param);
+	const unsigned char *q = ASN1_STRING_get0_data(mgf_seq);
+	Owned<X509_ALGOR> mgf_hash(d2i_X509_ALGOR(nullptr, &q, ASN1_STRING_length(mgf_seq)));
+	if (!mgf_hash)
+		return std::nullopt;
+	out.mgf1_md = sha2(mgf_hash.get());
 	if (!out.mgf1_md)
 		return std::nullopt;
 	if (pss->saltLength) {

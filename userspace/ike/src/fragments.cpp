@@ -23,7 +23,7 @@ std::optional<std::vector<uint8_t>> FragmentReassembler::add(uint32_t message_id
 	}
 	Set &set = found->second;
 	// RFC 7383 §2.6.2: a larger Total Fragments means the sender
-	// re-fragmented (smaller PMTU, §2.5.2): what we have is stale. A
+	// re-fragmented for a smaller PMTU: what we have is stale. A
 	// smaller one is a fragment of the older set, dropped.
 	if (total > set.total) {
 		set = Set{};

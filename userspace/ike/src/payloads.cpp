@@ -3,7 +3,8 @@
 // must consume all of it or fail.
 #include <stdexcept>
 #include <string>
-#include <sys/socket.h>
+#include <type_traits>
+#include <variant>
 
 #include "umigame/ike/message.h"
 #include "wire.h"

@@ -142,7 +142,7 @@ TEST(FragmentReassembler, PerMessageId)
 	EXPECT_EQ(r.pending(), 0u);
 }
 
-// RFC 7383 §2.5.1: the inner chain split in order, every chunk but the last
+// RFC 7383 §2.5: the inner chain split in order, every chunk but the last
 // full.
 TEST(SplitForFragments, Sizes)
 {

@@ -29,7 +29,7 @@ public:
 	// for a fragment that is dropped: number outside 1..total, total above
 	// kMaxFragments, a duplicate, or a smaller total than the set in
 	// progress (§2.6.2). A larger total starts the set again (the sender
-	// re-fragmented for a smaller PMTU, §2.5.2). A set that would grow past
+	// re-fragmented for a smaller PMTU). A set that would grow past
 	// kMaxReassembledSize is dropped whole.
 	std::optional<std::vector<uint8_t>> add(uint32_t message_id, uint16_t number, uint16_t total,
 						uint8_t first_inner_if_number_1, std::span<const uint8_t> plaintext,
@@ -49,7 +49,7 @@ private:
 };
 
 // Splits an inner payload chain into chunks of at most max_chunk octets,
-// in order (RFC 7383 §2.5.1); an empty chain gives one empty chunk.
+// in order (RFC 7383 §2.5); an empty chain gives one empty chunk.
 // Throws std::invalid_argument for max_chunk 0, std::length_error if more
 // than 65535 chunks would be needed (Total Fragments is 16 bits).
 std::vector<std::vector<uint8_t>> split_for_fragments(std::span<const uint8_t> plaintext, size_t max_chunk);

@@ -187,6 +187,49 @@ std::optional<PssParameters> parse_pss(const X509_ALGOR *alg)
 	return out;
 }
 
+// RSASSA-PSS-params (RFC 4055 §3.1) for hash H: hashAlgorithm H,
+// maskGenAlgorithm MGF1 with H, saltLength the length of H, default
+// trailerField; wrapped in the id-RSASSA-PSS AlgorithmIdentifier.
+Bytes pss_algorithm_identifier(const char *digest)
+{
+	const EVP_MD *md = EVP_get_digestbyname(digest);
+	RSA_PSS_PARAMS *params = RSA_PSS_PARAMS_new();
+	X509_ALGOR *mgf1_hash = X509_ALGOR_new();
+	bool ok = md && params && mgf1_hash;
+	ASN1_STRING *mgf1_param = nullptr;
+	if (ok) {
+		params->hashAlgorithm = X509_ALGOR_new();
+		params->maskGenAlgorithm = X509_ALGOR_new();
+		params->saltLength = ASN1_INTEGER_new();
+		X509_ALGOR_set_md(mgf1_hash, md);
+		mgf1_param = ASN1_item_pack(mgf1_hash, ASN1_ITEM_rptr(X509_ALGOR), nullptr);
+		ok = params->hashAlgorithm && params->maskGenAlgorithm && params->saltLength && mgf1_param &&
+		     ASN1_INTEGER_set(params->saltLength, EVP_MD_get_size(md)) == 1;
+	}
+	if (ok) {
+		X509_ALGOR_set_md(params->hashAlgorithm, md);
+		ok = X509_ALGOR_set0(params->maskGenAlgorithm, OBJ_nid2obj(NID_mgf1), V_ASN1_SEQUENCE, mgf1_param) == 1;
+		if (ok)
+			mgf1_param = nullptr; // owned by the AlgorithmIdentifier now
+	}
+	ASN1_STRING *packed = ok ? ASN1_item_pack(params, ASN1_ITEM_rptr(RSA_PSS_PARAMS), nullptr) : nullptr;
+	ASN1_STRING_free(mgf1_param);
+	X509_ALGOR_free(mgf1_hash);
+	RSA_PSS_PARAMS_free(params);
+	Owned<X509_ALGOR> alg(X509_ALGOR_new());
+	if (!packed || !alg || X509_ALGOR_set0(alg.get(), OBJ_nid2obj(NID_rsassaPss), V_ASN1_SEQUENCE, packed) != 1) {
+		ASN1_STRING_free(packed);
+		throw_crypto_error("cannot encode the RSASSA-PSS parameters");
+	}
+	unsigned char *der = nullptr;
+	int len = i2d_X509_ALGOR(alg.get(), &der);
+	if (len <= 0)
+		throw_crypto_error("cannot encode the RSASSA-PSS AlgorithmIdentifier");
+	Bytes out(der, der + len);
+	OPENSSL_free(der);
+	return out;
+}
+
 bool digest_verify(EVP_PKEY *key, const char *digest, const PssParameters *pss, std::span<const uint8_t> signature,
 		   std::span<const uint8_t> octets, std::string *why)
 {
@@ -485,7 +528,7 @@ bool TrustStore::verify(const Certificate &leaf, const std::vector<Certificate> 
 	return ok;
 }
 
-Bytes sign_auth(const PrivateKey &key, uint16_t hash, std::span<const uint8_t> octets)
+Bytes sign_auth(const PrivateKey &key, uint16_t hash, std::span<const uint8_t> octets, RsaSignature rsa)
 {
 	const char *digest = digest_for_hash(hash);
 	if (!digest)
@@ -494,25 +537,38 @@ Bytes sign_auth(const PrivateKey &key, uint16_t hash, std::span<const uint8_t> o
 	std::optional<KeyType> type = key_type_of(pkey);
 	if (!type)
 		throw CryptoError("AUTH signatures need an RSA or EC key");
-	const SignatureAlgorithm *alg = nullptr;
-	for (const auto &a : kSignatureAlgorithms)
-		if (a.key_type == *type && a.hash == hash)
-			alg = &a;
+	bool pss = *type == KeyType::Rsa && rsa == RsaSignature::Pss;
+	Bytes alg_der;
+	if (pss) {
+		alg_der = pss_algorithm_identifier(digest);
+	} else {
+		for (const auto &a : kSignatureAlgorithms)
+			if (a.key_type == *type && a.hash == hash)
+				alg_der.assign(a.der.begin(), a.der.end());
+	}
 
 	Owned<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
+	EVP_PKEY_CTX *pctx = nullptr;
 	size_t sig_len = 0;
-	if (!ctx || EVP_DigestSignInit_ex(ctx.get(), nullptr, digest, nullptr, nullptr, pkey, nullptr) <= 0 ||
-	    EVP_DigestSign(ctx.get(), nullptr, &sig_len, octets.data(), octets.size()) <= 0)
+	if (!ctx || EVP_DigestSignInit_ex(ctx.get(), &pctx, digest, nullptr, nullptr, pkey, nullptr) <= 0)
+		throw_crypto_error("cannot sign the AUTH octets");
+	// RFC 7427 Appendix A.4: MGF1 with the message hash, salt as long as
+	// the hash — what pss_algorithm_identifier() announced.
+	if (pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
+		    EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, digest, nullptr) <= 0 ||
+		    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) <= 0))
+		throw_crypto_error("cannot set up RSASSA-PSS");
+	if (EVP_DigestSign(ctx.get(), nullptr, &sig_len, octets.data(), octets.size()) <= 0)
 		throw_crypto_error("cannot sign the AUTH octets");
 	// RFC 7427 §3: ASN.1 length | AlgorithmIdentifier | signature.
-	Bytes out(1 + alg->der.size() + sig_len);
-	out[0] = static_cast<uint8_t>(alg->der.size());
-	std::ranges::copy(alg->der, out.begin() + 1);
-	uint8_t *sig = out.data() + 1 + alg->der.size();
+	Bytes out(1 + alg_der.size() + sig_len);
+	out[0] = static_cast<uint8_t>(alg_der.size());
+	std::ranges::copy(alg_der, out.begin() + 1);
+	uint8_t *sig = out.data() + 1 + alg_der.size();
 	if (EVP_DigestSign(ctx.get(), sig, &sig_len, octets.data(), octets.size()) <= 0)
 		throw_crypto_error("cannot sign the AUTH octets");
 	// ECDSA's DER signature may come out shorter than the maximum.
-	out.resize(1 + alg->der.size() + sig_len);
+	out.resize(1 + alg_der.size() + sig_len);
 	return out;
 }
 

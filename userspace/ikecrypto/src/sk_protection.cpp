@@ -204,7 +204,7 @@ Bytes SkProtection::seal(std::span<const uint8_t> aad, std::span<const uint8_t> 
 		     EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, encr_key_.data(), nonce) &&
 		     // RFC 5282 §5.1: the AAD is the IKE header and the
 		     // Encrypted payload's header.
-		     EVP_EncryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) &&
+		     (aad.empty() || EVP_EncryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size()))) &&
 		     EVP_EncryptUpdate(ctx.get(), body.data() + kGcmIvSize, &len, inner.data(),
 				       static_cast<int>(inner.size())) &&
 		     EVP_EncryptFinal_ex(ctx.get(), body.data() + kGcmIvSize + len, &len) &&
@@ -258,7 +258,7 @@ std::optional<Bytes> SkProtection::open(std::span<const uint8_t> aad, std::span<
 		ok = EVP_DecryptInit_ex(ctx.get(), cipher_for(suite_), nullptr, nullptr, nullptr) &&
 		     EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, sizeof nonce, nullptr) &&
 		     EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, encr_key_.data(), nonce) &&
-		     EVP_DecryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) &&
+		     (aad.empty() || EVP_DecryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size()))) &&
 		     EVP_DecryptUpdate(ctx.get(), inner.data(), &len, ciphertext.data(),
 				       static_cast<int>(ciphertext.size())) &&
 		     EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(icv), tag.data()) &&

@@ -320,6 +320,47 @@ TEST(SignatureAuth, RsassaPssIsVerified)
 	}
 }
 
+// RFC 7427 Appendix A.4: our RSASSA-PSS signatures carry SHA-2, MGF1 with
+// the same hash and a salt as long as the hash; checked with OpenSSL
+// directly as well as by verify_auth().
+TEST(SignatureAuth, RsassaPssIsSigned)
+{
+	Made rsa, ec;
+	make(rsa, "RSA", "rsa-pss", nullptr, false);
+	make(ec, "P-256", "ec", nullptr, false);
+	struct {
+		uint16_t hash;
+		const EVP_MD *md;
+		int salt;
+	} cases[] = {{2, EVP_sha256(), 32}, {3, EVP_sha384(), 48}, {4, EVP_sha512(), 64}};
+	for (auto c : cases) {
+		SCOPED_TRACE(c.hash);
+		Bytes auth = sign_auth(rsa.private_key(), c.hash, kOctets, RsaSignature::Pss);
+		Bytes alg = pss_algorithm_identifier(c.md, c.salt);
+		ASSERT_EQ(auth[0], alg.size());
+		EXPECT_EQ(Bytes(auth.begin() + 1, auth.begin() + 1 + static_cast<long>(alg.size())), alg);
+		Bytes sig(auth.begin() + 1 + static_cast<long>(alg.size()), auth.end());
+		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+		EVP_PKEY_CTX *pctx = nullptr;
+		ASSERT_EQ(EVP_DigestVerifyInit_ex(ctx, &pctx, EVP_MD_get0_name(c.md), nullptr, nullptr, rsa.key, nullptr), 1);
+		EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING);
+		EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, c.md);
+		EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, c.salt);
+		EXPECT_EQ(EVP_DigestVerify(ctx, sig.data(), sig.size(), kOctets.data(), kOctets.size()), 1);
+		EVP_MD_CTX_free(ctx);
+		std::string why;
+		EXPECT_TRUE(verify_auth(rsa.certificate(), 14, auth, kOctets, &why)) << why;
+		Bytes wrong = kOctets;
+		wrong[2] ^= 1;
+		EXPECT_FALSE(verify_auth(rsa.certificate(), 14, auth, wrong, nullptr));
+	}
+	// EC keys ignore the RSA choice and sign ECDSA.
+	Bytes ec_auth = sign_auth(ec.private_key(), 2, kOctets, RsaSignature::Pss);
+	EXPECT_EQ(Bytes(ec_auth.begin() + 1, ec_auth.begin() + 1 + ec_auth[0]),
+		  algorithm_identifier_der(NID_ecdsa_with_SHA256, V_ASN1_UNDEF));
+	EXPECT_TRUE(verify_auth(ec.certificate(), 14, ec_auth, kOctets, nullptr));
+}
+
 // RFC 7427 §4: SIGNATURE_HASH_ALGORITHMS lists 16-bit hash numbers.
 TEST(SignatureAuth, SupportedHashesNotifyData)
 {

@@ -138,6 +138,10 @@ TEST(SkProtection, FreshIvEachSeal)
 		Bytes a = sk.seal({}, bytes_of("same")), b = sk.seal({}, bytes_of("same"));
 		EXPECT_NE(Bytes(a.begin(), a.begin() + static_cast<long>(iv)), Bytes(b.begin(), b.begin() + static_cast<long>(iv)));
 		EXPECT_NE(a, b);
+		// No AAD at all still round-trips (the class does not insist on
+		// the caller's framing).
+		EXPECT_EQ(sk.open({}, a), bytes_of("same"));
+		EXPECT_FALSE(sk.open(Bytes(1, 0), a).has_value());
 	}
 }
 

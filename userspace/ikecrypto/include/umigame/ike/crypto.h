@@ -212,6 +212,10 @@ bool psk_auth_matches(const Prf &prf, std::span<const uint8_t> psk, std::span<co
 // Hash algorithm numbers of RFC 7427 §7 (IANA "IKEv2 Hash Algorithms").
 inline constexpr uint16_t kSignatureHashSha256 = 2, kSignatureHashSha384 = 3, kSignatureHashSha512 = 4;
 
+// How an RSA key signs under method 14 (RFC 7427 Appendix A.1 / A.4); EC
+// keys always sign ECDSA.
+enum class RsaSignature { Pkcs1v15, Pss };
+
 // A private key (RSA or EC) for AUTH signatures. Copies share the key.
 class PrivateKey {
 public:
@@ -225,7 +229,7 @@ private:
 	struct Impl;
 	explicit PrivateKey(std::shared_ptr<Impl> impl);
 	std::shared_ptr<Impl> impl_;
-	friend Bytes sign_auth(const PrivateKey &, uint16_t, std::span<const uint8_t>);
+	friend Bytes sign_auth(const PrivateKey &, uint16_t, std::span<const uint8_t>, RsaSignature);
 	friend class Certificate;
 };
 
@@ -276,9 +280,12 @@ private:
 
 // AUTH data for method 14, Digital Signature (RFC 7427 §3): 1-byte
 // AlgorithmIdentifier length | AlgorithmIdentifier DER | signature. RSA keys
-// sign RSASSA-PKCS1-v1_5, EC keys ECDSA, with the given RFC 7427 hash.
-// Throws CryptoError for an unknown hash or a key that cannot sign.
-Bytes sign_auth(const PrivateKey &key, uint16_t hash, std::span<const uint8_t> octets);
+// sign RSASSA-PKCS1-v1_5 or RSASSA-PSS (MGF1 with the same hash, salt as
+// long as the hash, RFC 7427 Appendix A.4), EC keys ECDSA, with the given
+// RFC 7427 hash. Throws CryptoError for an unknown hash or a key that
+// cannot sign.
+Bytes sign_auth(const PrivateKey &key, uint16_t hash, std::span<const uint8_t> octets,
+		RsaSignature rsa = RsaSignature::Pkcs1v15);
 // Checks AUTH data of method 14 (RFC 7427: sha256/384/512 with RSA
 // PKCS#1 v1.5, RSASSA-PSS or ECDSA), 9/10/11 (RFC 4754: ECDSA with
 // P-256/SHA-256, P-384/SHA-384, P-521/SHA-512, r||s) or 1 (RFC 7296 §3.8:

@@ -21,6 +21,10 @@ packages=(
 	# DHCPv6 interop peers: ISP-side server, requesting routers, a relay
 	kea-dhcp6-server wide-dhcpv6-client dhcpcd-base isc-dhcp-relay
 	util-linux
+	# IKEv2 interop peer (libreswan conflicts with it: selftests unpack
+	# libreswan privately, see selftests/ike/)
+	charon-systemd strongswan-swanctl strongswan-pki libstrongswan-standard-plugins
+	libstrongswan-extra-plugins libnss3-tools
 )
 
 missing=()

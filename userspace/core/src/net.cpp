@@ -106,4 +106,94 @@ std::string MacAddress::str() const
 	return buf;
 }
 
+
+std::optional<IpAddress> IpAddress::parse(std::string_view text)
+{
+	if (text.empty() || text.size() >= INET6_ADDRSTRLEN)
+		return std::nullopt;
+	std::string s(text);
+	IpAddress a;
+	if (inet_pton(AF_INET, s.c_str(), a.bytes.data()) == 1) {
+		a.family = AF_INET;
+		return a;
+	}
+	if (inet_pton(AF_INET6, s.c_str(), a.bytes.data()) == 1) {
+		a.family = AF_INET6;
+		return a;
+	}
+	return std::nullopt;
+}
+
+IpAddress IpAddress::v4(std::span<const uint8_t, 4> b)
+{
+	IpAddress a;
+	a.family = AF_INET;
+	std::copy(b.begin(), b.end(), a.bytes.begin());
+	return a;
+}
+
+IpAddress IpAddress::v6(std::span<const uint8_t, 16> b)
+{
+	IpAddress a;
+	a.family = AF_INET6;
+	std::copy(b.begin(), b.end(), a.bytes.begin());
+	return a;
+}
+
+std::string IpAddress::str() const
+{
+	if (family != AF_INET && family != AF_INET6)
+		return "(unset)";
+	char buf[INET6_ADDRSTRLEN];
+	inet_ntop(family, bytes.data(), buf, sizeof(buf));
+	return buf;
+}
+
+std::optional<IpPrefix> IpPrefix::parse(std::string_view text)
+{
+	auto slash = text.find('/');
+	auto addr = IpAddress::parse(text.substr(0, slash));
+	if (!addr)
+		return std::nullopt;
+	unsigned max = addr->family == AF_INET ? 32 : 128;
+	unsigned len = max;
+	if (slash != std::string_view::npos) {
+		auto len_text = text.substr(slash + 1);
+		auto [end, ec] = std::from_chars(len_text.data(), len_text.data() + len_text.size(), len);
+		if (ec != std::errc() || end != len_text.data() + len_text.size() || len_text.empty() ||
+		    len > max)
+			return std::nullopt;
+	}
+	for (unsigned bit = len; bit < max; bit++)
+		if (addr->bytes[bit / 8] & (0x80 >> (bit % 8)))
+			return std::nullopt;
+	return IpPrefix{*addr, static_cast<uint8_t>(len)};
+}
+
+std::string IpPrefix::str() const
+{
+	return address.str() + "/" + std::to_string(length);
+}
+
+bool IpPrefix::contains(const IpAddress &a) const
+{
+	if (a.family != address.family)
+		return false;
+	for (unsigned bit = 0; bit < length; bit++) {
+		uint8_t mask = 0x80 >> (bit % 8);
+		if ((a.bytes[bit / 8] & mask) != (address.bytes[bit / 8] & mask))
+			return false;
+	}
+	return true;
+}
+
+IpAddress IpPrefix::last() const
+{
+	IpAddress a = address;
+	unsigned max = address.family == AF_INET ? 32 : 128;
+	for (unsigned bit = length; bit < max; bit++)
+		a.bytes[bit / 8] |= 0x80 >> (bit % 8);
+	return a;
+}
+
 } // namespace umigame

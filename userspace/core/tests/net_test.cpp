@@ -61,3 +61,31 @@ TEST(MacAddress, ParseTable)
 	EXPECT_FALSE(MacAddress::parse("0200:5e:10:00:01:").has_value());
 	EXPECT_TRUE(MacAddress::parse("01:00:5e:00:00:01")->is_multicast());
 }
+
+TEST(IpAddress, ParsesBothFamiliesAndRefusesJunk)
+{
+	auto v4 = umigame::IpAddress::parse("192.0.2.1");
+	ASSERT_TRUE(v4);
+	EXPECT_TRUE(v4->is_v4());
+	EXPECT_EQ(v4->size(), 4u);
+	EXPECT_EQ(v4->str(), "192.0.2.1");
+	auto v6 = umigame::IpAddress::parse("2001:db8::1");
+	ASSERT_TRUE(v6);
+	EXPECT_EQ(v6->str(), "2001:db8::1");
+	EXPECT_FALSE(umigame::IpAddress::parse("192.0.2.256"));
+	EXPECT_FALSE(umigame::IpAddress::parse(""));
+	EXPECT_NE(*v4, *v6);
+}
+
+TEST(IpPrefix, ContainsAndBounds)
+{
+	auto p = umigame::IpPrefix::parse("10.1.0.0/16");
+	ASSERT_TRUE(p);
+	EXPECT_TRUE(p->contains(*umigame::IpAddress::parse("10.1.255.3")));
+	EXPECT_FALSE(p->contains(*umigame::IpAddress::parse("10.2.0.1")));
+	EXPECT_FALSE(p->contains(*umigame::IpAddress::parse("::a01:1")));
+	EXPECT_EQ(p->last().str(), "10.1.255.255");
+	EXPECT_EQ(umigame::IpPrefix::parse("2001:db8::1")->length, 128);
+	EXPECT_FALSE(umigame::IpPrefix::parse("10.1.0.1/16")); // host bits set
+	EXPECT_FALSE(umigame::IpPrefix::parse("10.0.0.0/33"));
+}

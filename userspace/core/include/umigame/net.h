@@ -50,4 +50,37 @@ struct MacAddress {
 	auto operator<=>(const MacAddress &) const = default;
 };
 
+// An IPv4 or IPv6 address, for protocols that carry both (IKEv2, XFRM).
+// IPv4 sits in the first 4 bytes; the rest stay zero so that comparison and
+// hashing need no family switch.
+struct IpAddress {
+	uint8_t family = 0; // AF_INET or AF_INET6; 0: unset
+	std::array<uint8_t, 16> bytes{};
+
+	static std::optional<IpAddress> parse(std::string_view text);
+	static IpAddress v4(std::span<const uint8_t, 4> b);
+	static IpAddress v6(std::span<const uint8_t, 16> b);
+	std::string str() const;
+	size_t size() const { return family == 2 /* AF_INET */ ? 4 : 16; }
+	std::span<const uint8_t> span() const { return {bytes.data(), size()}; }
+	bool is_v4() const { return family == 2; }
+	bool is_unset() const { return family == 0; }
+	auto operator<=>(const IpAddress &) const = default;
+};
+
+// An address and a prefix length in either family ("10.0.0.0/8",
+// "2001:db8::/32"; a bare address is a host prefix). Host bits must be zero.
+struct IpPrefix {
+	IpAddress address;
+	uint8_t length = 0;
+
+	static std::optional<IpPrefix> parse(std::string_view text);
+	std::string str() const;
+	bool contains(const IpAddress &a) const;
+	// The first and last address the prefix covers.
+	IpAddress first() const { return address; }
+	IpAddress last() const;
+	auto operator<=>(const IpPrefix &) const = default;
+};
+
 } // namespace umigame

@@ -26,5 +26,7 @@ int sa(const Globals &globals, std::vector<std::string> args);
 
 // umigame-dhcp6d's control socket: show, reload.
 int dhcp6(const Globals &globals, std::vector<std::string> args);
+// umigame-iked's control socket: show, sas, up, down, rekey, reload.
+int ike(const Globals &globals, std::vector<std::string> args);
 
 } // namespace umigame::cli

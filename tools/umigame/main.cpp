@@ -9,6 +9,7 @@
 //   umigame esp detach DEV
 //   umigame esp stats [--json]
 //   umigame dhcp6 show [--json] | reload   [--socket PATH]
+//   umigame ike show|sas [--json] | up|down NAME | rekey NAME [CHILD] | reload
 //   umigame sa add src ADDR dst ADDR spi SPI ... | del ID | flush | show [ID] [--json]
 #include <cstdio>
 #include <cstring>
@@ -54,7 +55,11 @@ void usage(FILE *out)
 		   "  version                print the version\n"
 		   "\n"
 		   "Objects pin under /sys/fs/bpf/umigame/ (--pin-dir or UMIGAME_PIN_DIR override).\n"
-		   "See docs/raguard.md, docs/esp.md and docs/dhcp6.md.\n",
+		   "  ike show|sas [--json] [--socket PATH]\n"
+		   "                         umigame-iked's connections, IKE SAs and CHILD_SAs\n"
+		   "  ike up|down NAME, ike rekey NAME [CHILD], ike reload\n"
+		   "                         start, delete or rekey a connection's SAs; re-read the file\n"
+		   "See docs/raguard.md, docs/esp.md, docs/dhcp6.md and docs/ike.md.\n",
 		   out);
 }
 
@@ -101,6 +106,8 @@ int main(int argc, char **argv)
 			return umigame::cli::sa(globals, args);
 		if (cmd == "dhcp6")
 			return umigame::cli::dhcp6(globals, args);
+		if (cmd == "ike")
+			return umigame::cli::ike(globals, args);
 		if (cmd == "help") {
 			usage(stdout);
 			return 0;

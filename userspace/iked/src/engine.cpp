@@ -478,6 +478,16 @@ void Engine::handle_init_request(const Endpoint &local, const Endpoint &remote, 
 			return;
 		}
 	}
+	if (const Payload *p = find_unknown_critical(msg.payloads)) {
+		// §2.5: the whole message is rejected, the answer names the
+		// payload type; in IKE_SA_INIT it goes unprotected (§2.21.1) and
+		// no state is kept.
+		counters_.unsupported_critical++;
+		uint8_t type = std::get<UnknownPayload>(p->body).type;
+		send_notify_unprotected(local, remote, h, notify::UNSUPPORTED_CRITICAL_PAYLOAD,
+					std::span<const uint8_t>(&type, 1));
+		return;
+	}
 	const NoncePayload *ni = msg.find<NoncePayload>();
 	if (!ni || !msg.find<SaPayload>() || !msg.find<KePayload>()) {
 		// §2.21.1: an IKE_SA_INIT request without these gets

@@ -280,6 +280,17 @@ public:
 		route(from, d);
 		return true;
 	}
+	// Delivers the i-th oldest datagram `from` sent, out of order.
+	bool deliver_nth(Side &from, size_t i)
+	{
+		auto &box = from.env.outbox;
+		if (i >= box.size())
+			return false;
+		Datagram d = std::move(box[i]);
+		box.erase(box.begin() + static_cast<std::ptrdiff_t>(i));
+		route(from, d);
+		return true;
+	}
 	// Drops the oldest datagram `from` sent.
 	bool drop_one(Side &from)
 	{

@@ -744,7 +744,12 @@ void IkeSa::send_auth()
 			}
 			const auto *sa = find_payload<SaPayload>(answer);
 			auto ts = find_payloads<TsPayload>(answer);
-			auto chosen = sa ? accept_answer(*sa, ProtocolId::ESP, child->esp_proposals) : std::nullopt;
+			// Checked against what we offered: the proposals without
+			// their PFS group (§1.3.1, esp_offer).
+			std::vector<AlgorithmSet> offered = child->esp_proposals;
+			for (auto &s : offered)
+				s.dh = 0;
+			auto chosen = sa ? accept_answer(*sa, ProtocolId::ESP, offered) : std::nullopt;
 			const TsPayload *ats = nullptr, *rts = nullptr;
 			for (const auto &pl : answer) {
 				if (pl.type == PayloadType::TSi)
@@ -1334,6 +1339,15 @@ void IkeSa::on_create_child_request(const Message &msg, const Payloads &p)
 	// An IKE SA rekey (§1.3.2): the SA payload is of protocol IKE.
 	bool ike_rekey = !sa->proposals.empty() && sa->proposals.front().protocol == ProtocolId::IKE;
 	if (ike_rekey) {
+		// §2.25.2: not while one of our CHILD_SA exchanges runs; its
+		// answer would come to this SA after the children moved.
+		bool child_busy = !rekeying_ && outstanding_ && outstanding_->type == ExchangeType::CreateChildSa;
+		for (const auto &c : children_)
+			child_busy |= c->state == ChildSa::State::rekeying || c->state == ChildSa::State::deleting;
+		if (child_busy) {
+			respond(msg, {notify_payload(notify::TEMPORARY_FAILURE)});
+			return;
+		}
 		if (rekeying_ && outstanding_ && outstanding_->type == ExchangeType::CreateChildSa) {
 			// §2.8.2: both sides rekey the IKE SA. Answer; whoever made
 			// the SA with the lowest nonce deletes it (below, when our
@@ -1643,7 +1657,9 @@ void IkeSa::on_informational_request(const Message &msg, const Payloads &p)
 		// §1.4.1: an empty response, then the IKE SA and its children go.
 		respond(msg, {});
 		log::notice(name_of(*this) + ": the peer deleted the IKE SA");
-		if (rekeyed_by_peer_ && !rekeying_)
+		// Our own rekey, if any, cannot complete now: the peer's SA is
+		// the successor (§2.8.2 when the peer saw no collision).
+		if (rekeyed_by_peer_ && !children_.empty())
 			transfer_children_to(*rekeyed_by_peer_);
 		state_ = State::deleting;
 		engine_.remove(this);

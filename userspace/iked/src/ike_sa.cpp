@@ -1607,6 +1607,11 @@ void IkeSa::rekey_ike()
 					return; // the peer deletes the old SA
 				}
 				log::info(name_of(*this) + ": IKE SA rekey collision (§2.8.2): ours wins");
+				// The peer deletes its redundant SA when its exchange
+				// ends; if our Delete of the old SA reaches it first, that
+				// exchange never ends there: then we delete it.
+				theirs->delete_timer_ = engine_.loop_.after(conn_->retransmit_timeout * 4,
+									   [theirs] { theirs->send_delete_ike(); });
 			}
 			transfer_children_to(*raw);
 			log::notice(name_of(*this) + ": IKE SA rekeyed as " + name_of(*raw));

@@ -27,6 +27,7 @@ declare -A sources=(
 	[sa_netlink]="userspace/ipsec/src/sa_netlink.cpp"
 	[xfrm_event]="userspace/ipsec/src/xfrm.cpp userspace/ipsec/src/sa_netlink.cpp"
 	[ike_message]="userspace/ike/src/*.cpp"
+	[ike_engine]="userspace/iked/src/config.cpp userspace/iked/src/proposal.cpp userspace/iked/src/selectors.cpp userspace/iked/src/engine.cpp userspace/iked/src/ike_sa.cpp userspace/ike/src/*.cpp userspace/ikecrypto/src/*.cpp userspace/core/src/event_loop.cpp userspace/core/src/log.cpp"
 )
 declare -A extra=(
 	[dhcp6_message]="-I$top/userspace/dhcp6/include $(pkg-config --cflags --libs libcrypto)"
@@ -35,8 +36,9 @@ declare -A extra=(
 	[sa_netlink]="-I$top/userspace/ipsec/include"
 	[xfrm_event]="-I$top/userspace/ipsec/include"
 	[ike_message]="-I$top/userspace/ike/include"
+	[ike_engine]="-I$top/userspace/iked/include -I$top/userspace/ike/include -I$top/userspace/ikecrypto/include $(pkg-config --cflags --libs libcrypto)"
 )
-targets=(raguard_policy sa_netlink dhcp6_message ra_solicit dhcp6_server xfrm_event ike_message)
+targets=(raguard_policy sa_netlink dhcp6_message ra_solicit dhcp6_server xfrm_event ike_message ike_engine)
 tap_plan ${#targets[@]}
 for t in "${targets[@]}"; do
 	bin=$out/${t}_fuzz

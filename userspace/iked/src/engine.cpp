@@ -56,8 +56,14 @@ Engine::~Engine()
 {
 	disarm_traps();
 	// Destroying IKE SAs removes their kernel state; the daemon sends
-	// Deletes first through shutdown().
-	sas_.clear();
+	// Deletes first through shutdown(). One at a time: ~IkeSa looks at
+	// the other SAs (shared policies), which map::clear() frees under it.
+	while (!sas_.empty()) {
+		std::unique_ptr<IkeSa> sa = std::move(sas_.begin()->second);
+		sas_.erase(sas_.begin());
+		sa.reset();
+	}
+	graveyard_.clear();
 }
 
 size_t Engine::half_open_count() const

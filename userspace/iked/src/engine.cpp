@@ -96,6 +96,11 @@ void Engine::remove(IkeSa *sa)
 		return;
 	graveyard_.push_back(std::move(it->second));
 	sas_.erase(it);
+	// An old SA must not follow a successor that is gone (§2.8.2: the
+	// loser of a collision deletes the SA it made).
+	for (auto &[spi, other] : sas_)
+		if (other->rekeyed_by_peer_ == sa)
+			other->rekeyed_by_peer_ = nullptr;
 	if (!reaper_.active())
 		reaper_ = loop_.after(std::chrono::milliseconds(0), [this] { graveyard_.clear(); });
 }

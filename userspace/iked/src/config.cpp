@@ -163,7 +163,9 @@ ChildConfig parse_child(ConfigTable &t, const ConnectionConfig &conn)
 		t.fail("rand_time must be shorter than rekey_time");
 	c.rekey_bytes = static_cast<uint64_t>(bounded(t, "rekey_bytes", 0, 0, INT64_MAX));
 	c.rekey_packets = static_cast<uint64_t>(bounded(t, "rekey_packets", 0, 0, INT64_MAX));
-	c.replay_window = static_cast<uint32_t>(bounded(t, "replay_window", 4096, 0, 4096));
+	// RFC 4303 §3.4.3: a receiver may disable anti-replay, but we do not
+	// offer that; 4096 is xfrm's largest ESN window (umigame.ko's is 65536).
+	c.replay_window = static_cast<uint32_t>(bounded(t, "replay_window", 4096, 1, 4096));
 	c.start_action = start_action(t);
 	if (c.start_action != StartAction::none && conn.remote_addr.is_unset())
 		t.fail("start_action " + std::string(c.start_action == StartAction::trap ? "trap" : "start") +

@@ -43,7 +43,8 @@ nlohmann::json Counters::json() const
 		{"collisions", collisions},
 		{"dead_peers", dead_peers},
 		{"fragments_received", fragments_received},
-		{"fragments_sent", fragments_sent}};
+		{"fragments_sent", fragments_sent},
+		{"internal_errors", internal_errors}};
 }
 
 Engine::Engine(EventLoop &loop, Environment &env, Kernel &kernel) : loop_(loop), env_(env), kernel_(kernel)
@@ -455,7 +456,12 @@ void Engine::receive(const Endpoint &local, const Endpoint &remote, std::span<co
 	}
 	const Header &h = msg.header;
 	if (h.exchange == ExchangeType::IkeSaInit && !h.is_response() && h.spi_r == 0) {
-		handle_init_request(local, remote, msg, datagram);
+		try {
+			handle_init_request(local, remote, msg, datagram);
+		} catch (const std::exception &e) {
+			counters_.internal_errors++;
+			log::error("IKE_SA_INIT from " + remote.str() + ": " + e.what());
+		}
 		return;
 	}
 	// §2.6 / §3.1: the SPI that is ours is the one of the side that did not
@@ -469,7 +475,14 @@ void Engine::receive(const Endpoint &local, const Endpoint &remote, std::span<co
 			   hex64(h.spi_r) + " (§2.21.4), dropped");
 		return;
 	}
-	sa->receive(msg, datagram, local, remote);
+	// A failure of ours (the kernel refused an SA, a crypto library error)
+	// ends that exchange, never the daemon.
+	try {
+		sa->receive(msg, datagram, local, remote);
+	} catch (const std::exception &e) {
+		counters_.internal_errors++;
+		log::error(name_of(*sa) + ": " + e.what());
+	}
 }
 
 void Engine::handle_init_request(const Endpoint &local, const Endpoint &remote, const Message &msg,

@@ -106,7 +106,7 @@ std::string state_name(IkeSa::State s)
 IkeSa::IkeSa(Engine &engine, const ConnectionConfig *conn, bool initiator, Endpoint local, Endpoint remote,
 	     uint64_t local_spi)
 	: engine_(engine), conn_(conn), initiator_(initiator), local_(local), remote_(remote),
-	  state_(initiator ? State::init_sent : State::init_answered), created_(EventLoop::now())
+	  reply_local_(local), reply_remote_(remote), state_(initiator ? State::init_sent : State::init_answered), created_(EventLoop::now())
 {
 	(initiator ? spi_i_ : spi_r_) = local_spi;
 	last_heard_ = created_;
@@ -254,8 +254,14 @@ std::vector<std::vector<uint8_t>> IkeSa::protect(const Header &header_in, const 
 
 void IkeSa::transmit(const std::vector<std::vector<uint8_t>> &datagrams)
 {
+	transmit_to(datagrams, local_, remote_);
+}
+
+void IkeSa::transmit_to(const std::vector<std::vector<uint8_t>> &datagrams, const Endpoint &local,
+			const Endpoint &remote)
+{
 	for (const auto &d : datagrams) {
-		engine_.env_.send(local_, remote_, d);
+		engine_.env_.send(local, remote, d);
 		engine_.counters_.sent++;
 	}
 }
@@ -331,7 +337,7 @@ void IkeSa::respond(const Message &request_msg, Payloads payloads)
 	h.message_id = request_msg.header.message_id;
 	last_response_ = protect(h, payloads);
 	last_response_valid_ = true;
-	transmit(last_response_);
+	transmit_to(last_response_, reply_local_, reply_remote_);
 }
 
 // ---------------------------------------------------------------------------
@@ -420,7 +426,7 @@ void IkeSa::receive(const Message &msg, std::span<const uint8_t> datagram, const
 	}
 	// A request from the peer (§2.3): the next one, or the last one again.
 	if (h.message_id + 1 == peer_next_id_ && last_response_valid_) {
-		transmit(last_response_);
+		transmit_to(last_response_, local, remote);
 		return;
 	}
 	if (h.message_id != peer_next_id_) {
@@ -431,8 +437,16 @@ void IkeSa::receive(const Message &msg, std::span<const uint8_t> datagram, const
 	if (!payloads)
 		return;
 	last_heard_ = EventLoop::now();
-	if ((nat_remote_ || nat_local_) && remote != remote_) {
-		log::info(name_of(*this) + ": peer moved to " + remote.str() + " (NAT, §2.23)");
+	// §2.11: the response goes back where the request came from. A peer
+	// that floated to the NAT-T port (§2.23: it may, NAT or not) is
+	// followed there for good; other moves only behind a NAT.
+	reply_local_ = local;
+	reply_remote_ = remote;
+	bool floated = remote.addr == remote_.addr && local.port == engine_.config_.nat_port &&
+		       local_.port != engine_.config_.nat_port;
+	if (((nat_remote_ || nat_local_) || floated) && remote != remote_) {
+		log::info(name_of(*this) + ": peer moved to " + remote.str() +
+			  (floated ? " (port float, §2.23)" : " (NAT, §2.23)"));
 		remote_ = remote;
 		local_ = local;
 		for (auto &c : children_)
@@ -1161,8 +1175,20 @@ void IkeSa::create_child(const ChildConfig &config, ChildSa *rekey_of)
 	uint32_t old_spi = rekey_of ? rekey_of->spec.spi_in : 0;
 	request(ExchangeType::CreateChildSa, std::move(p),
 		[this, &config, old_spi, ni, ke, spi_in, tsi, tsr](const Message &, const Payloads &answer) {
-			on_create_child_response(config, old_spi ? child_by_inbound(old_spi) : nullptr, ni, ke, spi_in,
-						 tsi, tsr, answer);
+			ChildSa *old = old_spi ? child_by_inbound(old_spi) : nullptr;
+			on_create_child_response(config, old, ni, ke, spi_in, tsi, tsr, answer);
+			// §2.8.1: the peer deleted the SA we were rekeying before our
+			// answer came: it rekeyed it too and won. If its successor is
+			// here, ours is the redundant one, and ours to delete.
+			ChildSa *fresh = old_spi && !old ? child_by_inbound(spi_in) : nullptr;
+			if (!fresh)
+				return;
+			for (const auto &c : children_)
+				if (c.get() != fresh && c->config == &config && c->state == ChildSa::State::installed) {
+					engine_.counters_.collisions++;
+					retire_child(fresh);
+					return;
+				}
 		});
 }
 

@@ -103,7 +103,9 @@ XfrmSa XfrmKernel::sa_for(const ChildSaSpec &spec, bool inbound) const
 		sa.auth_trunc_bits = suite.xfrm_auth_trunc_bits();
 	}
 	sa.esn = spec.algorithms.esn();
-	sa.replay_window = inbound ? spec.replay_window : 0;
+	// With ESN the kernel keeps its 64-bit counters in the replay state, so
+	// even an outbound SA carries one (its window is unused there).
+	sa.replay_window = inbound || sa.esn ? std::max<uint32_t>(spec.replay_window, 1) : 0;
 	if (spec.encap) {
 		XfrmEncap e;
 		e.sport = inbound ? spec.remote.port : spec.local.port;

@@ -340,7 +340,16 @@ public:
 		log::notice("started: " + std::to_string(config_.connections.size()) + " connection(s), control socket " +
 			    config_.control_socket);
 		service::notify_ready("ready");
-		loop_.run();
+		// A timer of the engine that fails (the kernel refused a rekeyed
+		// SA, say) is logged; the daemon and its other SAs go on.
+		for (;;) {
+			try {
+				loop_.run();
+				break;
+			} catch (const std::exception &e) {
+				log::error(std::string("internal error: ") + e.what());
+			}
+		}
 		engine_.reset();
 		log::notice("stopped");
 		return 0;

@@ -106,10 +106,12 @@ struct Counters {
 	uint64_t child_rekeys = 0, ike_rekeys = 0, collisions = 0;
 	uint64_t dead_peers = 0;
 	uint64_t fragments_received = 0, fragments_sent = 0;
+	uint64_t internal_errors = 0; // an exchange of ours failed (kernel, crypto)
 	nlohmann::json json() const;
 };
 
 class IkeSa;
+std::string name_of(const IkeSa &sa);
 
 class Engine {
 public:
@@ -242,6 +244,8 @@ private:
 	void respond(const ike::Message &request, Payloads payloads);
 	std::vector<std::vector<uint8_t>> protect(const ike::Header &header, const Payloads &payloads);
 	void transmit(const std::vector<std::vector<uint8_t>> &datagrams);
+	void transmit_to(const std::vector<std::vector<uint8_t>> &datagrams, const Endpoint &local,
+			 const Endpoint &remote);
 
 	// CHILD_SAs.
 	void create_child(const ChildConfig &child, ChildSa *rekey_of);
@@ -285,6 +289,7 @@ private:
 	const ConnectionConfig *conn_;
 	bool initiator_;
 	Endpoint local_, remote_;
+	Endpoint reply_local_, reply_remote_; // where the last request came from (§2.11)
 	uint64_t spi_i_ = 0, spi_r_ = 0;
 	State state_;
 	EventLoop::TimePoint created_, established_at_{};

@@ -116,7 +116,8 @@ public:
 inline std::vector<uint16_t> notifies_in(const Bytes &datagram)
 {
 	std::vector<uint16_t> out;
-	for (const auto *n : ike::Message::parse(datagram).find_all<ike::NotifyPayload>())
+	auto m = ike::Message::parse(datagram);
+	for (const auto *n : m.find_all<ike::NotifyPayload>())
 		out.push_back(n->type);
 	return out;
 }

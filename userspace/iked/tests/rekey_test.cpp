@@ -210,6 +210,28 @@ TEST_F(Rekey, SimultaneousChildRekeyResponseOvertakesRequest)
 	}
 }
 
+TEST_F(Rekey, SimultaneousChildRekeyDeleteOvertakesResponse)
+{
+	// RFC 7296 §2.8.1: both rekey; right completes first and its Delete
+	// (of the old SA when it won, of its redundant SA when it lost)
+	// reaches left before right's answer to left's request. Either way one
+	// pair is left. Nonces are random: repeat so both outcomes occur.
+	for (int i = 0; i < 8; i++) {
+		SCOPED_TRACE("round " + std::to_string(i));
+		Pair q;
+		q.establish(ConnOptions{});
+		q.left.engine->rekey_child("site", "net");
+		q.right.engine->rekey_child("site", "net");
+		q.deliver_one(q.left);  // left's request -> right
+		q.deliver_one(q.right); // right's request -> left
+		q.deliver_one(q.left);  // left's answer -> right: right's rekey done
+		ASSERT_EQ(q.right.env.outbox.size(), 2u);
+		q.deliver_nth(q.right, 1); // right's Delete overtakes its answer
+		q.deliver_all();
+		expect_one_pair(q);
+	}
+}
+
 TEST_F(Rekey, ChildRekeyCrossesDeleteOfTheSameSa)
 {
 	// RFC 7296 §2.25: a rekey of an SA the peer is deleting gets

@@ -162,7 +162,9 @@ sw_load sw "$swconf"
 iked_start umi umi "$conf"
 
 xfrm_packets() { # NS SPI(hex, no 0x): packets counted on that SA
-	ns_exec "$1" ip -s xfrm state | awk -v spi="0x$2" '$0 ~ "spi "spi {f=1} f && /lifetime current/ {getline; print $3; exit}'
+	ns_exec "$1" ip -s xfrm state | awk -v spi="0x$2" '
+		$0 ~ "spi "spi" " {f=1}
+		f && /\(packets\)/ {sub(/\(packets\).*/, ""); sub(/.* /, ""); print; exit}'
 }
 child_json() { iked umi sas --json | jq -c --arg c "$1" '[.ike_sas[] | select(.connection == $c and .state == "established") | .children[] | select(.state == "installed")]'; }
 spi_in() { child_json "$1" | jq -r '.[0].spi_in // ""'; }
@@ -235,7 +237,8 @@ tap_check "initiator: traffic still flows after both rekeys" ping_ok -I 10.1.0.1
 
 # --- strongSwan rekeys what we set up -----------------------------------------
 spi=$(spi_in v4)
-loss=$(loss_during swanctl_ sw --rekey --child net >/dev/null)
+sw_rekey_child() { swanctl_ sw --rekey --child "$1" >/dev/null; }
+loss=$(loss_during sw_rekey_child net)
 sw_rekeyed() { local now; now=$(spi_in v4); [ -n "$now" ] && [ "$now" != "$spi" ] && established_both v4; }
 if wait_for 20 "strongSwan's CHILD_SA rekey" sw_rekeyed && [ "$loss" = 0 ]; then
 	tap_ok "responder to a CHILD_SA rekey: $spi -> $(spi_in v4), 0% loss (RFC 7296 §1.3.3)"
@@ -253,8 +256,9 @@ fi
 # RFC 7296 §2.8.1: both ends rekey the same CHILD_SA at once.
 spi=$(spi_in v4)
 swanctl_ sw --rekey --child net >/dev/null &
+sw_pid=$!
 iked umi rekey v4 net
-wait
+wait $sw_pid
 settled() { established_both v4 && [ "$(spi_in v4)" != "$spi" ] && [ "$(ns_exec umi ip xfrm state | grep -c '^src')" = 2 ]; }
 if wait_for 20 "one CHILD_SA pair after the collision" settled; then
 	tap_ok "simultaneous CHILD_SA rekey: one new CHILD_SA each side, no SA leaked (RFC 7296 §2.8.1)"

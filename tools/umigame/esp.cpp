@@ -1,5 +1,7 @@
 #include "esp.h"
 
+#include "umigame/sa_netlink.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -284,6 +286,47 @@ EspStats Esp::stats() const
 	}
 	s.ports = ports();
 	return s;
+}
+
+namespace {
+
+EspSaBinding binding_of(const EspSa &sa)
+{
+	EspSaBinding b;
+	b.sa_id = sa.id;
+	b.spi = sa.spi;
+	b.family = sa.family;
+	b.encap_port = sa.encap_port;
+	b.dst = sa.dst;
+	b.mode = sa.mode;
+	b.iv_len = sa.iv_len;
+	b.icv_len = sa.icv_len;
+	b.replay_window = sa.replay_window;
+	b.flags = sa.flags;
+	b.replay_start = sa.replay_start;
+	return b;
+}
+
+} // namespace
+
+void sync_from_module(Esp &esp)
+{
+	std::vector<EspSaBinding> bindings;
+	if (Esp::module_present()) {
+		SaNetlink nl;
+		for (const EspSa &sa : nl.dump())
+			bindings.push_back(binding_of(sa));
+	}
+	esp.sync(bindings);
+}
+
+bool sync_pinned_from_module()
+{
+	Esp esp(Esp::default_pin_dir());
+	if (!esp.open(false))
+		return false;
+	sync_from_module(esp);
+	return true;
 }
 
 } // namespace umigame

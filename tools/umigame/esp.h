@@ -87,4 +87,11 @@ private:
 	int prog_fd_ = -1, sas_fd_ = -1, counters_fd_ = -1, stats_fd_ = -1, config_fd_ = -1;
 };
 
+// Make the program's SA map hold exactly umigame.ko's SAs (none when the
+// module is absent): after `umigame sa add|del` and after the IKE daemon
+// installs or removes an inbound SA.
+void sync_from_module(Esp &esp);
+// The same for the program pinned in this namespace; false when none is.
+bool sync_pinned_from_module();
+
 } // namespace umigame

@@ -93,34 +93,6 @@ void print_stats(const EspStats &s)
 			    (unsigned long long)sa.replay_top);
 }
 
-EspSaBinding binding_of(const EspSa &sa)
-{
-	EspSaBinding b;
-	b.sa_id = sa.id;
-	b.spi = sa.spi;
-	b.family = sa.family;
-	b.encap_port = sa.encap_port;
-	b.dst = sa.dst;
-	b.mode = sa.mode;
-	b.iv_len = sa.iv_len;
-	b.icv_len = sa.icv_len;
-	b.replay_window = sa.replay_window;
-	b.flags = sa.flags;
-	b.replay_start = sa.replay_start;
-	return b;
-}
-
-void sync_from_module(Esp &esp)
-{
-	std::vector<EspSaBinding> bindings;
-	if (Esp::module_present()) {
-		SaNetlink nl;
-		for (const EspSa &sa : nl.dump())
-			bindings.push_back(binding_of(sa));
-	}
-	esp.sync(bindings);
-}
-
 } // namespace
 
 void sync_esp_sas(const Globals &g)

@@ -7,6 +7,7 @@
 #include "umigame/iked/selectors.h"
 #include "umigame/log.h"
 #include "umigame/sa_netlink.h"
+#include "esp.h"
 
 namespace umigame::iked {
 
@@ -325,7 +326,9 @@ void XfrmKernel::module_add(const ChildSaSpec &spec)
 	} catch (const std::exception &e) {
 		log::warning("umigame.ko refused SA " + std::to_string(spec.spi_in) + ": " + e.what() +
 			     " (xfrm still decrypts it)");
+		return;
 	}
+	sync_fast_path();
 }
 
 void XfrmKernel::module_del(const ChildSaSpec &spec)
@@ -339,6 +342,19 @@ void XfrmKernel::module_del(const ChildSaSpec &spec)
 		log::warning(std::string("umigame.ko: deleting an SA: ") + e.what());
 	}
 	module_ids_.erase(it);
+	sync_fast_path();
+}
+
+void XfrmKernel::sync_fast_path()
+{
+	// The XDP program finds SAs through its own map (docs/esp.md): keep
+	// it in step with the module wherever `umigame esp` is attached.
+	try {
+		sync_pinned_from_module();
+	} catch (const std::exception &e) {
+		log::warning(std::string("the ESP fast path's SA map was not updated: ") + e.what() +
+			     " (the daemon needs CAP_BPF for it; docs/ike.md)");
+	}
 }
 
 } // namespace umigame::iked

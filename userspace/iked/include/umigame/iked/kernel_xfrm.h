@@ -48,6 +48,7 @@ private:
 	void module_add(const ChildSaSpec &spec);
 	void module_del(const ChildSaSpec &spec);
 	bool xdp_path(const ChildSaSpec &spec) const;
+	void sync_fast_path();
 
 	Xfrm xfrm_;
 	std::unique_ptr<SaNetlink> module_;

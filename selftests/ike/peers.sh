@@ -5,7 +5,8 @@
 #
 #   iked_start NS NAME CONF     start umigame-iked in NS with CONF; waits for
 #                               its control socket; the socket is
-#                               $(iked_sock NAME) (CONF must name it)
+#                               $(iked_sock NAME) (CONF must name it);
+#                               IKED_KEEP_MOUNTS=1 keeps /sys/fs/bpf visible
 #   iked_sock NAME              the control socket path for NAME
 #   iked NAME ARGS...           the umigame CLI against that daemon
 #   iked_state NAME CONN        the state of CONN's first IKE SA ("" if none)
@@ -16,6 +17,16 @@
 #   swanctl_ NAME ARGS...       swanctl against it
 #   sw_ike_state NAME CONN      ESTABLISHED / CONNECTING / "" for CONN
 #   sw_child_count NAME CONN    installed CHILD_SAs of CONN
+#   both_up IKED SW CONN        CONN established on both sides, one
+#                               installed CHILD_SA each
+#   iked_child IKED CONN FIELD  FIELD of CONN's first installed CHILD_SA
+#                               (spi_in, spi_out, encap, ...)
+#   xfrm_state_of NS SPI        the `ip -s xfrm state` lines of the state
+#                               with that SPI (hex, no 0x), "" if none
+#   xfrm_sa_packets NS SPI      packets that state counted
+#
+# SW_CHARON_EXTRA, when set, is added to charon's section of the
+# strongswan.conf sw_start writes (e.g. "keep_alive = 2s").
 #
 # charon-systemd is the foreground charon that reads its configuration over
 # vici (docs/ike.md explains why not the plain charon). STRONGSWAN_CONF
@@ -30,7 +41,13 @@ iked_sock() { echo "$UMI_TMPDIR/iked-$1.sock"; }
 
 iked_start() {
 	local ns=$1 name=$2 conf=$3
-	bg_start "$ns" "iked-$name" "$IKED_BIN" -v -c "$conf" >/dev/null
+	if [ "${IKED_KEEP_MOUNTS:-0}" = 1 ]; then
+		# nsenter --net keeps the host's mounts: the daemon then sees the
+		# ESP program pinned under /sys/fs/bpf (ip netns exec remounts /sys).
+		bg_start "" "iked-$name" nsenter --net="/run/netns/$(ns_name "$ns")" "$IKED_BIN" -v -c "$conf" >/dev/null
+	else
+		bg_start "$ns" "iked-$name" "$IKED_BIN" -v -c "$conf" >/dev/null
+	fi
 	wait_for 20 "umigame-iked $name's control socket" test -S "$(iked_sock "$name")"
 }
 
@@ -63,6 +80,7 @@ sw_start() {
 	  install_routes = no
 	  retransmit_timeout = 1
 	  retransmit_tries = 3
+	  ${SW_CHARON_EXTRA:-}
 	  plugins {
 	    vici { socket = unix://$dir/charon.vici }
 	  }
@@ -102,4 +120,27 @@ sw_ike_state() {
 
 sw_child_count() {
 	swanctl_ "$1" --list-sas --ike "$2" 2>/dev/null | grep -c "INSTALLED"
+}
+
+both_up() {
+	[ "$(iked_state "$1" "$3")" = established ] && [ "$(sw_ike_state "$2" "$3")" = ESTABLISHED ] &&
+		[ "$(iked_children "$1" "$3")" = 1 ] && [ "$(sw_child_count "$2" "$3")" = 1 ]
+}
+
+iked_child() {
+	iked "$1" sas --json 2>/dev/null | jq -r --arg c "$2" --arg f "$3" '[.ike_sas[] |
+		select(.connection == $c and .state == "established") | .children[] |
+		select(.state == "installed")][0][$f] // ""'
+}
+
+xfrm_state_of() {
+	ns_exec "$1" ip -s xfrm state | awk -v spi="spi 0x$2 " '
+		/^src / { if (hit) exit; block = "" }
+		{ block = block $0 "\n" }
+		index($0, spi) { hit = 1 }
+		END { if (hit) printf "%s", block }'
+}
+
+xfrm_sa_packets() {
+	xfrm_state_of "$1" "$2" | awk '/\(packets\)/ { sub(/\(packets\).*/, ""); sub(/.* /, ""); print; exit }'
 }

@@ -163,7 +163,7 @@ iked_start umi umi "$conf"
 
 xfrm_packets() { # NS SPI(hex, no 0x): packets counted on that SA
 	ns_exec "$1" ip -s xfrm state | awk -v spi="0x$2" '
-		$0 ~ "spi "spi" " {f=1}
+		$0 ~ "spi "spi"([^0-9a-f]|$)" {f=1}
 		f && /\(packets\)/ {sub(/\(packets\).*/, ""); sub(/.* /, ""); print; exit}'
 }
 child_json() { iked umi sas --json | jq -c --arg c "$1" '[.ike_sas[] | select(.connection == $c and .state == "established") | .children[] | select(.state == "installed")]'; }

@@ -107,6 +107,9 @@ XfrmSa XfrmKernel::sa_for(const ChildSaSpec &spec, bool inbound) const
 	// With ESN the kernel keeps its 64-bit counters in the replay state, so
 	// even an outbound SA carries one (its window is unused there).
 	sa.replay_window = inbound || sa.esn ? std::max<uint32_t>(spec.replay_window, 1) : 0;
+	// Without ESN the kernel's window is the legacy 8-bit field.
+	if (!sa.esn)
+		sa.replay_window = std::min<uint32_t>(sa.replay_window, 255);
 	if (spec.encap) {
 		XfrmEncap e;
 		e.sport = inbound ? spec.remote.port : spec.local.port;

@@ -13,9 +13,12 @@
 #   v4     IPv4 outer, tunnel 10.1.0.0/24 <-> 10.2.0.0/24, PSK,
 #          aes256gcm16-prfsha384-ecp384 / ESP aes128gcm16-esn
 #   v6tr   IPv6 outer, transport mode between the outer addresses, PSK,
-#          aes128-sha256-prfsha256-modp2048 / ESP aes128-sha256 (CBC+HMAC)
+#          ID_IPV6_ADDR identities, aes128-sha256-prfsha256-modp2048 /
+#          ESP aes128-sha256 (CBC+HMAC), ICMPv6 only
 #   v6tun  IPv6 outer, tunnel 2001:db8:1::/64 <-> 2001:db8:2::/64, PSK,
-#          curve25519 / ESP aes256gcm16-ecp256-esn (PFS on CREATE_CHILD_SA)
+#          ID_RFC822_ADDR identities, curve25519 / ESP
+#          aes256gcm16-ecp256-esn (PFS on CREATE_CHILD_SA)
+# Our daemon runs as nobody with CAP_NET_ADMIN and CAP_NET_BIND_SERVICE.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -24,7 +27,7 @@ source "$repo/selftests/lib/netns.sh"
 # shellcheck source-path=SCRIPTDIR source=../ike/peers.sh
 source "$repo/selftests/ike/peers.sh"
 
-plan=26
+plan=28
 tap_plan $plan
 if [ ! -e /proc/modules ] || [ "$EUID" -ne 0 ] || ! command -v charon-systemd >/dev/null; then
 	for _ in $(seq $plan); do tap_skip "ike_interop" "needs the 6.1 guest and strongSwan (selftests/vm/run.sh)"; done
@@ -49,10 +52,16 @@ ns_exec sw ip route add 10.1.0.0/24 via 192.0.2.1 src 10.2.0.1
 ns_exec umi ip -6 route add 2001:db8:2::/64 via 2001:db8:ffff::2 src 2001:db8:1::1
 ns_exec sw ip -6 route add 2001:db8:1::/64 via 2001:db8:ffff::1 src 2001:db8:2::1
 
+# The daemon runs as nobody and reads its file again on SIGHUP.
+chmod 755 "$UMI_TMPDIR"
 conf=$(umi_tmp iked.toml)
-cat >"$conf" <<EOF
+conf_v4=$(umi_tmp iked-v4.part) conf_v6tr=$(umi_tmp iked-v6tr.part) conf_v6tun=$(umi_tmp iked-v6tun.part)
+cat >"$conf_v4" <<EOF
 [daemon]
 control_socket = "$(iked_sock umi)"
+# Unprivileged but for CAP_NET_ADMIN and CAP_NET_BIND_SERVICE, as the
+# systemd unit runs it.
+user = "nobody"
 
 [[connection]]
 name = "v4"
@@ -70,13 +79,14 @@ name = "net"
 local_ts = ["10.1.0.0/24"]
 remote_ts = ["10.2.0.0/24"]
 esp_proposals = ["aes128gcm16-esn"]
-
+EOF
+cat >"$conf_v6tr" <<EOF
 [[connection]]
 name = "v6tr"
 local_addr = "2001:db8:ffff::1"
 remote_addr = "2001:db8:ffff::2"
-local_id = "umi.example"
-remote_id = "sw.example"
+local_id = "ip:2001:db8:ffff::1"
+remote_id = "ip:2001:db8:ffff::2"
 psk = "$PSK"
 ike_proposals = ["aes128-sha256-prfsha256-modp2048"]
 [[connection.child]]
@@ -84,13 +94,14 @@ name = "host"
 mode = "transport"
 ip_protocol = 58
 esp_proposals = ["aes128-sha256"]
-
+EOF
+cat >"$conf_v6tun" <<EOF
 [[connection]]
 name = "v6tun"
 local_addr = "2001:db8:ffff::1"
 remote_addr = "2001:db8:ffff::2"
-local_id = "umi6.example"
-remote_id = "sw6.example"
+local_id = "email:umi@example.net"
+remote_id = "email:sw@example.net"
 psk = "$PSK"
 ike_proposals = ["aes128gcm16-prfsha256-curve25519"]
 [[connection.child]]
@@ -99,6 +110,7 @@ local_ts = ["2001:db8:1::/64"]
 remote_ts = ["2001:db8:2::/64"]
 esp_proposals = ["aes256gcm16-ecp256-esn"]
 EOF
+cat "$conf_v4" "$conf_v6tr" "$conf_v6tun" >"$conf"
 
 swconf=$(umi_tmp swanctl.conf)
 cat >"$swconf" <<EOF
@@ -123,9 +135,9 @@ connections {
     remote_addrs = 2001:db8:ffff::1
     proposals = aes128-sha256-prfsha256-modp2048
     local { auth = psk
-      id = sw.example }
+      id = 2001:db8:ffff::2 }
     remote { auth = psk
-      id = umi.example }
+      id = 2001:db8:ffff::1 }
     children {
       host { mode = transport
         local_ts = dynamic[ipv6-icmp]
@@ -138,9 +150,9 @@ connections {
     remote_addrs = 2001:db8:ffff::1
     proposals = aes128gcm16-prfsha256-curve25519
     local { auth = psk
-      id = sw6.example }
+      id = sw@example.net }
     remote { auth = psk
-      id = umi6.example }
+      id = umi@example.net }
     children {
       net6 { local_ts = 2001:db8:2::/64
         remote_ts = 2001:db8:1::/64
@@ -151,8 +163,10 @@ connections {
 secrets {
   ike-1 { id-1 = umi.example
     id-2 = sw.example
-    id-3 = umi6.example
-    id-4 = sw6.example
+    id-3 = umi@example.net
+    id-4 = sw@example.net
+    id-5 = 2001:db8:ffff::1
+    id-6 = 2001:db8:ffff::2
     secret = "$PSK" }
 }
 EOF
@@ -164,7 +178,8 @@ iked_start umi umi "$conf"
 xfrm_packets() { # NS SPI(hex, no 0x): packets counted on that SA
 	ns_exec "$1" ip -s xfrm state | awk -v spi="0x$2" '
 		$0 ~ "spi "spi"([^0-9a-f]|$)" {f=1}
-		f && /\(packets\)/ {sub(/\(packets\).*/, ""); sub(/.* /, ""); print; exit}'
+		f && /lifetime current/ {g=1}
+		g && /\(packets\)/ {sub(/\(packets\).*/, ""); sub(/.* /, ""); print; exit}'
 }
 child_json() { iked umi sas --json | jq -c --arg c "$1" '[.ike_sas[] | select(.connection == $c and .state == "established") | .children[] | select(.state == "installed")]'; }
 spi_in() { child_json "$1" | jq -r '.[0].spi_in // ""'; }
@@ -329,6 +344,29 @@ else
 	tap_fail "IPv6 tunnel: CHILD_SA rekey with PFS" "spi $(spi_in v6tun); $(grep CREATE_CHILD_SA "$(sw_log sw)" | tail -3)"
 fi
 tap_check "IPv6 tunnel: traffic after the PFS rekey" ping_ok -I 2001:db8:1::1 2001:db8:2::1
+
+# --- reload -------------------------------------------------------------------
+# SIGHUP with a broken file: refused with file:line, SAs kept; with v6tr
+# removed: its IKE SA is deleted at the peer, the others keep their SPIs.
+v4_spis=$(ike_spis v4)
+echo 'ike_proposals = ["aes999"]' >>"$conf"
+if out=$(iked umi reload 2>&1); then
+	tap_fail "reload: a broken file is refused" "accepted: $out"
+elif grep -q "iked.toml:[0-9]*:[0-9]*" <<<"$out" && [ "$(ike_spis v4)" = "$v4_spis" ] && established_both v4; then
+	tap_ok "reload: a broken file is refused with file:line:column, SAs kept ($(grep -o 'iked.toml:[0-9:]*' <<<"$out"))"
+else
+	tap_fail "reload: a broken file is refused with file:line:column, SAs kept" "$out; v4 now $(ike_spis v4)"
+fi
+cat "$conf_v4" "$conf_v6tun" >"$conf"
+kill -HUP "${BG_PID[iked-umi]}"
+v6tr_gone() { [ -z "$(sw_ike_state sw v6tr)" ] && [ -z "$(iked_state umi v6tr)" ]; }
+if wait_for 20 "v6tr deleted by the reload" v6tr_gone && [ "$(ike_spis v4)" = "$v4_spis" ] && established_both v4 &&
+	established_both v6tun; then
+	tap_ok "reload (SIGHUP): the removed connection's IKE SA is deleted at the peer, unchanged ones keep their SAs"
+else
+	tap_fail "reload (SIGHUP): removed connection deleted, others kept" "v6tr '$(sw_ike_state sw v6tr)', v4 $v4_spis -> $(ike_spis v4)"
+fi
+cat "$conf_v4" "$conf_v6tr" "$conf_v6tun" >"$conf"
 
 # --- our daemon restarted -----------------------------------------------------
 # SIGTERM sends Delete for every IKE SA (RFC 7296 §1.4.1); nothing stays in

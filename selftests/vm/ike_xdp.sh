@@ -92,7 +92,8 @@ IKED_KEEP_MOUNTS=1 iked_start umi umi "$conf"
 xfrm_packets() { # SPI (hex, no 0x): packets xfrm decrypted on our inbound SA
 	ns_exec umi ip -s xfrm state | awk -v spi="0x$1" '
 		$0 ~ "spi "spi"([^0-9a-f]|$)" {f=1}
-		f && /\(packets\)/ {sub(/\(packets\).*/, ""); sub(/.* /, ""); print; exit}'
+		f && /lifetime current/ {g=1}
+		g && /\(packets\)/ {sub(/\(packets\).*/, ""); sub(/.* /, ""); print; exit}'
 }
 spi_in() { iked umi sas --json | jq -r '[.ike_sas[] | select(.state == "established") | .children[] | select(.state == "installed")][0].spi_in // ""'; }
 decrypted() { umi esp stats --json | jq -r '.reasons.decrypted.packets'; }

@@ -24,6 +24,8 @@
 #   xfrm_state_of NS SPI        the `ip -s xfrm state` lines of the state
 #                               with that SPI (hex, no 0x), "" if none
 #   xfrm_sa_packets NS SPI      packets that state counted
+#   xfrm_brief NS               `ip xfrm state` without keys and replay
+#                               bitmaps, for diagnostics
 #
 # SW_CHARON_EXTRA, when set, is added to charon's section of the
 # strongswan.conf sw_start writes (e.g. "keep_alive = 2s").
@@ -134,13 +136,21 @@ iked_child() {
 }
 
 xfrm_state_of() {
-	ns_exec "$1" ip -s xfrm state | awk -v spi="spi 0x$2 " '
+	# With -s, ip prints "spi 0x%08x(%u)".
+	ns_exec "$1" ip -s xfrm state | awk -v spi="spi 0x$2[ (]" '
 		/^src / { if (hit) exit; block = "" }
 		{ block = block $0 "\n" }
-		index($0, spi) { hit = 1 }
+		$0 ~ spi { hit = 1 }
 		END { if (hit) printf "%s", block }'
 }
 
 xfrm_sa_packets() {
-	xfrm_state_of "$1" "$2" | awk '/\(packets\)/ { sub(/\(packets\).*/, ""); sub(/.* /, ""); print; exit }'
+	# "lifetime current:" is followed by "N(bytes), M(packets)"; the
+	# config's "limit: soft (INF)(packets)" lines are not counters.
+	xfrm_state_of "$1" "$2" | awk '/[0-9]+\(bytes\), [0-9]+\(packets\)/ {
+		sub(/\(packets\).*/, ""); sub(/.* /, ""); print; exit }'
+}
+
+xfrm_brief() {
+	ns_exec "$1" ip xfrm state | grep -Ev '^\s+([0-9a-f]{8} |seq-hi|replay_window|anti-replay|aead|enc |auth)'
 }

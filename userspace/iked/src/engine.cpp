@@ -215,6 +215,23 @@ void Engine::disarm_traps()
 	traps_.clear();
 }
 
+void Engine::rearm_trap(uint32_t reqid)
+{
+	// The CHILD_SA's out policy had the trap's selectors, so removing it
+	// removed the trap; without it the next packet would leave in clear
+	// or be dropped without an ACQUIRE.
+	for (auto [conn, child] : traps_) {
+		if (reqid_for(conn->name, child->name) != reqid)
+			continue;
+		try {
+			kernel_.add_trap(*conn, *child, reqid);
+			log::info(conn->name + "/" + child->name + ": trap policy back in place");
+		} catch (const std::exception &e) {
+			log::error(conn->name + "/" + child->name + ": cannot restore trap policy: " + e.what());
+		}
+	}
+}
+
 IkeSa *Engine::initiate(const ConnectionConfig &conn, const std::vector<const ChildConfig *> &children)
 {
 	if (conn.remote_addr.is_unset())
@@ -347,6 +364,8 @@ void Engine::expire(uint32_t spi, const IpAddress &dst, bool hard)
 			sa->delete_child_now(child, true);
 		} else if (child->state == ChildSa::State::installed && child->config &&
 			   sa->state() == IkeSa::State::established) {
+			log::info(child->spec.connection + "/" + child->spec.child + ": SA " + hex32(spi) +
+				  " reached its soft lifetime, rekeying");
 			sa->create_child(*child->config, child);
 		}
 		return;

@@ -138,6 +138,7 @@ IkeSa::~IkeSa()
 			} catch (const std::exception &e) {
 				log::warning("removing policies: " + std::string(e.what()));
 			}
+			engine_.rearm_trap(child->spec.reqid);
 		}
 	}
 }
@@ -721,7 +722,17 @@ void IkeSa::send_auth()
 		die("certificate authentication is not implemented yet");
 		return;
 	}
-	p.push_back(notify_payload(notify::INITIAL_CONTACT));
+	// §2.4: INITIAL_CONTACT says this is the only IKE SA between the two
+	// identities, and the peer may drop the others without a Delete. With
+	// another connection up under the same pair of IDs it would take that
+	// one's SA down at the peer while ours still believes in it.
+	bool only_one = true;
+	for (const auto &[spi, other] : engine_.sas_)
+		if (other.get() != this && other->conn_ && other->state_ != State::deleting &&
+		    other->conn_->local_id == conn_->local_id && other->conn_->remote_id == conn_->remote_id)
+			only_one = false;
+	if (only_one)
+		p.push_back(notify_payload(notify::INITIAL_CONTACT));
 	// The first CHILD_SA rides along (§1.2), without PFS (§1.3.1).
 	const ChildConfig *child = pending_children_.empty() ? nullptr : pending_children_.front();
 	uint32_t spi_in = 0;
@@ -1342,6 +1353,7 @@ void IkeSa::delete_child_now(ChildSa *child, bool send_delete)
 		} catch (const std::exception &e) {
 			log::warning(std::string("removing policies: ") + e.what());
 		}
+		engine_.rearm_trap(child->spec.reqid);
 	}
 	try {
 		engine_.kernel_.del_inbound(child->spec);

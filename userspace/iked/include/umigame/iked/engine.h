@@ -164,6 +164,8 @@ private:
 	const ConnectionConfig *connection(const std::string &name) const;
 	void arm_traps();
 	void disarm_traps();
+	// A trapped child's last SA took its policy along: put the trap back.
+	void rearm_trap(uint32_t reqid);
 	uint32_t reqid_for(const std::string &connection, const std::string &child);
 
 	EventLoop &loop_;

@@ -1660,13 +1660,38 @@ void IkeSa::rekey_ike()
 
 void IkeSa::transfer_children_to(IkeSa &fresh)
 {
-	for (auto &c : children_)
+	// Exchanges for these children still queued here would die with this
+	// SA's Delete: a child waiting for its Delete gets it on the new SA, a
+	// child waiting for its rekey is rekeyed there (§2.18: the children
+	// belong to the new IKE SA from now on).
+	std::vector<ChildSa *> to_delete, to_rekey;
+	for (auto &c : children_) {
+		if (c->state == ChildSa::State::deleting)
+			to_delete.push_back(c.get());
+		else if (c->state == ChildSa::State::rekeying && !c->collision_spi_in)
+			to_rekey.push_back(c.get());
 		fresh.children_.push_back(std::move(c));
+	}
 	children_.clear();
 	for (auto &c : fresh.children_)
 		fresh.schedule_child_timers(*c);
 	fresh.pending_children_ = std::move(pending_children_);
 	pending_children_.clear();
+	for (ChildSa *c : to_delete) {
+		uint32_t spi_in = c->spec.spi_in;
+		IkeSa *target = &fresh;
+		fresh.request(ExchangeType::Informational,
+			      {payload(PayloadType::Delete, DeletePayload{ProtocolId::ESP, {spi_bytes(spi_in)}})},
+			      [target, spi_in](const Message &, const Payloads &) {
+				      if (ChildSa *child = target->child_by_inbound(spi_in))
+					      target->delete_child_now(child, false);
+			      });
+	}
+	for (ChildSa *c : to_rekey) {
+		c->state = ChildSa::State::installed;
+		if (c->config && fresh.state_ == State::established)
+			fresh.create_child(*c->config, c);
+	}
 }
 
 // ---------------------------------------------------------------------------

@@ -17,3 +17,7 @@ echo "== DHCPv6 prefix delegation (umigame-dhcp6d vs kea-dhcp6, same veth)"
 echo
 echo "== IPv6 fast fallback behind a CE router (umigame-dhcp6d vs radvd static, same ISP)"
 "$top/tools/bench/fallback_bench.sh"
+
+echo
+echo "== IKEv2 responder setups (umigame-iked vs charon-systemd, 6.1 guest, one CPU each)"
+"$top/tools/bench/ike_bench.sh"

@@ -39,6 +39,7 @@
 #include "umigame/ike/message.h"
 #include "umigame/iked/config.h"
 #include "umigame/iked/engine.h"
+#include "umigame/iked/hand_initiator.h"
 #include "umigame/iked/proposal.h"
 #include "umigame/iked/selectors.h"
 #include "umigame/log.h"
@@ -128,29 +129,22 @@ const DaemonConfig &config()
 
 std::vector<uint8_t> span_bytes(std::span<const uint8_t> s) { return {s.begin(), s.end()}; }
 
-// The initiator: just enough of one to make the responder's SA real.
-struct Initiator {
-	uint64_t spi_i = 0x1122334455667788ull, spi_r = 0;
-	AlgorithmSet alg;
-	std::unique_ptr<ike::KeyExchange> ke;
-	std::vector<uint8_t> ni = std::vector<uint8_t>(32, 0x4e), nr, init_request;
-	std::unique_ptr<ike::Prf> prf;
-	ike::IkeKeys keys;
-	std::unique_ptr<ike::SkProtection> sk_out;
+// The initiator: just enough of one to make the responder's SA real
+// (HandInitiator, as the unit tests and the load generator use it), with a
+// fixed SPI and nonce so that a crash reproduces from its input alone.
+struct Initiator : HandInitiator {
+	std::vector<uint8_t> init_request;
 	uint32_t next_id = 1;
+
+	Initiator()
+		: HandInitiator(*parse_proposal("aes128gcm16-prfsha256-x25519", true, nullptr), 0x1122334455667788ull,
+				std::vector<uint8_t>(32, 0x4e))
+	{
+	}
 
 	std::vector<uint8_t> init()
 	{
-		alg = *parse_proposal("aes128gcm16-prfsha256-x25519", true, nullptr);
-		ke = ike::KeyExchange::create(alg.dh);
-		ike::Message m;
-		m.header.spi_i = spi_i;
-		m.header.exchange = ike::ExchangeType::IkeSaInit;
-		m.header.flags = ike::Header::kFlagInitiator;
-		m.payloads.push_back({ike::PayloadType::SA, false,
-				      ike::SaPayload{{to_wire(alg, ike::ProtocolId::IKE, 1, {})}}});
-		m.payloads.push_back({ike::PayloadType::KE, false, ike::KePayload{alg.dh, ke->public_value()}});
-		m.payloads.push_back({ike::PayloadType::Nonce, false, ike::NoncePayload{ni}});
+		ike::Message m = init_message();
 		ike::NotifyPayload frag;
 		frag.type = ike::notify::IKEV2_FRAGMENTATION_SUPPORTED;
 		m.payloads.push_back({ike::PayloadType::Notify, false, frag});
@@ -158,74 +152,11 @@ struct Initiator {
 		return init_request;
 	}
 
-	bool answer(std::span<const uint8_t> response)
-	{
-		ike::Message r;
-		try {
-			r = ike::Message::parse(response);
-		} catch (const ike::ParseError &) {
-			return false;
-		}
-		const auto *ker = r.find<ike::KePayload>();
-		const auto *n = r.find<ike::NoncePayload>();
-		if (!ker || !n || r.header.spi_r == 0)
-			return false;
-		spi_r = r.header.spi_r;
-		nr = n->data;
-		ike::Secret shared = ke->shared_secret(ker->data);
-		prf = std::make_unique<ike::Prf>(alg.prf);
-		keys = ike::derive_ike_keys(*prf, alg.suite(), ni, nr, shared, spi_i, spi_r);
-		sk_out = std::make_unique<ike::SkProtection>(alg.suite(), keys.sk_ei, keys.sk_ai);
-		return true;
-	}
+	bool answer(std::span<const uint8_t> response) { return accept_init_response(response); }
 
 	ike::Header header(uint8_t exchange, uint32_t id, bool response) const
 	{
-		ike::Header h;
-		h.spi_i = spi_i;
-		h.spi_r = spi_r;
-		h.exchange = static_cast<ike::ExchangeType>(exchange);
-		h.flags = ike::Header::kFlagInitiator | (response ? ike::Header::kFlagResponse : 0);
-		h.message_id = id;
-		return h;
-	}
-
-	// An SK payload around `plain` (what IkeSa::protect does).
-	std::vector<uint8_t> seal(ike::Header h, uint8_t first, std::span<const uint8_t> plain) const
-	{
-		size_t body = sk_out->sealed_size(plain.size());
-		h.next_payload = static_cast<uint8_t>(ike::PayloadType::SK);
-		h.length = static_cast<uint32_t>(ike::Header::kSize + 4 + body);
-		std::vector<uint8_t> out;
-		h.serialize(out);
-		out.push_back(first);
-		out.push_back(0);
-		out.push_back(static_cast<uint8_t>((4 + body) >> 8));
-		out.push_back(static_cast<uint8_t>(4 + body));
-		auto sealed = sk_out->seal(out, plain);
-		out.insert(out.end(), sealed.begin(), sealed.end());
-		return out;
-	}
-
-	std::vector<uint8_t> seal_fragment(ike::Header h, uint8_t first, uint16_t number, uint16_t total,
-					   std::span<const uint8_t> plain) const
-	{
-		size_t body = sk_out->sealed_size(plain.size());
-		h.next_payload = static_cast<uint8_t>(ike::PayloadType::SKF);
-		h.length = static_cast<uint32_t>(ike::Header::kSize + 8 + body);
-		std::vector<uint8_t> out;
-		h.serialize(out);
-		out.push_back(number == 1 ? first : 0);
-		out.push_back(0);
-		out.push_back(static_cast<uint8_t>((8 + body) >> 8));
-		out.push_back(static_cast<uint8_t>(8 + body));
-		out.push_back(static_cast<uint8_t>(number >> 8));
-		out.push_back(static_cast<uint8_t>(number));
-		out.push_back(static_cast<uint8_t>(total >> 8));
-		out.push_back(static_cast<uint8_t>(total));
-		auto sealed = sk_out->seal(out, plain);
-		out.insert(out.end(), sealed.begin(), sealed.end());
-		return out;
+		return HandInitiator::header(static_cast<ike::ExchangeType>(exchange), id, response);
 	}
 
 	// A valid IKE_AUTH request (§1.2, §2.15) with a CHILD_SA for "lan".
@@ -234,9 +165,8 @@ struct Initiator {
 		std::vector<ike::Payload> p;
 		ike::IdPayload idi{ike::IdType::FQDN, span_bytes(std::span(reinterpret_cast<const uint8_t *>("peer.example"), 12))};
 		p.push_back({ike::PayloadType::IDi, false, idi});
-		auto octets = ike::signed_octets(init_request, nr, *prf, keys.sk_pi, idi.body());
 		auto psk = std::span(reinterpret_cast<const uint8_t *>(kPsk), std::strlen(kPsk));
-		p.push_back({ike::PayloadType::AUTH, false, ike::AuthPayload{ike::AuthMethod::PSK, ike::psk_auth(*prf, psk, octets)}});
+		p.push_back({ike::PayloadType::AUTH, false, psk_auth(init_request, psk, idi)});
 		AlgorithmSet esp = *parse_proposal("aes128gcm16-esn", false, nullptr);
 		p.push_back({ike::PayloadType::SA, false,
 			     ike::SaPayload{{to_wire(esp, ike::ProtocolId::ESP, 1, {0xd0, 0, 0, 1})}}});

@@ -415,7 +415,8 @@ nlohmann::json Engine::show() const
 	return {{"connections", conns},
 		{"ike_sas", sas_.size()},
 		{"half_open", half_open_count()},
-		{"counters", counters_.json()}};
+		{"counters", counters_.json()},
+		{"child_install", child_install_.json()}};
 }
 
 nlohmann::json Engine::sas() const

@@ -1118,6 +1118,7 @@ ChildSa *IkeSa::install_child(const ChildConfig &config, const AlgorithmSet &alg
 	// Make before break (docs/ike.md): the inbound SA first, so the
 	// peer's first packet on the new SA is accepted, then outbound; the
 	// kernel prefers the newest outbound SA of a reqid.
+	auto install_start = std::chrono::steady_clock::now();
 	engine_.kernel_.add_inbound(s);
 	try {
 		engine_.kernel_.add_outbound(s);
@@ -1126,6 +1127,7 @@ ChildSa *IkeSa::install_child(const ChildConfig &config, const AlgorithmSet &alg
 		engine_.kernel_.del_inbound(s);
 		throw;
 	}
+	engine_.child_install_.add(std::chrono::steady_clock::now() - install_start);
 	engine_.counters_.child_established++;
 	log::notice(name_of(*this) + "/" + config.name + ": CHILD_SA " + hex32(spi_in) + "/" + hex32(spi_out) +
 		    " installed (" + alg.str(false) + (s.encap ? ", UDP-encapsulated" : "") + ")");

@@ -25,6 +25,7 @@
 #include "umigame/ike/fragments.h"
 #include "umigame/ike/message.h"
 #include "umigame/iked/config.h"
+#include "umigame/iked/latency.h"
 #include "umigame/iked/proposal.h"
 #include "umigame/net.h"
 
@@ -173,6 +174,8 @@ private:
 	Kernel &kernel_;
 	DaemonConfig config_;
 	Counters counters_;
+	// Kernel time of each CHILD_SA install (both SAs and the policies).
+	LatencySamples child_install_;
 	std::map<uint64_t, std::unique_ptr<IkeSa>> sas_; // by our SPI
 	ike::CookieJar cookies_;
 	Timer cookie_roll_;

@@ -7,7 +7,8 @@
 # the laptop behind umigame-dhcp6d falls back to IPv4 at once, the one
 # behind a statically configured radvd router waits. Scene 4
 # (tools/demo/esp_scene.sh, in the 6.1 guest): the kernel's xfrm sends ESP,
-# umigame decrypts it in XDP.
+# umigame decrypts it in XDP. Scene 5 (tools/demo/ike_scene.sh, in the
+# guest too): umigame-iked negotiates with strongSwan and keys that path.
 # The lab is the one selftests/raguard/raguard_netns.sh tests (shared in
 # selftests/raguard/topology.sh); everything lives in network namespaces
 # named umi-<run id>-* and is removed on exit, however the demo ends.
@@ -198,6 +199,17 @@ if [ -f "$ROOT/build/kmod/umigame.ko" ]; then
 	"$ROOT/tools/vm/vm-run" --timeout 300 --env "DEMO_COLOR=$([ -n "$B" ] && echo 1 || echo 0)" \
 		-- tools/demo/esp_scene.sh ||
 		say "${R}the ESP scene failed (see above)${N}"
+else
+	say "${Y}skipped: build/kmod/umigame.ko is missing (make kmod)${N}"
+fi
+
+title "scene 5: IKEv2 keys the fast path"
+say "umigame-iked and strongSwan negotiate a tunnel; its SA is decrypted in XDP"
+say "(in the Debian 6.1 guest as well)."
+if [ -f "$ROOT/build/kmod/umigame.ko" ]; then
+	"$ROOT/tools/vm/vm-run" --timeout 300 --env "DEMO_COLOR=$([ -n "$B" ] && echo 1 || echo 0)" \
+		-- tools/demo/ike_scene.sh ||
+		say "${R}the IKE scene failed (see above)${N}"
 else
 	say "${Y}skipped: build/kmod/umigame.ko is missing (make kmod)${N}"
 fi

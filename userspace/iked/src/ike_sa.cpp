@@ -775,13 +775,8 @@ void IkeSa::send_auth()
 			for (auto &s : offered)
 				s.dh = 0;
 			auto chosen = sa ? accept_answer(*sa, ProtocolId::ESP, offered) : std::nullopt;
-			const TsPayload *ats = nullptr, *rts = nullptr;
-			for (const auto &pl : answer) {
-				if (pl.type == PayloadType::TSi)
-					ats = std::get_if<TsPayload>(&pl.body);
-				if (pl.type == PayloadType::TSr)
-					rts = std::get_if<TsPayload>(&pl.body);
-			}
+			const TsPayload *ats = find_typed<TsPayload>(answer, PayloadType::TSi);
+			const TsPayload *rts = find_typed<TsPayload>(answer, PayloadType::TSr);
 			if (!chosen || chosen->spi.size() != 4 || !ats || !rts || !within(ats->selectors, tsi) ||
 			    !within(rts->selectors, tsr)) {
 				log::warning(name_of(*this) + "/" + child->name +
@@ -814,10 +809,7 @@ void IkeSa::on_auth_response(const Payloads &p)
 		die("the responder refused our authentication (AUTHENTICATION_FAILED)");
 		return;
 	}
-	const IdPayload *idr = nullptr;
-	for (const auto &pl : p)
-		if (pl.type == PayloadType::IDr)
-			idr = std::get_if<IdPayload>(&pl.body);
+	const IdPayload *idr = find_typed<IdPayload>(p, PayloadType::IDr);
 	const auto *auth = find_payload<AuthPayload>(p);
 	if (!idr || !auth) {
 		if (const auto *err = find_error(p)) {
@@ -970,13 +962,8 @@ const ConnectionConfig *IkeSa::match_connection(const IdPayload &idi, const IdPa
 
 void IkeSa::on_auth_request(const Message &msg, const Payloads &p)
 {
-	const IdPayload *idi = nullptr, *idr = nullptr;
-	for (const auto &pl : p) {
-		if (pl.type == PayloadType::IDi)
-			idi = std::get_if<IdPayload>(&pl.body);
-		if (pl.type == PayloadType::IDr)
-			idr = std::get_if<IdPayload>(&pl.body);
-	}
+	const IdPayload *idi = find_typed<IdPayload>(p, PayloadType::IDi);
+	const IdPayload *idr = find_typed<IdPayload>(p, PayloadType::IDr);
 	const auto *auth = find_payload<AuthPayload>(p);
 	if (!idi || !auth) {
 		engine_.counters_.malformed++;
@@ -1011,13 +998,8 @@ void IkeSa::on_auth_request(const Message &msg, const Payloads &p)
 								psk_auth(*prf_, psk, auth_octets(true, our_id))}));
 	// The CHILD_SA: its errors go into this response, the IKE SA stands.
 	const auto *sa = find_payload<SaPayload>(p);
-	const TsPayload *tsi = nullptr, *tsr = nullptr;
-	for (const auto &pl : p) {
-		if (pl.type == PayloadType::TSi)
-			tsi = std::get_if<TsPayload>(&pl.body);
-		if (pl.type == PayloadType::TSr)
-			tsr = std::get_if<TsPayload>(&pl.body);
-	}
+	const TsPayload *tsi = find_typed<TsPayload>(p, PayloadType::TSi);
+	const TsPayload *tsr = find_typed<TsPayload>(p, PayloadType::TSr);
 	bool transport = find_notify(p, notify::USE_TRANSPORT_MODE) != nullptr;
 	ChildSa *installed = nullptr;
 	if (sa && tsi && tsr) {
@@ -1232,13 +1214,8 @@ void IkeSa::on_create_child_response(const ChildConfig &config, ChildSa *rekey_o
 	const auto *sa = find_payload<SaPayload>(answer);
 	const auto *nr = find_payload<NoncePayload>(answer);
 	const auto *ker = find_payload<KePayload>(answer);
-	const TsPayload *ats = nullptr, *rts = nullptr;
-	for (const auto &pl : answer) {
-		if (pl.type == PayloadType::TSi)
-			ats = std::get_if<TsPayload>(&pl.body);
-		if (pl.type == PayloadType::TSr)
-			rts = std::get_if<TsPayload>(&pl.body);
-	}
+	const TsPayload *ats = find_typed<TsPayload>(answer, PayloadType::TSi);
+	const TsPayload *rts = find_typed<TsPayload>(answer, PayloadType::TSr);
 	auto chosen = sa ? accept_answer(*sa, ProtocolId::ESP, config.esp_proposals) : std::nullopt;
 	if (!chosen || chosen->spi.size() != 4 || !nr || !ats || !rts || !within(ats->selectors, tsi) ||
 	    !within(rts->selectors, tsr)) {
@@ -1472,13 +1449,8 @@ void IkeSa::on_create_child_request(const Message &msg, const Payloads &p)
 			return;
 		}
 	}
-	const TsPayload *tsi = nullptr, *tsr = nullptr;
-	for (const auto &pl : p) {
-		if (pl.type == PayloadType::TSi)
-			tsi = std::get_if<TsPayload>(&pl.body);
-		if (pl.type == PayloadType::TSr)
-			tsr = std::get_if<TsPayload>(&pl.body);
-	}
+	const TsPayload *tsi = find_typed<TsPayload>(p, PayloadType::TSi);
+	const TsPayload *tsr = find_typed<TsPayload>(p, PayloadType::TSr);
 	if (!tsi || !tsr) {
 		respond(msg, {notify_payload(notify::INVALID_SYNTAX)});
 		return;

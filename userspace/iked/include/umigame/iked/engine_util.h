@@ -47,6 +47,17 @@ template <typename T> std::vector<const T *> find_payloads(const std::vector<ike
 	return out;
 }
 
+// A payload by its type where two types share one body (IDi/IDr, TSi/TSr).
+template <typename T>
+const T *find_typed(const std::vector<ike::Payload> &payloads, ike::PayloadType type)
+{
+	for (const auto &p : payloads)
+		if (p.type == type)
+			if (const T *t = std::get_if<T>(&p.body))
+				return t;
+	return nullptr;
+}
+
 inline const ike::NotifyPayload *find_notify(const std::vector<ike::Payload> &payloads, uint16_t type)
 {
 	for (const auto &p : payloads)

@@ -43,6 +43,9 @@ iked_sock() { echo "$UMI_TMPDIR/iked-$1.sock"; }
 
 iked_start() {
 	local ns=$1 name=$2 conf=$3
+	# A daemon that ran unprivileged could not remove its socket: a stale
+	# one would pass the wait below before the new daemon listens.
+	rm -f "$(iked_sock "$name")"
 	if [ "${IKED_KEEP_MOUNTS:-0}" = 1 ]; then
 		# nsenter --net keeps the host's mounts: the daemon then sees the
 		# ESP program pinned under /sys/fs/bpf (ip netns exec remounts /sys).

@@ -25,6 +25,10 @@ packages=(
 	# libreswan privately, see selftests/ike/)
 	charon-systemd strongswan-swanctl strongswan-pki libstrongswan-standard-plugins
 	libstrongswan-extra-plugins libnss3-tools
+	# libreswan's shared libraries, for the pluto that selftests/vm/
+	# ike_libreswan.prepare unpacks (libnss3/libnspr4 come with libnss3-tools,
+	# libaudit/libcap-ng/libpam are in every Debian); none conflicts with strongSwan
+	libunbound8 libldns3 libevent-core-2.1-7 libevent-pthreads-2.1-7 libcurl3-nss libldap-2.5-0
 )
 
 missing=()

@@ -556,15 +556,24 @@ void Engine::handle_init_request(const Endpoint &local, const Endpoint &remote, 
 			return;
 		}
 	}
-	// The connection: by addresses now, by identities at IKE_AUTH.
+	// The connection: by addresses now, by identities at IKE_AUTH. Several
+	// connections may share an address pair with different IKE proposals
+	// (the peer's identity is unknown until IKE_AUTH): take the first whose
+	// proposals accept the offer (§2.7), not merely the first by address,
+	// or the others could never be reached by a peer that initiates them.
 	const ConnectionConfig *conn = nullptr;
+	const auto *offer = msg.find<SaPayload>();
 	for (const auto &c : config_.connections) {
 		if (!c.remote_addr.is_unset() && c.remote_addr != remote.addr)
 			continue;
 		if (!c.local_addr.is_unset() && c.local_addr != local.addr)
 			continue;
-		conn = &c;
-		break;
+		if (!conn)
+			conn = &c;
+		if (select_proposal(*offer, ProtocolId::IKE, c.ike_proposals)) {
+			conn = &c;
+			break;
+		}
 	}
 	if (!conn) {
 		counters_.no_proposal++;

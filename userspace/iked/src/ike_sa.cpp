@@ -22,6 +22,9 @@ constexpr size_t kNonceSize = 32;
 // How long an old inbound SA keeps accepting after a rekey: packets the
 // peer sent before it switched may still be on their way.
 constexpr auto kRekeyGrace = std::chrono::seconds(2);
+// How long the responder of a CHILD_SA rekey waits for the initiator's
+// Delete of the old SA before it sends on the new one anyway.
+constexpr auto kOutboundDelay = std::chrono::seconds(5);
 
 Payload payload(PayloadType type, PayloadBody body)
 {
@@ -1054,7 +1057,8 @@ void IkeSa::on_auth_request(const Message &msg, const Payloads &p)
 
 ChildSa *IkeSa::install_child(const ChildConfig &config, const AlgorithmSet &alg, uint32_t spi_in, uint32_t spi_out,
 			      const Bytes &ni, const Bytes &nr, std::span<const uint8_t> shared,
-			      std::vector<TrafficSelector> tsi, std::vector<TrafficSelector> tsr, bool made_by_us)
+			      std::vector<TrafficSelector> tsi, std::vector<TrafficSelector> tsr, bool made_by_us,
+			      bool defer_outbound)
 {
 	auto child = std::make_unique<ChildSa>();
 	ChildSaSpec &s = child->spec;
@@ -1103,7 +1107,8 @@ ChildSa *IkeSa::install_child(const ChildConfig &config, const AlgorithmSet &alg
 	auto install_start = std::chrono::steady_clock::now();
 	engine_.kernel_.add_inbound(s);
 	try {
-		engine_.kernel_.add_outbound(s);
+		if (!defer_outbound)
+			engine_.kernel_.add_outbound(s);
 		engine_.kernel_.add_policies(s);
 	} catch (...) {
 		engine_.kernel_.del_inbound(s);
@@ -1116,7 +1121,39 @@ ChildSa *IkeSa::install_child(const ChildConfig &config, const AlgorithmSet &alg
 	ChildSa *raw = child.get();
 	children_.push_back(std::move(child));
 	schedule_child_timers(*raw);
+	if (defer_outbound) {
+		raw->outbound_pending = true;
+		// Captures no IkeSa: an IKE rekey may move the child elsewhere;
+		// the timer dies with the child.
+		raw->outbound_timer = engine_.loop_.after(kOutboundDelay, [&engine = engine_, raw] {
+			raw->outbound_pending = false;
+			try {
+				engine.kernel_.add_outbound(raw->spec);
+			} catch (const std::exception &e) {
+				log::error(raw->spec.connection + "/" + raw->spec.child + ": outbound SA: " + e.what());
+			}
+		});
+	}
 	return raw;
+}
+
+// The initiator of a CHILD_SA rekey can install its inbound SA only once it
+// has our response (the keys need Nr, §2.17); had we switched our outbound
+// traffic to the new SA when we answered, what we sent until then would be
+// dropped. So, as responder, we keep sending on the old SA until the
+// initiator deletes it (§2.8: it SHOULD, and only once its new SA is in), or
+// kOutboundDelay passes.
+void IkeSa::install_pending_outbound(ChildSa *child)
+{
+	if (!child->outbound_pending)
+		return;
+	child->outbound_pending = false;
+	child->outbound_timer.reset();
+	try {
+		engine_.kernel_.add_outbound(child->spec);
+	} catch (const std::exception &e) {
+		log::error(name_of(*this) + "/" + child->spec.child + ": outbound SA: " + e.what());
+	}
 }
 
 void IkeSa::schedule_child_timers(ChildSa &child)
@@ -1504,8 +1541,10 @@ void IkeSa::on_create_child_request(const Message &msg, const Payloads &p)
 		try {
 			uint32_t spi_in = engine_.kernel_.allocate_spi(local_, remote_,
 								       engine_.reqid_for(conn_->name, child.name));
+			// A collision (§2.8.1) keeps its own rules: switch at once.
+			bool defer = old && old->state != ChildSa::State::rekeying;
 			ChildSa *fresh = install_child(child, chosen->set, spi_in, spi_value(chosen->spi), ni->data, nr,
-						       shared, my_tsi, my_tsr, false);
+						       shared, my_tsi, my_tsr, false, defer);
 			Payloads reply;
 			if (transport)
 				reply.push_back(notify_payload(notify::USE_TRANSPORT_MODE));
@@ -1692,6 +1731,11 @@ void IkeSa::on_informational_request(const Message &msg, const Payloads &p)
 			// are deleting it ourselves at the same moment.
 			if (c->state != ChildSa::State::deleting)
 				our_spis.push_back(spi_bytes(c->spec.spi_in));
+			// The old SA of a rekey we answered: its successor's
+			// outbound SA goes in before the old one goes out.
+			for (const auto &n : children_)
+				if (n.get() != c && n->outbound_pending && n->spec.reqid == c->spec.reqid)
+					install_pending_outbound(n.get());
 			delete_child_now(c, false);
 		}
 	}

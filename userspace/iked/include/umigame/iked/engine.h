@@ -198,6 +198,10 @@ struct ChildSa {
 	// While we rekey this SA, the peer rekeyed it too (§2.8.1): the
 	// inbound SPI of the SA its exchange made.
 	uint32_t collision_spi_in = 0;
+	// Responder of a rekey: the outbound SA waits until the peer can
+	// decrypt it (its Delete of the old SA, or outbound_timer).
+	bool outbound_pending = false;
+	Timer outbound_timer;
 };
 
 // One IKE SA and the exchanges on it. Created by the Engine.
@@ -264,7 +268,8 @@ private:
 	ChildSa *install_child(const ChildConfig &config, const AlgorithmSet &alg, uint32_t spi_in,
 			       uint32_t spi_out, const ike::Bytes &ni, const ike::Bytes &nr,
 			       std::span<const uint8_t> shared, std::vector<ike::TrafficSelector> tsi,
-			       std::vector<ike::TrafficSelector> tsr, bool made_by_us);
+			       std::vector<ike::TrafficSelector> tsr, bool made_by_us, bool defer_outbound = false);
+	void install_pending_outbound(ChildSa *child);
 	void schedule_child_timers(ChildSa &child);
 	void delete_child_now(ChildSa *child, bool send_delete);
 	void retire_child(ChildSa *old); // after a rekey: Delete, then remove after grace

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <memory>
 #include <set>
 
@@ -175,6 +176,82 @@ ChildConfig parse_child(ConfigTable &t, const ConnectionConfig &conn)
 	return c;
 }
 
+// A relative credential path is taken beside the configuration file, as
+// swanctl does with swanctl.conf's folders: under systemd the daemon's
+// working directory is "/", which would make the same file mean another one.
+std::string beside(const ConfigTable &t, const std::string &path)
+{
+	if (path.empty() || path.front() == '/')
+		return path;
+	std::string file = t.where().file;
+	auto slash = file.rfind('/');
+	return slash == std::string::npos ? path : file.substr(0, slash + 1) + path;
+}
+
+// RFC 7296 §3.6, §3.7: the files of auth = "pubkey", read now so that a
+// bad one refuses the configuration at its line rather than failing every
+// IKE_AUTH later.
+std::shared_ptr<const PubkeyCredentials> load_credentials(const ConnectionConfig &c, const Located<std::string> &cert,
+							  const Located<std::string> &key,
+							  const std::vector<Located<std::string>> &cas)
+{
+	std::vector<ike::Certificate> chain;
+	try {
+		chain = load_certificate_chain(c.certificate);
+	} catch (const ike::CryptoError &e) {
+		throw ConfigError(cert.where, std::string("certificate: ") + e.what());
+	}
+	std::optional<ike::PrivateKey> private_key;
+	try {
+		private_key = ike::PrivateKey::load_pem_file(c.private_key);
+	} catch (const ike::CryptoError &e) {
+		throw ConfigError(key.where, std::string("private_key: ") + e.what());
+	}
+	if (!chain.front().matches_key(*private_key))
+		throw ConfigError(key.where, "private_key " + c.private_key + " is not the key of certificate " +
+						     c.certificate + " (" + chain.front().subject_dn() + ")");
+	ike::TrustStore trust;
+	std::vector<ike::Bytes> key_ids;
+	for (size_t i = 0; i < cas.size(); i++) {
+		try {
+			trust.add_pem_file(c.ca[i]);
+			for (const auto &anchor : load_ca_file(c.ca[i])) {
+				auto id = key_id_sha1(anchor);
+				if (std::find(key_ids.begin(), key_ids.end(), id) == key_ids.end())
+					key_ids.push_back(std::move(id));
+			}
+		} catch (const ike::CryptoError &e) {
+			throw ConfigError(cas[i].where, std::string("ca: ") + e.what());
+		}
+	}
+	return std::make_shared<const PubkeyCredentials>(
+		PubkeyCredentials{std::move(chain), *private_key, std::move(trust), std::move(key_ids)});
+}
+
+// RFC 4945 §3.1: the peer checks our ID against our certificate, so an ID
+// the certificate does not carry could never authenticate; without
+// local_id the certificate's subject is the identity (ID_DER_ASN1_DN).
+void pubkey_local_id(ConfigTable &t, ConnectionConfig &c, bool configured)
+{
+	const ike::Certificate &cert = c.credentials->certificate();
+	if (configured) {
+		if (!cert.matches_id(static_cast<uint8_t>(c.local_id.type), c.local_id.data))
+			throw ConfigError(t.string("local_id")->where,
+					  "local_id '" + c.local_id.text + "' is not in certificate " + c.certificate +
+						  " (subject '" + cert.subject_dn() +
+						  "'; FQDN, email and IP identities must be subjectAltNames, RFC 4945 §3.1)");
+		return;
+	}
+	Identity id;
+	id.type = IdType::DER_ASN1_DN;
+	id.data = cert.subject_dn_der();
+	id.text = cert.subject_dn();
+	// An empty Name is 2 bytes of DER (an empty SEQUENCE).
+	if (id.data.size() <= 2)
+		t.fail("certificate " + c.certificate + " has an empty subject: set local_id to one of its subjectAltNames");
+	c.local_id = std::move(id);
+}
+
 ConnectionConfig parse_connection(ConfigTable &t)
 {
 	ConnectionConfig c;
@@ -226,12 +303,14 @@ ConnectionConfig parse_connection(ConfigTable &t)
 		auto key = t.string("private_key");
 		if (!cert || !key)
 			t.fail("auth = \"pubkey\" needs certificate and private_key");
-		c.certificate = cert->value;
-		c.private_key = key->value;
-		for (const auto &ca : t.string_array("ca"))
-			c.ca.push_back(ca.value);
+		c.certificate = beside(t, cert->value);
+		c.private_key = beside(t, key->value);
+		auto cas = t.string_array("ca");
+		for (const auto &ca : cas)
+			c.ca.push_back(beside(t, ca.value));
 		if (c.ca.empty())
 			t.fail("auth = \"pubkey\" needs at least one ca to verify the peer");
+		c.credentials = load_credentials(c, *cert, *key, cas);
 	} else {
 		throw ConfigError(auth->where, "auth must be psk or pubkey");
 	}
@@ -243,6 +322,8 @@ ConnectionConfig parse_connection(ConfigTable &t)
 	} else if (c.auth == ConnectionConfig::Auth::psk) {
 		t.fail("local_id is required without local_addr");
 	}
+	if (c.auth == ConnectionConfig::Auth::pubkey)
+		pubkey_local_id(t, c, local.has_value());
 	c.ike_proposals = proposals(t, "ike_proposals", true);
 	c.ike_rekey_time = seconds(t, "rekey_time", c.ike_rekey_time, 0, 86400 * 30);
 	c.ike_rand_time = seconds(t, "rand_time", c.ike_rekey_time / 10, 0, 86400 * 30);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <random>
 
+#include "umigame/iked/credentials.h"
 #include "umigame/iked/engine.h"
 #include "umigame/iked/engine_util.h"
 #include "umigame/iked/selectors.h"
@@ -664,6 +665,8 @@ void IkeSa::on_init_response(const Message &msg, std::span<const uint8_t> datagr
 	init_response_.assign(datagram.begin(), datagram.end());
 	derive_keys(shared);
 	peer_fragmentation_ = find_notify(p, notify::IKEV2_FRAGMENTATION_SUPPORTED) != nullptr;
+	if (const auto *hashes = find_notify(p, notify::SIGNATURE_HASH_ALGORITHMS))
+		peer_signature_hashes_ = parse_signature_hashes(hashes->data); // RFC 7427 §4
 	check_nat(p, local_, remote_);
 	if (nat_local_ || nat_remote_) {
 		// §2.23: "the initiator MUST ... switch to port 4500".
@@ -715,15 +718,29 @@ void IkeSa::send_auth()
 	Payloads p;
 	IdPayload idi = id_payload(conn_->local_id);
 	p.push_back(payload(PayloadType::IDi, idi));
+	bool pubkey = conn_->auth == ConnectionConfig::Auth::pubkey;
+	if (pubkey) {
+		// §1.2: IDi, [CERT,] [CERTREQ,] [IDr,] AUTH. §3.7: the initiator
+		// asks for the responder's certificate here, having learnt
+		// nothing of its CAs it could act on in IKE_SA_INIT.
+		for (auto &cert : cert_payloads(*conn_->credentials))
+			p.push_back(payload(PayloadType::CERT, std::move(cert)));
+		p.push_back(payload(PayloadType::CERTREQ, cert_request(cert_request_key_ids())));
+	}
 	if (conn_->remote_id)
 		p.push_back(payload(PayloadType::IDr, id_payload(*conn_->remote_id)));
 	Bytes octets = auth_octets(true, idi);
-	if (conn_->auth == ConnectionConfig::Auth::psk) {
+	if (pubkey) {
+		try {
+			p.push_back(payload(PayloadType::AUTH,
+					    sign_auth_payload(*conn_->credentials, peer_signature_hashes_, octets)));
+		} catch (const CryptoError &e) {
+			die(std::string("cannot sign AUTH: ") + e.what());
+			return;
+		}
+	} else {
 		auto psk = std::span(reinterpret_cast<const uint8_t *>(conn_->psk.data()), conn_->psk.size());
 		p.push_back(payload(PayloadType::AUTH, AuthPayload{AuthMethod::PSK, psk_auth(*prf_, psk, octets)}));
-	} else {
-		die("certificate authentication is not implemented yet");
-		return;
 	}
 	// §2.4: INITIAL_CONTACT says this is the only IKE SA between the two
 	// identities, and the peer may drop the others without a Delete. With
@@ -824,22 +841,24 @@ void IkeSa::on_auth_response(const Payloads &p)
 		return;
 	}
 	Identity peer = Identity::from_payload(idr->type, idr->data);
-	if (conn_->remote_id && !(peer == *conn_->remote_id)) {
-		engine_.counters_.auth_failed++;
-		die("responder identifies as '" + peer.text + "', expected '" + conn_->remote_id->text + "'");
+	if (conn_->remote_id && !identity_matches(*conn_->remote_id, peer)) {
+		refuse_responder("responder identifies as '" + peer.text + "', expected '" + conn_->remote_id->text + "'");
 		return;
 	}
 	Bytes octets = auth_octets(false, *idr);
 	bool ok = false;
+	std::string why = "the responder's AUTH does not verify";
 	if (conn_->auth == ConnectionConfig::Auth::psk && auth->method == AuthMethod::PSK) {
 		auto psk = std::span(reinterpret_cast<const uint8_t *>(conn_->psk.data()), conn_->psk.size());
 		ok = psk_auth_matches(*prf_, psk, octets, auth->data);
+	} else if (conn_->auth == ConnectionConfig::Auth::pubkey) {
+		auto failure = verify_pubkey_peer(*conn_, p, *idr, *auth);
+		ok = !failure;
+		if (failure)
+			why = *failure;
 	}
 	if (!ok) {
-		engine_.counters_.auth_failed++;
-		// §2.21.2: the initiator deletes the IKE SA (INFORMATIONAL).
-		send_delete_ike();
-		log::warning(name_of(*this) + ": the responder's AUTH does not verify");
+		refuse_responder(why);
 		return;
 	}
 	established("as initiator, peer '" + peer.text + "'");
@@ -917,9 +936,16 @@ bool IkeSa::answer_init(const Message &msg, std::span<const uint8_t> datagram)
 			reply.payloads.push_back(notify_payload(notify::IKEV2_FRAGMENTATION_SUPPORTED));
 		else
 			peer_fragmentation_ = false;
+		if (const auto *hashes = msg.find_notify(notify::SIGNATURE_HASH_ALGORITHMS))
+			peer_signature_hashes_ = parse_signature_hashes(hashes->data); // RFC 7427 §4
 		if (conn_->auth == ConnectionConfig::Auth::pubkey)
 			reply.payloads.push_back(
 				notify_payload(notify::SIGNATURE_HASH_ALGORITHMS, supported_signature_hashes()));
+		// §3.7 / §1.2: the responder's CERTREQ goes in its IKE_SA_INIT
+		// answer, naming the anchors of every connection the peer may
+		// turn out to be (its identity is known only at IKE_AUTH).
+		if (auto ids = cert_request_key_ids(); !ids.empty())
+			reply.payloads.push_back(payload(PayloadType::CERTREQ, cert_request(ids)));
 		init_request_.assign(datagram.begin(), datagram.end());
 		init_response_ = reply.serialize();
 		derive_keys(shared);
@@ -948,9 +974,11 @@ const ConnectionConfig *IkeSa::match_connection(const IdPayload &idi, const IdPa
 			continue;
 		if (!c.local_addr.is_unset() && c.local_addr != local_.addr)
 			continue;
-		if (c.remote_id && !(*c.remote_id == peer))
+		// DNs compare as Names: the peer's encoder may pick other string
+		// types than ours (RFC 4945 §3.1.5).
+		if (c.remote_id && !identity_matches(*c.remote_id, peer))
 			continue;
-		if (idr && !(Identity::from_payload(idr->type, idr->data) == c.local_id))
+		if (idr && !identity_matches(c.local_id, Identity::from_payload(idr->type, idr->data)))
 			continue;
 		// Keep the IKE proposal we chose acceptable under the new one.
 		bool acceptable = false;
@@ -977,16 +1005,21 @@ void IkeSa::on_auth_request(const Message &msg, const Payloads &p)
 	Identity peer = Identity::from_payload(idi->type, idi->data);
 	const ConnectionConfig *conn = match_connection(*idi, idr);
 	bool ok = false;
+	std::string why = conn ? "" : " (no connection for this identity)";
 	if (conn && conn->auth == ConnectionConfig::Auth::psk && auth->method == AuthMethod::PSK) {
 		auto psk = std::span(reinterpret_cast<const uint8_t *>(conn->psk.data()), conn->psk.size());
 		ok = psk_auth_matches(*prf_, psk, auth_octets(false, *idi), auth->data);
+	} else if (conn && conn->auth == ConnectionConfig::Auth::pubkey) {
+		auto failure = verify_pubkey_peer(*conn, p, *idi, *auth);
+		ok = !failure;
+		if (failure)
+			why = ": " + *failure;
 	}
 	if (!ok) {
 		// §2.21.2: AUTHENTICATION_FAILED in the response, then the SA
 		// is gone.
 		engine_.counters_.auth_failed++;
-		log::warning("IKE_AUTH from " + remote_.str() + " as '" + peer.text + "': authentication failed" +
-			     (conn ? "" : " (no connection for this identity)"));
+		log::warning("IKE_AUTH from " + remote_.str() + " as '" + peer.text + "': authentication failed" + why);
 		respond(msg, {notify_payload(notify::AUTHENTICATION_FAILED)});
 		state_ = State::deleting;
 		engine_.remove(this);
@@ -996,9 +1029,18 @@ void IkeSa::on_auth_request(const Message &msg, const Payloads &p)
 	Payloads reply;
 	IdPayload our_id = id_payload(conn_->local_id);
 	reply.push_back(payload(PayloadType::IDr, our_id));
-	auto psk = std::span(reinterpret_cast<const uint8_t *>(conn_->psk.data()), conn_->psk.size());
-	reply.push_back(payload(PayloadType::AUTH, AuthPayload{AuthMethod::PSK,
-								psk_auth(*prf_, psk, auth_octets(true, our_id))}));
+	if (conn_->auth == ConnectionConfig::Auth::pubkey) {
+		// §1.2: IDr, [CERT,] AUTH. We send the certificate whether or not
+		// the peer asked (§3.6 allows it): strongSwan asks, others may not.
+		for (auto &cert : cert_payloads(*conn_->credentials))
+			reply.push_back(payload(PayloadType::CERT, std::move(cert)));
+		reply.push_back(payload(PayloadType::AUTH, sign_auth_payload(*conn_->credentials, peer_signature_hashes_,
+									     auth_octets(true, our_id))));
+	} else {
+		auto psk = std::span(reinterpret_cast<const uint8_t *>(conn_->psk.data()), conn_->psk.size());
+		reply.push_back(payload(PayloadType::AUTH,
+					AuthPayload{AuthMethod::PSK, psk_auth(*prf_, psk, auth_octets(true, our_id))}));
+	}
 	// The CHILD_SA: its errors go into this response, the IKE SA stands.
 	const auto *sa = find_payload<SaPayload>(p);
 	const TsPayload *tsi = find_typed<TsPayload>(p, PayloadType::TSi);
@@ -1050,6 +1092,63 @@ void IkeSa::on_auth_request(const Message &msg, const Payloads &p)
 	}
 	respond(msg, std::move(reply));
 	established("as responder, peer '" + peer.text + "'");
+}
+
+void IkeSa::refuse_responder(const std::string &why)
+{
+	engine_.counters_.auth_failed++;
+	log::warning(name_of(*this) + ": " + why + "; refusing the responder (AUTHENTICATION_FAILED)");
+	// §2.21.2: an initiator's AUTHENTICATION_FAILED goes in a separate
+	// INFORMATIONAL. The responder already installed the IKE SA and its
+	// first CHILD_SA; the Delete (§1.4.1) in the same message makes a peer
+	// that only logs the notify remove them too, rather than keeping them
+	// until its liveness check.
+	queued_.clear();
+	request(ExchangeType::Informational,
+		{notify_payload(notify::AUTHENTICATION_FAILED),
+		 payload(PayloadType::Delete, DeletePayload{ProtocolId::IKE, {}})},
+		[this](const Message &, const Payloads &) {
+			state_ = State::deleting;
+			engine_.remove(this);
+		});
+	state_ = State::deleting;
+	// Never trust an unauthenticated peer with our retransmissions for long.
+	delete_timer_ = engine_.loop_.after(std::chrono::seconds(5), [this] { engine_.remove(this); });
+}
+
+std::vector<Bytes> IkeSa::cert_request_key_ids() const
+{
+	std::vector<Bytes> ids;
+	auto add = [&ids](const ConnectionConfig &c) {
+		if (!c.credentials)
+			return;
+		for (const auto &id : c.credentials->ca_key_ids)
+			if (std::find(ids.begin(), ids.end(), id) == ids.end())
+				ids.push_back(id);
+	};
+	if (initiator_) {
+		add(*conn_);
+		return ids;
+	}
+	// The same address filter as Engine::handle_init_request's.
+	for (const auto &c : engine_.config_.connections) {
+		if (!c.remote_addr.is_unset() && c.remote_addr != remote_.addr)
+			continue;
+		if (!c.local_addr.is_unset() && c.local_addr != local_.addr)
+			continue;
+		add(c);
+	}
+	return ids;
+}
+
+std::optional<std::string> IkeSa::verify_pubkey_peer(const ConnectionConfig &c, const Payloads &payloads,
+						     const IdPayload &id, const AuthPayload &auth) const
+{
+	if (!c.credentials)
+		return std::string("no credentials loaded for connection ") + c.name;
+	// §2.15: the peer signed its own ID payload's body into the octets.
+	return verify_peer(*c.credentials, find_payloads<CertPayload>(payloads), id, c.remote_id, auth,
+			   auth_octets(false, id));
 }
 
 // ---------------------------------------------------------------------------

@@ -24,12 +24,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "umigame/daemon.h"
 #include "umigame/ike/constants.h"
+#include "umigame/iked/credentials.h"
 #include "umigame/iked/proposal.h"
 #include "umigame/net.h"
 
@@ -79,6 +81,8 @@ struct ConnectionConfig {
 	std::string psk;
 	std::string certificate, private_key; // PEM files, for pubkey
 	std::vector<std::string> ca;           // trust anchors, PEM files
+	// Those files as loaded with the configuration (credentials.h).
+	std::shared_ptr<const PubkeyCredentials> credentials;
 	std::vector<AlgorithmSet> ike_proposals;
 	std::chrono::seconds ike_rekey_time{14400}, ike_rand_time{1440};
 	std::chrono::seconds dpd_delay{30};   // 0: no liveness checks

@@ -294,6 +294,11 @@ private:
 	std::vector<ike::TrafficSelector> local_selectors(const ChildConfig &c) const;
 	std::vector<ike::TrafficSelector> remote_selectors(const ChildConfig &c) const;
 	const ConnectionConfig *match_connection(const ike::IdPayload &idi, const ike::IdPayload *idr) const;
+	// Certificate authentication (credentials.h).
+	std::vector<ike::Bytes> cert_request_key_ids() const;
+	void refuse_responder(const std::string &why); // initiator, §2.21.2
+	std::optional<std::string> verify_pubkey_peer(const ConnectionConfig &c, const Payloads &payloads,
+						      const ike::IdPayload &id, const ike::AuthPayload &auth) const;
 
 	Engine &engine_;
 	const ConnectionConfig *conn_;
@@ -313,6 +318,8 @@ private:
 	ike::Bytes init_request_, init_response_; // the IKE_SA_INIT messages, for AUTH (§2.15)
 	ike::Bytes cookie_;
 	bool peer_fragmentation_ = false;
+	// RFC 7427 §4: the hashes the peer's SIGNATURE_HASH_ALGORITHMS named.
+	std::vector<uint16_t> peer_signature_hashes_;
 	bool nat_local_ = false, nat_remote_ = false;
 	bool peer_transport_ok_ = false;
 	std::vector<const ChildConfig *> pending_children_; // to create after IKE_AUTH

@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <iterator>
+#include <mutex>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -47,33 +49,60 @@ const Group *find_group(uint16_t id)
 // off the wire.
 constexpr uint8_t kUncompressedPoint = 0x04;
 
-Owned<EVP_PKEY> generate(const Group &g)
+// RFC 7748 §4.1: the X25519 base point, u = 9. A public value that holds no
+// secret, so it can stand for the algorithm in the cache below.
+constexpr uint8_t kX25519BasePoint[32] = {9};
+
+// What each group's keys are generated from and copy their parameters from.
+// Building it by name makes OpenSSL look up the algorithm and rebuild the
+// group (for ECP, its precomputed tables) every time, which cost more than
+// generating the key itself.
+Owned<EVP_PKEY> make_domain(const Group &g)
 {
-	Owned<EVP_PKEY> key;
-	switch (g.family) {
-	case Family::Modp: {
-		Owned<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "DH", nullptr));
+	EVP_PKEY *raw = nullptr;
+	if (g.family == Family::X25519) {
+		raw = EVP_PKEY_new_raw_public_key_ex(nullptr, "X25519", nullptr, kX25519BasePoint,
+						     sizeof kX25519BasePoint);
+	} else {
+		Owned<EVP_PKEY_CTX> ctx(
+			EVP_PKEY_CTX_new_from_name(nullptr, g.family == Family::Modp ? "DH" : "EC", nullptr));
 		OSSL_PARAM params[] = {
 			OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, const_cast<char *>(g.openssl_name), 0),
 			OSSL_PARAM_construct_end(),
 		};
-		EVP_PKEY *raw = nullptr;
-		if (!ctx || EVP_PKEY_keygen_init(ctx.get()) <= 0 || EVP_PKEY_CTX_set_params(ctx.get(), params) <= 0 ||
-		    EVP_PKEY_generate(ctx.get(), &raw) <= 0)
-			throw_crypto_error(std::string("cannot generate a ") + g.openssl_name + " key");
-		key.reset(raw);
-		break;
+		if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) <= 0 ||
+		    EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_KEY_PARAMETERS, params) <= 0)
+			raw = nullptr;
 	}
-	case Family::Ecp:
-		key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", g.openssl_name));
-		break;
-	case Family::X25519:
-		key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519"));
-		break;
-	}
-	if (!key)
+	if (!raw)
+		throw_crypto_error(std::string("cannot set up group ") + g.openssl_name);
+	return Owned<EVP_PKEY>(raw);
+}
+
+// Built once per group and never changed, so threads share it read-only.
+// A failed build is not remembered: the next use tries again. Never freed,
+// for the reason of prf.cpp's digests: OpenSSL's exit-time cleanup may
+// already have run.
+struct DomainSlot {
+	std::once_flag once;
+	EVP_PKEY *key = nullptr;
+};
+DomainSlot g_domains[std::size(kGroups)];
+
+EVP_PKEY *domain_of(const Group &g)
+{
+	DomainSlot &slot = g_domains[static_cast<size_t>(&g - kGroups)];
+	std::call_once(slot.once, [&] { slot.key = make_domain(g).release(); });
+	return slot.key;
+}
+
+Owned<EVP_PKEY> generate(const Group &g)
+{
+	Owned<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, domain_of(g), nullptr));
+	EVP_PKEY *raw = nullptr;
+	if (!ctx || EVP_PKEY_keygen_init(ctx.get()) <= 0 || EVP_PKEY_generate(ctx.get(), &raw) <= 0)
 		throw_crypto_error(std::string("cannot generate a ") + g.openssl_name + " key");
-	return key;
+	return Owned<EVP_PKEY>(raw);
 }
 
 Bytes public_value_of(const Group &g, EVP_PKEY *key)
@@ -143,7 +172,12 @@ public:
 		if (spec_.family == Family::Modp && EVP_PKEY_CTX_set_dh_pad(ctx.get(), 1) <= 0)
 			throw_crypto_error("cannot ask for a padded DH secret");
 		// validate_peer: OpenSSL's own public-key check on top of ours.
-		if (EVP_PKEY_derive_set_peer_ex(ctx.get(), peer_key.get(), 1) <= 0)
+		// For ECP, OpenSSL's full check also multiplies the point by the
+		// group order, as long as the key exchange itself; on these
+		// cofactor-1 curves every point on the curve but infinity has that
+		// order, so peer_key_of()'s partial check (SP 800-56A §5.6.2.3.4,
+		// enough for ephemeral keys) refuses exactly the same values.
+		if (EVP_PKEY_derive_set_peer_ex(ctx.get(), peer_key.get(), spec_.family != Family::Ecp) <= 0)
 			throw_crypto_error("the peer's KE data is not a valid public value of group " +
 					   std::to_string(spec_.id));
 		size_t len = 0;
@@ -200,19 +234,22 @@ private:
 			return key;
 		}
 		case Family::Ecp: {
-			// RFC 5903 §9: the point must be on the curve; OpenSSL checks
-			// that while decoding it.
+			// The group comes from the cached domain parameters: decoding
+			// with a group name would rebuild the group per message.
 			Bytes point(peer.size() + 1);
 			point[0] = kUncompressedPoint;
 			std::copy(peer.begin(), peer.end(), point.begin() + 1);
-			OSSL_PARAM params[] = {
-				OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-								 const_cast<char *>(spec_.openssl_name), 0),
-				OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()),
-				OSSL_PARAM_construct_end(),
-			};
-			Owned<EVP_PKEY> key = key_from_params("EC", params);
-			if (!key)
+			Owned<EVP_PKEY> key(EVP_PKEY_new());
+			// RFC 5903 §9: the point must be on the curve; OpenSSL checks
+			// that while decoding it, and the partial check says so again
+			// (and that it is not the point at infinity).
+			bool ok = key && EVP_PKEY_copy_parameters(key.get(), domain_of(spec_)) > 0 &&
+				  EVP_PKEY_set1_encoded_public_key(key.get(), point.data(), point.size()) > 0;
+			if (ok) {
+				Owned<EVP_PKEY_CTX> check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
+				ok = check && EVP_PKEY_public_check_quick(check.get()) > 0;
+			}
+			if (!ok)
 				throw_crypto_error("ECP KE value is not a point on " + std::string(spec_.openssl_name) +
 						   " (RFC 5903 §9)");
 			return key;

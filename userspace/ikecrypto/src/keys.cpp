@@ -160,7 +160,7 @@ Bytes nat_detection_hash(uint64_t spi_i, uint64_t spi_r, const IpAddress &addr, 
 	input.push_back(static_cast<uint8_t>(port));
 	Bytes digest(20);
 	unsigned int len = 0;
-	if (!EVP_Digest(input.data(), input.size(), digest.data(), &len, EVP_sha1(), nullptr) || len != digest.size())
+	if (!EVP_Digest(input.data(), input.size(), digest.data(), &len, detail::digest("SHA1"), nullptr) || len != digest.size())
 		detail::throw_crypto_error("SHA-1 failed");
 	return digest;
 }
@@ -200,7 +200,7 @@ Bytes CookieJar::hash(const Generation &g, std::span<const uint8_t> ni, const Ip
 	append(input.bytes, g.secret.span());
 	Bytes digest(kCookieHashSize);
 	unsigned int len = 0;
-	if (!EVP_Digest(input.bytes.data(), input.bytes.size(), digest.data(), &len, EVP_sha256(), nullptr) ||
+	if (!EVP_Digest(input.bytes.data(), input.bytes.size(), digest.data(), &len, detail::digest("SHA256"), nullptr) ||
 	    len != digest.size())
 		detail::throw_crypto_error("SHA-256 failed");
 	return digest;

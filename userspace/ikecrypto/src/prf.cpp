@@ -1,8 +1,92 @@
 #include <algorithm>
+#include <cstring>
+#include <iterator>
+#include <mutex>
+
+#include <openssl/core_names.h>
 
 #include "openssl_util.h"
 
 namespace umigame::ike {
+
+namespace detail {
+
+namespace {
+
+// The digests IKE uses (PRFs, integrity, NAT detection, cookies), each
+// fetched once with an HMAC context that has it set, ready to be copied.
+// Built once and never changed after, so threads share them read-only; a
+// failure is not remembered and the next call tries again. Never freed:
+// they live as long as the process, and freeing them at exit could come
+// after OpenSSL's own cleanup has taken down the provider they point into.
+struct DigestSlot {
+	const char *name;
+	std::once_flag once;
+	EVP_MD *md = nullptr;
+	EVP_MAC_CTX *hmac = nullptr;
+};
+
+DigestSlot g_digests[] = {{"SHA1", {}}, {"SHA256", {}}, {"SHA384", {}}, {"SHA512", {}}};
+
+EVP_MAC *hmac_algorithm()
+{
+	static std::once_flag once;
+	static EVP_MAC *mac = nullptr;
+	std::call_once(once, [] {
+		mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+		if (!mac)
+			throw_crypto_error("HMAC is not available");
+	});
+	return mac;
+}
+
+DigestSlot &slot(const char *name)
+{
+	for (auto &s : g_digests) {
+		if (std::strcmp(s.name, name) != 0)
+			continue;
+		std::call_once(s.once, [&s] {
+			Owned<EVP_MD> md(EVP_MD_fetch(nullptr, s.name, nullptr));
+			Owned<EVP_MAC_CTX> ctx(EVP_MAC_CTX_new(hmac_algorithm()));
+			OSSL_PARAM params[] = {
+				OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char *>(s.name), 0),
+				OSSL_PARAM_construct_end(),
+			};
+			if (!md || !ctx || !EVP_MAC_CTX_set_params(ctx.get(), params))
+				throw_crypto_error(std::string("cannot fetch ") + s.name);
+			s.md = md.release();
+			s.hmac = ctx.release();
+		});
+		return s;
+	}
+	throw CryptoError(std::string("no digest ") + name);
+}
+
+} // namespace
+
+const EVP_MD *digest(const char *name)
+{
+	return slot(name).md;
+}
+
+size_t hmac(const char *digest_name, std::span<const uint8_t> key, std::span<const uint8_t> data,
+	    std::span<uint8_t> out)
+{
+	// OpenSSL treats a null key as "no key set"; an empty one is a valid
+	// HMAC key all the same.
+	static const uint8_t kEmpty = 0;
+	// A copy per call rather than one context kept keyed: nothing of the
+	// key stays behind once the copy is freed.
+	Owned<EVP_MAC_CTX> ctx(EVP_MAC_CTX_dup(slot(digest_name).hmac));
+	size_t written = 0;
+	if (!ctx || !EVP_MAC_init(ctx.get(), key.empty() ? &kEmpty : key.data(), key.size(), nullptr) ||
+	    (!data.empty() && !EVP_MAC_update(ctx.get(), data.data(), data.size())) ||
+	    !EVP_MAC_final(ctx.get(), out.data(), &written, out.size()))
+		throw_crypto_error(std::string("HMAC-") + digest_name + " failed");
+	return written;
+}
+
+} // namespace detail
 
 namespace {
 
@@ -52,14 +136,8 @@ Prf::Prf(uint16_t id) : id_(id)
 
 Secret Prf::compute(std::span<const uint8_t> key, std::span<const uint8_t> data) const
 {
-	// OpenSSL treats a null key as "no key set"; an empty one is a valid
-	// HMAC key all the same.
-	static const uint8_t kEmpty = 0;
 	Secret out(output_size_);
-	size_t written = 0;
-	if (!EVP_Q_mac(nullptr, "HMAC", nullptr, digest_, nullptr, key.empty() ? &kEmpty : key.data(), key.size(),
-		       data.empty() ? &kEmpty : data.data(), data.size(), out.data(), out.size(), &written) ||
-	    written != output_size_)
+	if (detail::hmac(digest_, key, data, std::span(out.data(), out.size())) != output_size_)
 		detail::throw_crypto_error(std::string("HMAC-") + digest_ + " failed");
 	return out;
 }

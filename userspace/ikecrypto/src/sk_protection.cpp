@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <mutex>
 
 #include <openssl/crypto.h>
 
@@ -48,18 +49,37 @@ constexpr size_t kGcmSaltSize = 4, kGcmIvSize = 8, kGcmIcvSize = 16;
 // RFC 3602 §2.1 / RFC 7296 §3.14: the CBC IV is one cipher block.
 constexpr size_t kAesBlockSize = 16;
 
+// Fetched once each (a legacy EVP_aes_*() costs a lookup by name on every
+// init) and never freed, as prf.cpp's digests.
+struct CipherSlot {
+	const char *name;
+	std::once_flag once;
+	EVP_CIPHER *cipher = nullptr;
+};
+
+CipherSlot g_ciphers[] = {
+	{"AES-128-GCM", {}}, {"AES-192-GCM", {}}, {"AES-256-GCM", {}},
+	{"AES-128-CBC", {}}, {"AES-192-CBC", {}}, {"AES-256-CBC", {}},
+};
+
 const EVP_CIPHER *cipher_for(const CipherSuite &s)
 {
-	bool gcm = s.encr == kEncrAesGcm16;
-	switch (s.encr_key_bits) {
-	case 128:
-		return gcm ? EVP_aes_128_gcm() : EVP_aes_128_cbc();
-	case 192:
-		return gcm ? EVP_aes_192_gcm() : EVP_aes_192_cbc();
-	case 256:
-		return gcm ? EVP_aes_256_gcm() : EVP_aes_256_cbc();
+	size_t size_index = s.encr_key_bits == 128 ? 0 : s.encr_key_bits == 192 ? 1 : s.encr_key_bits == 256 ? 2 : 3;
+	if (size_index == 3)
+		return nullptr;
+	CipherSlot &slot = g_ciphers[(s.encr == kEncrAesGcm16 ? 0 : 3) + size_index];
+	// A failed fetch leaves the flag unset (the next message tries again)
+	// and a null cipher, which the init after fails on as before.
+	try {
+		std::call_once(slot.once, [&slot] {
+			slot.cipher = EVP_CIPHER_fetch(nullptr, slot.name, nullptr);
+			if (!slot.cipher)
+				throw CryptoError("no cipher");
+		});
+	} catch (const CryptoError &) {
+		return nullptr;
 	}
-	return nullptr;
+	return slot.cipher;
 }
 
 } // namespace
@@ -168,10 +188,7 @@ Bytes SkProtection::integrity_check(std::span<const uint8_t> aad, std::span<cons
 	input.insert(input.end(), aad.begin(), aad.end());
 	input.insert(input.end(), iv_and_ciphertext.begin(), iv_and_ciphertext.end());
 	Bytes mac(integ->key_size);
-	size_t len = 0;
-	if (!EVP_Q_mac(nullptr, "HMAC", nullptr, integ->digest, nullptr, integ_key_.data(), integ_key_.size(),
-		       input.data(), input.size(), mac.data(), mac.size(), &len))
-		detail::throw_crypto_error("HMAC for the SK payload failed");
+	detail::hmac(integ->digest, integ_key_.span(), input, mac);
 	mac.resize(integ->icv_size);
 	return mac;
 }

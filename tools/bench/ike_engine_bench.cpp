@@ -20,7 +20,10 @@
 // The breakdown times the responder's cryptographic primitives alone, with
 // the sizes and counts this flow uses, and calls the remainder "engine".
 //
-// usage: ike_engine_bench [--setups N] [--rounds R] [--warmup W] [--json]
+// --established K first sets up K IKE SAs that stay, to show what the
+// engine's per-setup work grows with.
+//
+// usage: ike_engine_bench [--setups N] [--rounds R] [--warmup W] [--established K] [--json]
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -105,7 +108,9 @@ public:
 		shared_ke_ = ike::KeyExchange::create(ike_.dh);
 	}
 
-	SetupCost setup(uint32_t number)
+	// `keep`: leave the IKE SA up (no Delete), as a responder with many
+	// tunnels would hold them while new ones are set up.
+	SetupCost setup(uint32_t number, bool keep = false)
 	{
 		SetupCost cost;
 		HandInitiator h(ike_, shared_ke_);
@@ -128,13 +133,17 @@ public:
 		p.push_back({ike::PayloadType::TSr, false, ike::TsPayload{{theirs}}});
 		Bytes auth_response = exchange(h.protect(ike::ExchangeType::IkeAuth, 1, p), cost.auth);
 		check_auth(h, init_response, auth_response);
+		if (keep) {
+			kept_++;
+			return cost;
+		}
 
 		std::vector<ike::Payload> del{
 			{ike::PayloadType::Delete, false, ike::DeletePayload{ike::ProtocolId::IKE, {}}}};
 		Bytes del_response = exchange(h.protect(ike::ExchangeType::Informational, 2, del), cost.del, true);
 		if (!h.open(del_response))
 			throw std::runtime_error("bad Delete answer");
-		if (engine_.ike_sa_count() != 0 || !kernel_.inbound.empty())
+		if (engine_.ike_sa_count() != kept_)
 			throw std::runtime_error("the responder kept state after the Delete");
 		return cost;
 	}
@@ -182,6 +191,7 @@ private:
 	Endpoint local_{v4(0xc0000201), 500}, remote_{v4(0xc0000202), 500};
 	AlgorithmSet ike_, esp_;
 	std::shared_ptr<const ike::KeyExchange> shared_ke_;
+	size_t kept_ = 0;
 };
 
 // The median CPU nanoseconds of one call of `f`, over `n` calls in a few
@@ -245,7 +255,7 @@ nlohmann::json primitives(size_t n)
 [[noreturn]] void usage(int status)
 {
 	std::fprintf(status ? stderr : stdout,
-		     "usage: ike_engine_bench [--setups N] [--rounds R] [--warmup W] [--json]\n"
+		     "usage: ike_engine_bench [--setups N] [--rounds R] [--warmup W] [--established K] [--json]\n"
 		     "  the responder's thread CPU per IKE_SA_INIT + IKE_AUTH (+ Delete) setup, in-process\n");
 	std::exit(status);
 }
@@ -254,15 +264,15 @@ nlohmann::json primitives(size_t n)
 
 int main(int argc, char **argv)
 {
-	size_t setups = 2000, rounds = 5, warmup = 200;
+	size_t setups = 2000, rounds = 5, warmup = 200, established = 0;
 	bool json = false;
 	for (int i = 1; i < argc; i++) {
 		std::string a = argv[i];
-		auto number = [&]() -> size_t {
+		auto number = [&](long min = 1) -> size_t {
 			if (i + 1 >= argc)
 				usage(2);
 			long v = std::atol(argv[++i]);
-			if (v <= 0)
+			if (v < min)
 				usage(2);
 			return static_cast<size_t>(v);
 		};
@@ -272,6 +282,8 @@ int main(int argc, char **argv)
 			rounds = number();
 		else if (a == "--warmup")
 			warmup = number();
+		else if (a == "--established")
+			established = number(0);
 		else if (a == "--json")
 			json = true;
 		else if (a == "-h" || a == "--help")
@@ -288,6 +300,8 @@ int main(int argc, char **argv)
 	try {
 		Bench bench;
 		uint32_t number = 0;
+		for (size_t i = 0; i < established; i++)
+			bench.setup(number++, true);
 		for (size_t i = 0; i < warmup; i++)
 			bench.setup(number++);
 		std::vector<double> total, init, auth, del;
@@ -311,6 +325,7 @@ int main(int argc, char **argv)
 		nlohmann::json out = {
 			{"setups_per_round", setups},
 			{"rounds", rounds},
+			{"established", established},
 			{"responder_cpu_us_per_setup", median(total)},
 			{"rounds_us", total},
 			{"by_exchange_us", {{"ike_sa_init", median(init)}, {"ike_auth", median(auth)}, {"delete", median(del)}}},
@@ -321,8 +336,8 @@ int main(int argc, char **argv)
 			std::printf("%s\n", out.dump().c_str());
 			return 0;
 		}
-		std::printf("responder CPU per setup: %.1f us (median of %zu rounds of %zu; rounds:", median(total), rounds,
-			    setups);
+		std::printf("responder CPU per setup: %.1f us (median of %zu rounds of %zu, %zu other IKE SAs up; rounds:",
+			    median(total), rounds, setups, established);
 		for (double t : total)
 			std::printf(" %.1f", t);
 		std::printf(")\n  by exchange: IKE_SA_INIT %.1f, IKE_AUTH %.1f, Delete %.1f us\n", median(init),

@@ -38,6 +38,18 @@ ns_exec umi ip addr add 10.1.0.1/32 dev lo
 ns_exec sw ip addr add 10.2.0.1/32 dev lo
 ns_exec umi ip route add 10.2.0.0/24 via 192.0.2.2 src 10.1.0.1
 ns_exec sw ip route add 10.1.0.0/24 via 192.0.2.1 src 10.2.0.1
+# Only protected traffic counts: each side drops what should have come
+# through ESP but did not (no secpath), so a ping cannot pass in the clear.
+for side in umi:10.2.0.0/24 sw:10.1.0.0/24; do
+	ns_exec "${side%%:*}" nft -f - <<NFT
+table inet only_esp {
+	chain input {
+		type filter hook input priority filter;
+		ip saddr ${side#*:} meta ipsec missing counter drop
+	}
+}
+NFT
+done
 
 # --- the PKI --------------------------------------------------------------------
 # swanctl reads credentials from folders beside the swanctl.conf it loads:

@@ -215,6 +215,24 @@ void Engine::disarm_traps()
 	traps_.clear();
 }
 
+bool Engine::policies_in_use(const ChildSaSpec &spec, const IkeSa *except_sa, const ChildSa *except_child) const
+{
+	// XFRM policies are keyed by selectors and direction: one installed
+	// for this CHILD_SA serves every other CHILD_SA with the same reqid
+	// and selectors (its rekeyed successor, say), so it stays while one is
+	// left.
+	for (const auto &[spi, sa] : sas_) {
+		if (sa.get() == except_sa)
+			continue;
+		for (const auto &c : sa->children_)
+			if (c.get() != except_child && c->state != ChildSa::State::deleting &&
+			    c->spec.reqid == spec.reqid && c->spec.local_ts == spec.local_ts &&
+			    c->spec.remote_ts == spec.remote_ts)
+				return true;
+	}
+	return false;
+}
+
 void Engine::rearm_trap(uint32_t reqid)
 {
 	// The CHILD_SA's out policy had the trap's selectors, so removing it

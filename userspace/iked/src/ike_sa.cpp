@@ -128,15 +128,11 @@ IkeSa::~IkeSa()
 			log::warning("removing CHILD_SA: " + std::string(e.what()));
 		}
 	}
-	// Policies go with the last SA of their reqid; a rekeyed IKE SA's
-	// children moved to its successor and are no longer here.
+	// Policies go with the last CHILD_SA that has their selectors (other
+	// peers of the same child config share the reqid, not the selectors);
+	// a rekeyed IKE SA's children moved to its successor and are not here.
 	for (auto &child : children_) {
-		bool shared = false;
-		for (const auto &[spi, sa] : engine_.sas_)
-			if (sa.get() != this)
-				for (const auto &c : sa->children_)
-					shared |= c->spec.reqid == child->spec.reqid;
-		if (!shared) {
+		if (!engine_.policies_in_use(child->spec, this)) {
 			try {
 				engine_.kernel_.remove_policies(child->spec);
 			} catch (const std::exception &e) {
@@ -1449,20 +1445,13 @@ void IkeSa::delete_child_now(ChildSa *child, bool send_delete)
 		request(ExchangeType::Informational, {payload(PayloadType::Delete, d)},
 			[](const Message &, const Payloads &) {});
 	}
-	bool last_of_reqid = true;
-	for (const auto &c : children_)
-		if (c.get() != child && c->spec.reqid == child->spec.reqid && c->state != ChildSa::State::deleting)
-			last_of_reqid = false;
+	bool last_with_selectors = !engine_.policies_in_use(child->spec, nullptr, child);
 	try {
 		engine_.kernel_.del_outbound(child->spec);
 	} catch (const std::exception &) {
 		// Already gone (a rekey removed it first, or the kernel expired it).
 	}
-	// Packets the peer sent before it saw the Delete may still arrive on a
-	// rekeyed SA: its inbound half goes after a grace period.
-	ChildSaSpec *spec_ptr = &child->spec;
-	(void)spec_ptr;
-	if (last_of_reqid) {
+	if (last_with_selectors) {
 		try {
 			engine_.kernel_.remove_policies(child->spec);
 		} catch (const std::exception &e) {

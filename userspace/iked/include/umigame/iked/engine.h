@@ -112,6 +112,7 @@ struct Counters {
 };
 
 class IkeSa;
+struct ChildSa;
 std::string name_of(const IkeSa &sa);
 
 class Engine {
@@ -166,6 +167,8 @@ private:
 	void arm_traps();
 	void disarm_traps();
 	// A trapped child's last SA took its policy along: put the trap back.
+	bool policies_in_use(const ChildSaSpec &spec, const IkeSa *except_sa,
+			     const ChildSa *except_child = nullptr) const;
 	void rearm_trap(uint32_t reqid);
 	uint32_t reqid_for(const std::string &connection, const std::string &child);
 

@@ -27,7 +27,7 @@ declare -A sources=(
 	[sa_netlink]="userspace/ipsec/src/sa_netlink.cpp"
 	[xfrm_event]="userspace/ipsec/src/xfrm.cpp userspace/ipsec/src/sa_netlink.cpp"
 	[ike_message]="userspace/ike/src/*.cpp"
-	[ike_engine]="userspace/iked/src/config.cpp userspace/iked/src/proposal.cpp userspace/iked/src/selectors.cpp userspace/iked/src/engine.cpp userspace/iked/src/ike_sa.cpp userspace/ike/src/*.cpp userspace/ikecrypto/src/*.cpp userspace/core/src/event_loop.cpp userspace/core/src/log.cpp"
+	[ike_engine]="userspace/iked/src/config.cpp userspace/iked/src/proposal.cpp userspace/iked/src/selectors.cpp userspace/iked/src/credentials.cpp userspace/iked/src/engine.cpp userspace/iked/src/ike_sa.cpp userspace/ike/src/*.cpp userspace/ikecrypto/src/*.cpp userspace/core/src/event_loop.cpp userspace/core/src/log.cpp"
 )
 declare -A extra=(
 	[dhcp6_message]="-I$top/userspace/dhcp6/include $(pkg-config --cflags --libs libcrypto)"

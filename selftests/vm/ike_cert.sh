@@ -20,7 +20,7 @@ source "$repo/selftests/lib/netns.sh"
 # shellcheck source-path=SCRIPTDIR source=../ike/peers.sh
 source "$repo/selftests/ike/peers.sh"
 
-plan=9
+plan=10
 tap_plan $plan
 if [ ! -e /proc/modules ] || [ "$EUID" -ne 0 ] || ! command -v charon-systemd >/dev/null ||
 	! command -v pki >/dev/null; then
@@ -104,6 +104,8 @@ certificate = "umi.crt"
 private_key = "umi.key"
 ca = ["ca.crt"]
 ike_proposals = ["aes256gcm16-prfsha384-ecp384"]
+# Certificates make IKE_AUTH larger than this: it goes in RFC 7383 fragments.
+fragment_size = 576
 # strongSwan answers our first IKE_AUTH only once its first ESP SA is in,
 # which takes several seconds after boot under TCG (crypto modules load).
 retransmit_timeout_ms = 1000
@@ -163,7 +165,7 @@ connections {
 }
 EOF
 
-sw_start sw sw
+SW_CHARON_EXTRA="fragment_size = 576" sw_start sw sw
 sw_load sw "$swconf" || echo "# swanctl: $(swanctl_ sw --load-all --file "$swconf" 2>&1 | tail -5)"
 iked_start umi umi "$conf"
 
@@ -191,6 +193,16 @@ if grep -q "authentication of 'umi.example' with RSA_EMSA_PKCS1_SHA2_256 success
 	tap_ok "strongSwan verified our CERT and our method 14 RSA signature (SHA2-256, RFC 7427 §3)"
 else
 	tap_fail "strongSwan verified our CERT and RSA signature" "$(diag)"
+fi
+
+# RFC 7383 §2.5: both IKE_AUTH messages went in fragments, ours and
+# strongSwan's, and each side reassembled the other's.
+frags() { iked umi show --json | jq -r ".counters.fragments_$1"; }
+if [ "$(frags sent)" -ge 2 ] && [ "$(frags received)" -ge 2 ] &&
+	grep -q "received fragment #" "$(sw_log sw)"; then
+	tap_ok "IKE fragmentation both ways: $(frags sent) fragments sent, $(frags received) received (RFC 7383 §2.5)"
+else
+	tap_fail "IKE fragmentation both ways (RFC 7383)" "sent $(frags sent), received $(frags received); $(grep -i fragment "$(sw_log sw)" | tail -3)"
 fi
 
 # Both sides drop whatever is left, so the next point starts from nothing

@@ -19,7 +19,7 @@ source "$repo/selftests/lib/netns.sh"
 source "$repo/selftests/ike/peers.sh"
 ko=${UMIGAME_KO:-$repo/build/kmod/umigame.ko}
 
-plan=9
+plan=10
 tap_plan $plan
 if [ ! -e /proc/modules ] || [ "$EUID" -ne 0 ] || ! command -v charon-systemd >/dev/null; then
 	for _ in $(seq $plan); do tap_skip "ike_xdp" "needs the 6.1 guest and strongSwan (selftests/vm/run.sh)"; done
@@ -60,6 +60,9 @@ name = "net"
 local_ts = ["10.1.0.0/24"]
 remote_ts = ["10.2.0.0/24"]
 esp_proposals = ["aes128gcm16-esn"]
+# Rekey after 100 packets: the XDP program's packets count only in
+# umigame.ko, which the daemon reads (xfrm's own soft limit never sees them).
+rekey_packets = 100
 EOT
 swconf=$(umi_tmp swanctl.conf)
 cat >"$swconf" <<EOT
@@ -140,6 +143,20 @@ if ping20 && [ "$(($(decrypted) - before))" -ge 20 ] && [ "$(xfrm_packets "$spi"
 else
 	tap_fail "after the rekey: decrypted in XDP" "XDP $before -> $(decrypted), xfrm $(xfrm_packets "$spi")"
 fi
+
+# Volume-based rekey from the module's counters: 150 UDP datagrams from
+# the peer, nothing back (so our outbound SA's xfrm limit stays far away).
+spi=$(spi_in)
+ns_exec sw bash -c 'for i in $(seq 150); do echo x >/dev/udp/10.1.0.1/9; done' 2>/dev/null
+volume_rekeyed() { local now; now=$(spi_in); [ -n "$now" ] && [ "$now" != "$spi" ] && up; }
+if wait_for 20 "a rekey after 100 packets decrypted in XDP" volume_rekeyed &&
+	grep -q "passed its rekey volume" "$(bg_log iked-umi)" &&
+	! grep -q "reached its soft lifetime" "$(bg_log iked-umi)"; then
+	tap_ok "rekey_packets counted by umigame.ko: $spi -> $(spi_in) after 150 packets decrypted in XDP"
+else
+	tap_fail "rekey_packets counted by umigame.ko" "spi $(spi_in); $(grep -E 'volume|soft' "$(bg_log iked-umi)" | tail -3)"
+fi
+spi=$(spi_in)
 
 # Without the program, xfrm decrypts the same SA (the optional "level use"
 # templates of the in/fwd policies accept both paths, docs/ike.md).

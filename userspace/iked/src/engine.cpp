@@ -51,6 +51,34 @@ Engine::Engine(EventLoop &loop, Environment &env, Kernel &kernel) : loop_(loop),
 {
 	// §2.6: "the secret ... SHOULD be changed periodically".
 	cookie_roll_ = loop_.every(std::chrono::minutes(5), [this] { cookies_.roll(); });
+	volume_check_ = loop_.every(kVolumeCheckInterval, [this] { check_volumes(); });
+}
+
+void Engine::check_volumes()
+{
+	// rekey_bytes / rekey_packets: xfrm's soft limits say when xfrm
+	// decrypts, but packets the XDP program decrypts are counted only by
+	// umigame.ko, whose SA has no soft limit: read the counters here.
+	std::vector<std::pair<IkeSa *, ChildSa *>> due;
+	for (auto &[spi, sa] : sas_) {
+		if (sa->state() != IkeSa::State::established)
+			continue;
+		for (auto &c : sa->children_) {
+			const ChildSaSpec &s = c->spec;
+			if (c->state != ChildSa::State::installed || !c->config || (!s.soft_bytes && !s.soft_packets))
+				continue;
+			auto usage = kernel_.inbound_usage(s);
+			if (usage && ((s.soft_bytes && usage->bytes >= s.soft_bytes) ||
+				      (s.soft_packets && usage->packets >= s.soft_packets)))
+				due.emplace_back(sa.get(), c.get());
+		}
+	}
+	for (auto [sa, child] : due) {
+		log::info(child->spec.connection + "/" + child->spec.child + ": SA " + hex32(child->spec.spi_in) +
+			  " passed its rekey volume (" + std::to_string(child->spec.soft_packets) + " packets / " +
+			  std::to_string(child->spec.soft_bytes) + " bytes, xfrm and umigame.ko together), rekeying");
+		sa->create_child(*child->config, child);
+	}
 }
 
 Engine::~Engine()

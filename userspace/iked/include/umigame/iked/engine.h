@@ -182,6 +182,10 @@ private:
 	std::map<uint64_t, std::unique_ptr<IkeSa>> sas_; // by our SPI
 	ike::CookieJar cookies_;
 	Timer cookie_roll_;
+	// How often volume limits are compared with the inbound counters.
+	static constexpr std::chrono::seconds kVolumeCheckInterval{2};
+	Timer volume_check_;
+	void check_volumes();
 	std::map<std::pair<std::string, std::string>, uint32_t> reqids_;
 	uint32_t next_reqid_ = 1;
 	std::vector<std::pair<const ConnectionConfig *, const ChildConfig *>> traps_;

@@ -97,11 +97,7 @@ Engine::~Engine()
 
 size_t Engine::half_open_count() const
 {
-	size_t n = 0;
-	for (const auto &[spi, sa] : sas_)
-		if (!sa->initiator() && sa->state() == IkeSa::State::init_answered)
-			n++;
-	return n;
+	return half_open_.size();
 }
 
 IkeSa *Engine::find(uint64_t local_spi)
@@ -125,6 +121,11 @@ void Engine::remove(IkeSa *sa)
 		return;
 	graveyard_.push_back(std::move(it->second));
 	sas_.erase(it);
+	half_open_.erase(sa->local_spi());
+	if (auto key = init_key_by_spi_.find(sa->local_spi()); key != init_key_by_spi_.end()) {
+		responder_by_initiator_.erase(key->second);
+		init_key_by_spi_.erase(key);
+	}
 	// An old SA must not follow a successor that is gone (§2.8.2: the
 	// loser of a collision deletes the SA it made).
 	for (auto &[spi, other] : sas_)
@@ -559,14 +560,14 @@ void Engine::handle_init_request(const Endpoint &local, const Endpoint &remote, 
 		counters_.malformed++;
 		return;
 	}
-	// A retransmitted IKE_SA_INIT: the SA we made for it answers again.
-	for (auto &[spi, sa] : sas_) {
-		if (!sa->initiator() && sa->spi_i() == h.spi_i && sa->remote_.addr == remote.addr) {
+	// A retransmitted IKE_SA_INIT: the SA we made for it answers again
+	// (found by index: a scan per request would cost O(SAs) each).
+	if (auto known = responder_by_initiator_.find({h.spi_i, remote.addr}); known != responder_by_initiator_.end()) {
+		if (IkeSa *sa = find(known->second))
 			if (sa->state() == IkeSa::State::init_answered && sa->init_request_.size() == datagram.size() &&
 			    std::equal(datagram.begin(), datagram.end(), sa->init_request_.begin()))
 				sa->transmit(sa->last_response_);
-			return;
-		}
+		return;
 	}
 	if (const Payload *p = find_unknown_critical(msg.payloads)) {
 		// §2.5: the whole message is rejected, the answer names the
@@ -630,7 +631,12 @@ void Engine::handle_init_request(const Endpoint &local, const Endpoint &remote, 
 	auto sa = std::make_unique<IkeSa>(*this, conn, false, local, remote, new_spi());
 	IkeSa *raw = sa.get();
 	adopt(std::move(sa));
-	if (!raw->answer_init(msg, datagram))
+	uint64_t ours = raw->local_spi();
+	responder_by_initiator_[{h.spi_i, remote.addr}] = ours;
+	init_key_by_spi_[ours] = {h.spi_i, remote.addr};
+	if (raw->answer_init(msg, datagram))
+		half_open_.insert(ours);
+	else
 		remove(raw);
 }
 

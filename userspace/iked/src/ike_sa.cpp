@@ -865,6 +865,7 @@ void IkeSa::established(const std::string &how)
 	state_ = State::established;
 	established_at_ = EventLoop::now();
 	half_open_timer_.reset();
+	engine_.half_open_.erase(local_spi());
 	engine_.counters_.ike_established++;
 	log::notice(name_of(*this) + ": IKE SA established " + how + " with " + remote_.str() + " (" +
 		    alg_.str(true) + ")");

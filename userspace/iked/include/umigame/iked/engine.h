@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -182,6 +183,13 @@ private:
 	std::map<uint64_t, std::unique_ptr<IkeSa>> sas_; // by our SPI
 	ike::CookieJar cookies_;
 	Timer cookie_roll_;
+	// Responder SAs by the initiator's SPI and address (§2.1: a
+	// retransmitted IKE_SA_INIT is answered again), and those still half
+	// open (§2.6): indexes, so an IKE_SA_INIT costs the same with 10000
+	// IKE SAs up as with none.
+	std::map<std::pair<uint64_t, IpAddress>, uint64_t> responder_by_initiator_;
+	std::map<uint64_t, std::pair<uint64_t, IpAddress>> init_key_by_spi_;
+	std::set<uint64_t> half_open_;
 	// How often volume limits are compared with the inbound counters.
 	static constexpr std::chrono::seconds kVolumeCheckInterval{2};
 	Timer volume_check_;

@@ -83,6 +83,16 @@ const Bytes &lower(const Bytes &a, const Bytes &b)
 	return nonce_less(a, b) ? a : b;
 }
 
+Bytes make_nonce(std::deque<uint8_t> &forced)
+{
+	Bytes n = random_bytes(kNonceSize);
+	if (!forced.empty()) {
+		n[0] = forced.front();
+		forced.pop_front();
+	}
+	return n;
+}
+
 std::chrono::seconds jittered(std::chrono::seconds base, std::chrono::seconds rand)
 {
 	if (rand.count() <= 0)
@@ -566,7 +576,7 @@ void IkeSa::start(const std::vector<const ChildConfig *> &children, std::optiona
 {
 	pending_children_ = children;
 	if (ni_.empty())
-		ni_ = random_bytes(kNonceSize);
+		ni_ = make_nonce(engine_.nonce_first_octets);
 	uint16_t g = group ? *group : conn_->ike_proposals.front().dh;
 	if (!ke_ || ke_->group() != g)
 		ke_ = KeyExchange::create(g);
@@ -914,7 +924,7 @@ bool IkeSa::answer_init(const Message &msg, std::span<const uint8_t> datagram)
 		ke_ = KeyExchange::create(alg_.dh);
 		Secret shared = ke_->shared_secret(ke->data);
 		ni_ = ni->data;
-		nr_ = random_bytes(kNonceSize);
+		nr_ = make_nonce(engine_.nonce_first_octets);
 		check_nat(msg.payloads, local_, remote_);
 		Message reply;
 		reply.header.spi_i = spi_i_;
@@ -1273,7 +1283,7 @@ void IkeSa::create_child(const ChildConfig &config, ChildSa *rekey_of)
 		log::error(name_of(*this) + "/" + config.name + ": cannot allocate an SPI: " + e.what());
 		return;
 	}
-	Bytes ni = random_bytes(kNonceSize);
+	Bytes ni = make_nonce(engine_.nonce_first_octets);
 	// PFS when the first proposal asks for it (§1.3.1: the KE goes with
 	// the first proposal's group).
 	uint16_t group = config.esp_proposals.front().dh;
@@ -1324,6 +1334,8 @@ void IkeSa::on_create_child_response(const ChildConfig &config, ChildSa *rekey_o
 				     std::shared_ptr<KeyExchange> ke, uint32_t spi_in, std::vector<TrafficSelector> tsi,
 				     std::vector<TrafficSelector> tsr, const Payloads &answer)
 {
+	std::vector<uint32_t> deleted_by_peer = std::move(deleted_unknown_);
+	deleted_unknown_.clear();
 	auto give_up = [&](const std::string &why) {
 		log::warning(name_of(*this) + "/" + config.name + ": CREATE_CHILD_SA: " + why);
 		if (rekey_of && rekey_of->state == ChildSa::State::rekeying)
@@ -1367,6 +1379,16 @@ void IkeSa::on_create_child_response(const ChildConfig &config, ChildSa *rekey_o
 			give_up(e.what());
 			return;
 		}
+	}
+	if (std::ranges::find(deleted_by_peer, spi_value(chosen->spi)) != deleted_by_peer.end()) {
+		// §1.4.1: the peer has deleted the new SA already; installed here
+		// it would have no other half. A rekey is done all the same: the
+		// old SA goes as usual (§2.8).
+		log::info(name_of(*this) + "/" + config.name +
+			  ": the peer deleted the new CHILD_SA before its answer came");
+		if (rekey_of)
+			retire_child(rekey_of);
+		return;
 	}
 	ChildSa *fresh = nullptr;
 	try {
@@ -1526,7 +1548,7 @@ void IkeSa::on_create_child_request(const Message &msg, const Payloads &p)
 			respond(msg, {notify_payload(notify::INVALID_SYNTAX)});
 			return;
 		}
-		Bytes nr = random_bytes(kNonceSize);
+		Bytes nr = make_nonce(engine_.nonce_first_octets);
 		// §2.18: the new SA's initiator is the initiator of the rekey.
 		auto fresh = std::make_unique<IkeSa>(engine_, conn_, false, local_, remote_, engine_.new_spi());
 		fresh->spi_i_ = spi_value64(chosen->spi);
@@ -1626,7 +1648,7 @@ void IkeSa::on_create_child_request(const Message &msg, const Payloads &p)
 				return;
 			}
 		}
-		Bytes nr = random_bytes(kNonceSize);
+		Bytes nr = make_nonce(engine_.nonce_first_octets);
 		try {
 			uint32_t spi_in = engine_.kernel_.allocate_spi(local_, remote_,
 								       engine_.reqid_for(conn_->name, child.name));
@@ -1677,7 +1699,7 @@ void IkeSa::rekey_ike()
 		return;
 	rekeying_ = true;
 	auto successor = std::make_unique<IkeSa>(engine_, conn_, true, local_, remote_, engine_.new_spi());
-	Bytes ni = random_bytes(kNonceSize);
+	Bytes ni = make_nonce(engine_.nonce_first_octets);
 	uint16_t group = alg_.dh;
 	std::shared_ptr<KeyExchange> ke = KeyExchange::create(group);
 	SaPayload sa;
@@ -1814,8 +1836,15 @@ void IkeSa::on_informational_request(const Message &msg, const Payloads &p)
 		for (const auto &spi : d->spis) {
 			// The peer names its inbound SPIs: our outbound ones.
 			ChildSa *c = child_by_outbound(spi_value(spi));
-			if (!c)
+			if (!c) {
+				// Perhaps the SA our CREATE_CHILD_SA makes: the peer
+				// answered, then deleted it, and the Delete overtook the
+				// answer.
+				if (outstanding_ && outstanding_->type == ExchangeType::CreateChildSa && !rekeying_ &&
+				    deleted_unknown_.size() < 8)
+					deleted_unknown_.push_back(spi_value(spi));
 				continue;
+			}
 			// §1.4.1: answer with our inbound SPI of the pair, unless we
 			// are deleting it ourselves at the same moment.
 			if (c->state != ChildSa::State::deleting)

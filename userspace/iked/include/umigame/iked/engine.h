@@ -151,6 +151,10 @@ public:
 	// Test access: the established IKE SAs of a connection, children.
 	std::vector<const IkeSa *> ike_sas(const std::string &connection) const;
 	void shutdown(); // Delete every IKE SA (on SIGTERM)
+	// Tests only: the first octet of each nonce this engine makes next, so
+	// that who holds the lowest nonce (§2.8.1, §2.8.2) is chosen by the test;
+	// the other octets stay random. Empty: wholly random.
+	std::deque<uint8_t> nonce_first_octets;
 
 private:
 	friend class IkeSa;
@@ -364,6 +368,9 @@ private:
 	EventLoop::TimePoint last_heard_{};
 	// IKE SA rekey in progress by us: nonce for collision detection.
 	ike::Bytes rekey_nonces_min_;
+	// SPIs the peer deleted that we did not know while our CREATE_CHILD_SA
+	// was out: its answer may bring one of them (§1.4.1).
+	std::vector<uint32_t> deleted_unknown_;
 	bool rekeying_ = false;
 	IkeSa *rekeyed_by_peer_ = nullptr;
 };

@@ -8,6 +8,11 @@
 #                                  ipsec.secrets SECRETS, a fresh NSS database
 #                                  and its own run dir; waits until every
 #                                  auto=add connection is loaded
+#   ls_nss_import NAME P12 PASS CA import a PKCS#12 (certificate and key,
+#                                  nickname as in the file) and a CA
+#                                  certificate (PEM, nickname "ca", trusted
+#                                  to issue: CT,,) into NAME's NSS database;
+#                                  call before ls_start, which then keeps it
 #   ls_whack NAME ARGS...          whack against it
 #   ls_ike_count NAME CONN         established IKE SAs of CONN
 #   ls_child_count NAME CONN       established CHILD_SAs of CONN
@@ -24,13 +29,31 @@ _ls_dir() { echo "$UMI_TMPDIR/ls-$1"; }
 
 ls_available() { [ -x "$LS_EXEC/pluto" ] && [ -x "$LS_EXEC/whack" ] && command -v certutil >/dev/null; }
 
+# A fresh, password-less database each run: PSK needs no certificate, but
+# pluto will not start without an NSS database.
+_ls_nss_init() {
+	local dir
+	dir=$(_ls_dir "$1")
+	mkdir -p "$dir/nss"
+	[ -e "$dir/nss/cert9.db" ] || certutil -N -d "sql:$dir/nss" --empty-password
+}
+
+# pluto finds its own certificate by nickname (leftcert=) and the private
+# key beside it in the database; peers' chains must end at a CA trusted
+# with C (valid CA) and T (trusted for client authentication).
+ls_nss_import() {
+	local name=$1 p12=$2 pass=$3 ca=$4 db
+	db=sql:$(_ls_dir "$name")/nss
+	_ls_nss_init "$name" || return 1
+	pk12util -i "$p12" -d "$db" -W "$pass" -K "" >/dev/null || return 1
+	certutil -A -d "$db" -n ca -t CT,, -a -i "$ca"
+}
+
 ls_start() {
 	local ns=$1 name=$2 conf=$3 secrets=$4 dir
 	dir=$(_ls_dir "$name")
-	mkdir -p "$dir/run" "$dir/nss"
-	# A fresh, password-less database each run: PSK needs no certificate,
-	# but pluto will not start without an NSS database.
-	certutil -N -d "sql:$dir/nss" --empty-password || return 1
+	mkdir -p "$dir/run"
+	_ls_nss_init "$name" || return 1
 	# pluto runs addconn (auto=add connections) and whack's helpers from
 	# its compiled-in /usr/libexec/ipsec, which the read-only root lacks:
 	# a private mount namespace puts the unpacked tree there for pluto

@@ -1414,6 +1414,20 @@ void IkeSa::on_create_child_response(const ChildConfig &config, ChildSa *rekey_o
 			retire_child(fresh);
 			return;
 		}
+		// The peer should now delete the SA its exchange made. One that
+		// does not (libreswan 4.10 keeps it, docs/ike-libreswan.md) would
+		// leave two CHILD_SAs for one child: after four retransmission
+		// timeouts we delete it ourselves, as either end may (§1.4.1).
+		uint32_t redundant = theirs->spec.spi_in;
+		auto wait = (conn_ ? conn_->retransmit_timeout : std::chrono::milliseconds(2000)) * 4;
+		fresh->grace_timer = engine_.loop_.after(wait, [this, redundant] {
+			ChildSa *left_over = child_by_inbound(redundant);
+			if (left_over && left_over->state == ChildSa::State::installed) {
+				log::info(name_of(*this) + "/" + left_over->spec.child + ": the peer kept its redundant " +
+					  "CHILD_SA " + hex32(redundant) + " after the collision; deleting it (RFC 7296 §2.8.1)");
+				retire_child(left_over);
+			}
+		});
 	}
 	retire_child(rekey_of);
 }

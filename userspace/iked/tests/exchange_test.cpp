@@ -1,6 +1,8 @@
 // Two engines negotiating through the harness: IKE_SA_INIT, IKE_AUTH with
 // PSK and the first CHILD_SA, the ways they fail, cookies, retransmission,
 // liveness, Delete and fragmentation.
+#include <set>
+
 #include "harness.h"
 #include "peer.h"
 #include "umigame/iked/selectors.h"
@@ -116,6 +118,34 @@ TEST(Exchange, DisjointSelectorsRefuseOnlyTheChild)
 	EXPECT_EQ(p.right.counters().ts_unacceptable, 1u);
 	EXPECT_EQ(p.left.child_count() + p.right.child_count(), 0u);
 	p.expect_kernels_empty();
+}
+
+TEST(Exchange, SecondChildComesWithCreateChildSa)
+{
+	// RFC 7296 §1.3.1: the first CHILD_SA rides in IKE_AUTH, every further
+	// one is a CREATE_CHILD_SA of its own on the same IKE SA.
+	auto second = [](const char *local, const char *remote) {
+		return std::string("[[connection.child]]\nname = \"mgmt\"\nlocal_ts = [\"") + local +
+		       "\"]\nremote_ts = [\"" + remote + "\"]\nesp_proposals = [\"aes256gcm16\"]\nrekey_time = 0\n";
+	};
+	ConnOptions l;
+	l.extra_child = second("10.11.0.0/24", "10.12.0.0/24");
+	ConnOptions r = l.mirrored();
+	r.extra_child = second("10.12.0.0/24", "10.11.0.0/24");
+	Pair p;
+	p.establish(l, &r);
+	ASSERT_TRUE(p.left.established());
+	EXPECT_EQ(p.left.child_count(), 2u);
+	EXPECT_EQ(p.right.child_count(), 2u);
+	EXPECT_EQ(p.left.kernel.inbound.size(), 2u);
+	EXPECT_EQ(p.right.kernel.inbound.size(), 2u);
+	p.expect_sas_paired();
+	// One IKE SA carries both; the second child has its own reqid.
+	EXPECT_EQ(p.left.engine->ike_sa_count(), 1u);
+	std::set<uint32_t> reqids;
+	for (const auto &c : p.left.sa()->children())
+		reqids.insert(c->spec.reqid);
+	EXPECT_EQ(reqids.size(), 2u);
 }
 
 TEST(Exchange, TransportModeMismatchLeavesIkeSaUp)

@@ -17,7 +17,10 @@
 //                                            multiple key exchanges here
 // collision_mixed                            not covered: likewise
 // collision_delayed_response                 DelayedResponse: 4 nonces
-// collision_delayed_response_delete          DelayedResponseDelete: 4 nonces
+// collision_delayed_response_delete          DelayedResponseDelete: 4 nonces;
+//                                            where B won we keep A's SA as
+//                                            one pair (A no longer knows
+//                                            it lost), strongSwan none
 // collision_delayed_response_multi_ke        not covered: no multiple KE
 // collision_delayed_request                  DelayedRequest: 3 nonces x 2
 //                                            orders (CHILD_SA_NOT_FOUND

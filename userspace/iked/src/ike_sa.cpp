@@ -70,9 +70,9 @@ uint64_t spi_value64(std::span<const uint8_t> b)
 	return b.size() == 8 ? v : 0;
 }
 
-// "The lowest of the four nonces" (§2.8.1): nonces compare as octet
-// strings, shorter ones padded? No: the RFC compares them as given;
-// strongSwan and we use memcmp over the common length, then length.
+// "The lowest of the four nonces" (§2.8.1): octet strings in
+// lexicographic order, a nonce that is a prefix of another being lower
+// (the RFC names no other order; both ends must use the same one).
 bool nonce_less(std::span<const uint8_t> a, std::span<const uint8_t> b)
 {
 	return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end());
@@ -128,14 +128,18 @@ IkeSa::IkeSa(Engine &engine, const ConnectionConfig *conn, bool initiator, Endpo
 
 IkeSa::~IkeSa()
 {
+	// Both halves of every CHILD_SA go, whatever state it was in (an
+	// outbound SA a rekey already removed is simply not found).
 	for (auto &child : children_) {
 		try {
-			if (child->state != ChildSa::State::deleting || true) {
-				engine_.kernel_.del_outbound(child->spec);
-				engine_.kernel_.del_inbound(child->spec);
-			}
+			engine_.kernel_.del_outbound(child->spec);
 		} catch (const std::exception &e) {
-			log::warning("removing CHILD_SA: " + std::string(e.what()));
+			log::warning("removing an outbound SA: " + std::string(e.what()));
+		}
+		try {
+			engine_.kernel_.del_inbound(child->spec);
+		} catch (const std::exception &e) {
+			log::warning("removing an inbound SA: " + std::string(e.what()));
 		}
 	}
 	// Policies go with the last CHILD_SA that has their selectors (other
@@ -829,8 +833,7 @@ void IkeSa::send_auth()
 
 void IkeSa::on_auth_response(const Payloads &p)
 {
-	if (const auto *err = find_notify(p, notify::AUTHENTICATION_FAILED)) {
-		(void)err;
+	if (find_notify(p, notify::AUTHENTICATION_FAILED)) {
 		engine_.counters_.auth_failed++;
 		die("the responder refused our authentication (AUTHENTICATION_FAILED)");
 		return;
@@ -1178,10 +1181,6 @@ ChildSa *IkeSa::install_child(const ChildConfig &config, const AlgorithmSet &alg
 	// TSi is the initiator's side of this exchange.
 	s.local_ts = made_by_us ? std::move(tsi) : std::move(tsr);
 	s.remote_ts = made_by_us ? std::move(tsr) : std::move(tsi);
-	if (!made_by_us) {
-		// install_child's callers pass TSi/TSr as they appear on the wire;
-		// as responder TSi is the peer's side.
-	}
 	s.algorithms = alg;
 	s.spi_in = spi_in;
 	s.spi_out = spi_out;
@@ -1341,9 +1340,8 @@ void IkeSa::on_create_child_response(const ChildConfig &config, ChildSa *rekey_o
 		if (rekey_of && rekey_of->state == ChildSa::State::rekeying)
 			rekey_of->state = ChildSa::State::installed;
 	};
-	if (const auto *invalid = find_notify(answer, notify::INVALID_KE_PAYLOAD)) {
+	if (find_notify(answer, notify::INVALID_KE_PAYLOAD)) {
 		give_up("peer wants another DH group (INVALID_KE_PAYLOAD); not retried");
-		(void)invalid;
 		return;
 	}
 	if (const auto *err = find_error(answer)) {

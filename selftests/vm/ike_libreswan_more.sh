@@ -420,8 +420,8 @@ collisions() { iked umi show --json | jq -r '.counters.collisions'; }
 # treats both requests as ordinary rekeys and never deletes the redundant
 # SA it created. When the lowest nonce is in our exchange we delete ours;
 # when it is in libreswan's, we wait four retransmission timeouts for its
-# Delete and then delete its redundant SA ourselves. Either way one
-# CHILD_SA is left on each side, with exactly two xfrm states.
+# Delete and then delete ours too (libreswan sends on its own). Either way
+# one CHILD_SA is left on each side, with exactly two xfrm states.
 ours_n() { iked_children umi cert; }
 settled() { # OLD_SPI EXPECTED_CHILDREN
 	[ "$(iked_state umi cert)" = established ] && [ "$(ls_ike_count ls cert)" = 1 ] &&
@@ -453,7 +453,7 @@ tap_diag "collision, pluto: $lslog"
 # by nonces here, or the peer's TEMPORARY_FAILURE, §2.25).
 if [ "$ok" = 0 ] && [ "$(collisions)" -gt "${c0:-0}" ]; then
 	if grep -q "the peer's has the lowest nonce" <<<"$(ourlog)"; then
-		tap_ok "simultaneous CHILD_SA rekey: the requests crossed, the lowest nonce was libreswan's, which kept its redundant SA (4.10 deviation) until we deleted it: one CHILD_SA each side, two xfrm states each (RFC 7296 §2.8.1)"
+		tap_ok "simultaneous CHILD_SA rekey: the requests crossed, the lowest nonce was libreswan's, which kept its redundant SA (4.10 deviation), so we deleted ours: one CHILD_SA each side, two xfrm states each (RFC 7296 §2.8.1)"
 	else
 		tap_ok "simultaneous CHILD_SA rekey: the requests crossed, the lowest nonce was ours and we deleted our SA: one CHILD_SA each side, two xfrm states each (RFC 7296 §2.8.1)"
 	fi

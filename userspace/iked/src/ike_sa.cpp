@@ -1413,17 +1413,22 @@ void IkeSa::on_create_child_response(const ChildConfig &config, ChildSa *rekey_o
 			return;
 		}
 		// The peer should now delete the SA its exchange made. One that
-		// does not (libreswan 4.10 keeps it, docs/ike-libreswan.md) would
-		// leave two CHILD_SAs for one child: after four retransmission
-		// timeouts we delete it ourselves, as either end may (§1.4.1).
-		uint32_t redundant = theirs->spec.spi_in;
+		// does not (libreswan 4.10 keeps it and sends on it,
+		// docs/ike-libreswan.md) would leave two CHILD_SAs for one child:
+		// after four retransmission timeouts we give up ours instead, the
+		// one such a peer does not treat as current (deleting its SA left
+		// libreswan without one to send on).
+		uint32_t redundant = theirs->spec.spi_in, mine = fresh->spec.spi_in;
 		auto wait = (conn_ ? conn_->retransmit_timeout : std::chrono::milliseconds(2000)) * 4;
-		fresh->grace_timer = engine_.loop_.after(wait, [this, redundant] {
+		fresh->grace_timer = engine_.loop_.after(wait, [this, redundant, mine] {
 			ChildSa *left_over = child_by_inbound(redundant);
-			if (left_over && left_over->state == ChildSa::State::installed) {
-				log::info(name_of(*this) + "/" + left_over->spec.child + ": the peer kept its redundant " +
-					  "CHILD_SA " + hex32(redundant) + " after the collision; deleting it (RFC 7296 §2.8.1)");
-				retire_child(left_over);
+			ChildSa *ours = child_by_inbound(mine);
+			if (left_over && left_over->state == ChildSa::State::installed && ours &&
+			    ours->state == ChildSa::State::installed) {
+				log::info(name_of(*this) + "/" + ours->spec.child + ": the peer kept its CHILD_SA " +
+					  hex32(redundant) + " after the collision; deleting ours, " + hex32(mine) +
+					  ", so one remains (RFC 7296 §2.8.1)");
+				retire_child(ours);
 			}
 		});
 	}

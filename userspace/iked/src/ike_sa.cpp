@@ -1273,7 +1273,7 @@ void IkeSa::schedule_child_timers(ChildSa &child)
 		});
 }
 
-void IkeSa::create_child(const ChildConfig &config, ChildSa *rekey_of)
+void IkeSa::create_child(const ChildConfig &config, ChildSa *rekey_of, uint16_t group_asked)
 {
 	uint32_t spi_in = 0;
 	try {
@@ -1284,8 +1284,8 @@ void IkeSa::create_child(const ChildConfig &config, ChildSa *rekey_of)
 	}
 	Bytes ni = make_nonce(engine_.nonce_first_octets);
 	// PFS when the first proposal asks for it (§1.3.1: the KE goes with
-	// the first proposal's group).
-	uint16_t group = config.esp_proposals.front().dh;
+	// the first proposal's group), or the group the peer asked for (§1.3).
+	uint16_t group = group_asked ? group_asked : config.esp_proposals.front().dh;
 	std::shared_ptr<KeyExchange> ke;
 	if (group)
 		ke = KeyExchange::create(group);
@@ -1311,9 +1311,9 @@ void IkeSa::create_child(const ChildConfig &config, ChildSa *rekey_of)
 	p.push_back(payload(PayloadType::TSr, TsPayload{tsr}));
 	uint32_t old_spi = rekey_of ? rekey_of->spec.spi_in : 0;
 	request(ExchangeType::CreateChildSa, std::move(p),
-		[this, &config, old_spi, ni, ke, spi_in, tsi, tsr](const Message &, const Payloads &answer) {
+		[this, &config, old_spi, ni, ke, spi_in, tsi, tsr, group_asked](const Message &, const Payloads &answer) {
 			ChildSa *old = old_spi ? child_by_inbound(old_spi) : nullptr;
-			on_create_child_response(config, old, ni, ke, spi_in, tsi, tsr, answer);
+			on_create_child_response(config, old, ni, ke, spi_in, tsi, tsr, answer, group_asked != 0);
 			// §2.8.1: the peer deleted the SA we were rekeying before our
 			// answer came: it rekeyed it too and won. If its successor is
 			// here, ours is the redundant one, and ours to delete.
@@ -1331,7 +1331,7 @@ void IkeSa::create_child(const ChildConfig &config, ChildSa *rekey_of)
 
 void IkeSa::on_create_child_response(const ChildConfig &config, ChildSa *rekey_of, Bytes ni,
 				     std::shared_ptr<KeyExchange> ke, uint32_t spi_in, std::vector<TrafficSelector> tsi,
-				     std::vector<TrafficSelector> tsr, const Payloads &answer)
+				     std::vector<TrafficSelector> tsr, const Payloads &answer, bool retried_group)
 {
 	std::vector<uint32_t> deleted_by_peer = std::move(deleted_unknown_);
 	deleted_unknown_.clear();
@@ -1340,8 +1340,21 @@ void IkeSa::on_create_child_response(const ChildConfig &config, ChildSa *rekey_o
 		if (rekey_of && rekey_of->state == ChildSa::State::rekeying)
 			rekey_of->state = ChildSa::State::installed;
 	};
-	if (find_notify(answer, notify::INVALID_KE_PAYLOAD)) {
-		give_up("peer wants another DH group (INVALID_KE_PAYLOAD); not retried");
+	if (const auto *invalid = find_notify(answer, notify::INVALID_KE_PAYLOAD)) {
+		// §1.3: retry once with the group the peer wants, if one of our
+		// proposals has it.
+		uint16_t g = invalid->data.size() == 2 ? static_cast<uint16_t>((invalid->data[0] << 8) | invalid->data[1]) : 0;
+		bool ours = false;
+		for (const auto &set : config.esp_proposals)
+			ours |= g && set.dh == g;
+		if (!ours || retried_group || (ke && ke->group() == g)) {
+			give_up("peer wants DH group " + std::to_string(g) + " (INVALID_KE_PAYLOAD), which we do not offer or already tried");
+			return;
+		}
+		give_up("peer wants DH group " + std::to_string(g) + " (INVALID_KE_PAYLOAD, RFC 7296 §1.3); retrying with it");
+		// A rekey whose SA went away meanwhile (a collision) is not retried.
+		if (!rekey_of || rekey_of->state == ChildSa::State::installed)
+			create_child(config, rekey_of, g);
 		return;
 	}
 	if (const auto *err = find_error(answer)) {

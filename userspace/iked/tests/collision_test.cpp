@@ -29,12 +29,13 @@
 // collision_delayed_request_more             DelayedRequestMore: 3 nonces
 // collision_delayed_request_more_delete      DelayedRequestMoreDelete
 // collision_delayed_request_multi_ke         not covered: no multiple KE
-// collision_ke_invalid                       KeInvalidNotRetried, in part:
-//                                            we answer INVALID_KE_PAYLOAD
-//                                            but do not retry a CHILD_SA
-//                                            rekey with the named group, so
-//                                            the peer's rekey settles it
-// collision_ke_invalid_delayed_retry         not covered: no retry (above)
+// collision_ke_invalid                       KeInvalidDuringCollision: A
+//                                            retries with the group named
+//                                            (§1.3), by then B's rekey has
+//                                            settled it
+// collision_ke_invalid_delayed_retry         in part, same test: the retry
+//                                            meets the old SA gone
+//                                            (CHILD_SA_NOT_FOUND)
 // collision_responder_incorrect_delete       ResponderIncorrectDelete (the
 //                                            stray Delete made by expiring
 //                                            the old SA on the loser)
@@ -410,12 +411,12 @@ TEST(ChildCollision, DelayedRequestMoreDelete)
 	}
 }
 
-TEST(ChildCollision, KeInvalidNotRetried)
+TEST(ChildCollision, KeInvalidDuringCollision)
 {
-	// RFC 7296 §1.3.1, §2.8.1: both rekey with PFS, but B does not take
-	// A's group and answers INVALID_KE_PAYLOAD. We do not retry a CHILD_SA
-	// rekey with the group named (strongSwan does); B's own rekey, in a
-	// group A accepts, must still leave one pair.
+	// RFC 7296 §1.3, §2.8.1: both rekey with PFS, but B does not take A's
+	// group and answers INVALID_KE_PAYLOAD. A retries with the group named,
+	// but B's own rekey, in a group A accepts, has replaced the SA by then:
+	// one pair must be left, B's.
 	FOR_EACH_ROLE(flip)
 	for (bool b_first : {false, true}) {
 		SCOPED_TRACE(b_first ? "B's request first" : "A's request first");

@@ -148,6 +148,31 @@ TEST(Exchange, SecondChildComesWithCreateChildSa)
 	EXPECT_EQ(reqids.size(), 2u);
 }
 
+TEST(Exchange, ChildRekeyRetriesWithTheGroupThePeerWants)
+{
+	// RFC 7296 §1.3: a CREATE_CHILD_SA whose KE group the responder does
+	// not take gets INVALID_KE_PAYLOAD naming its group; the initiator
+	// tries again with it, once.
+	ConnOptions l;
+	l.esp_proposals = "\"aes128gcm16-ecp256-esn\", \"aes128gcm16-modp2048-esn\"";
+	ConnOptions r = l.mirrored();
+	r.esp_proposals = "\"aes128gcm16-modp2048-esn\"";
+	Pair p;
+	p.establish(l, &r);
+	ASSERT_EQ(p.left.child_count(), 1u);
+	uint32_t old_spi = p.left.sa()->children().front()->spec.spi_in;
+	p.left.engine->rekey_child("site", "net");
+	p.deliver_all();
+	p.run_for(std::chrono::milliseconds(50));
+	p.deliver_all();
+	ASSERT_EQ(p.left.child_count(), 1u);
+	ASSERT_EQ(p.right.child_count(), 1u);
+	const auto &child = *p.left.sa()->children().front();
+	EXPECT_NE(child.spec.spi_in, old_spi);
+	EXPECT_EQ(child.spec.algorithms.dh, ike::dh::MODP_2048);
+	p.expect_sas_paired();
+}
+
 TEST(Exchange, TransportModeMismatchLeavesIkeSaUp)
 {
 	// RFC 7296 §1.3.1: USE_TRANSPORT_MODE is a request; a responder whose

@@ -276,12 +276,14 @@ private:
 			 const Endpoint &remote);
 
 	// CHILD_SAs.
-	void create_child(const ChildConfig &child, ChildSa *rekey_of);
+	// group: the PFS group of the KE payload (0: the first proposal's);
+	// an INVALID_KE_PAYLOAD answer retries once with the group asked for.
+	void create_child(const ChildConfig &child, ChildSa *rekey_of, uint16_t group = 0);
 	void rekey_ike();
 	void on_create_child_response(const ChildConfig &child, ChildSa *rekey_of, ike::Bytes ni,
 				      std::shared_ptr<ike::KeyExchange> ke, uint32_t spi_in,
 				      std::vector<ike::TrafficSelector> tsi, std::vector<ike::TrafficSelector> tsr,
-				      const Payloads &payloads);
+				      const Payloads &payloads, bool retried_group = false);
 	void on_rekey_ike_response(std::unique_ptr<IkeSa> fresh, ike::Bytes ni, std::shared_ptr<ike::KeyExchange> ke,
 				   const Payloads &payloads);
 	ChildSa *install_child(const ChildConfig &config, const AlgorithmSet &alg, uint32_t spi_in,

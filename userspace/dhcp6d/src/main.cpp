@@ -27,16 +27,6 @@ namespace {
 
 constexpr const char *kDefaultConfig = "/etc/umigame/dhcp6d.toml";
 
-void usage(FILE *out)
-{
-	std::fprintf(out,
-		     "usage: umigame-dhcp6d [-c FILE] [--check] [-v]\n"
-		     "  -c, --config FILE  configuration (default %s)\n"
-		     "  --check            validate the configuration and exit\n"
-		     "  -v, --verbose      log debug messages\n",
-		     kDefaultConfig);
-}
-
 // The state directory belongs to the user we run as: the lease journal is
 // compacted by writing a new file there and renaming it.
 void prepare_state_dir(const DaemonConfig &config)
@@ -215,41 +205,6 @@ private:
 
 int main(int argc, char **argv)
 {
-	log::set_program("umigame-dhcp6d");
-	std::string file = kDefaultConfig;
-	bool check_only = false;
-	for (int i = 1; i < argc; i++) {
-		std::string arg = argv[i];
-		if ((arg == "-c" || arg == "--config") && i + 1 < argc) {
-			file = argv[++i];
-		} else if (arg == "--check") {
-			check_only = true;
-		} else if (arg == "-v" || arg == "--verbose") {
-			log::set_max_level(log::Level::debug);
-		} else if (arg == "-h" || arg == "--help") {
-			usage(stdout);
-			return 0;
-		} else {
-			usage(stderr);
-			return 2;
-		}
-	}
-	std::optional<DaemonConfig> config;
-	try {
-		config = load_daemon_config(file);
-	} catch (const std::exception &e) {
-		std::fprintf(stderr, "umigame-dhcp6d: %s\n", e.what());
-		return 1;
-	}
-	if (check_only) {
-		std::printf("%s: ok\n", file.c_str());
-		return 0;
-	}
-	try {
-		Daemon daemon(std::move(*config));
-		return daemon.run();
-	} catch (const std::exception &e) {
-		log::error(e.what());
-		return 1;
-	}
+	return daemon_main(argc, argv, "umigame-dhcp6d", kDefaultConfig, load_daemon_config,
+			   [](DaemonConfig config) { return Daemon(std::move(config)).run(); });
 }

@@ -38,16 +38,6 @@ namespace {
 
 constexpr const char *kDefaultConfig = "/etc/umigame/iked.toml";
 
-void usage(FILE *out)
-{
-	std::fprintf(out,
-		     "usage: umigame-iked [-c FILE] [--check] [-v]\n"
-		     "  -c, --config FILE  configuration (default %s)\n"
-		     "  --check            validate the configuration and exit\n"
-		     "  -v, --verbose      log debug messages\n",
-		     kDefaultConfig);
-}
-
 std::string errno_text(const std::string &what)
 {
 	return what + ": " + std::strerror(errno);
@@ -482,42 +472,7 @@ private:
 
 int main(int argc, char **argv)
 {
-	log::set_program("umigame-iked");
-	std::string file = kDefaultConfig;
-	bool check_only = false;
-	for (int i = 1; i < argc; i++) {
-		std::string arg = argv[i];
-		if ((arg == "-c" || arg == "--config") && i + 1 < argc) {
-			file = argv[++i];
-		} else if (arg == "--check") {
-			check_only = true;
-		} else if (arg == "-v" || arg == "--verbose") {
-			log::set_max_level(log::Level::debug);
-		} else if (arg == "-h" || arg == "--help") {
-			usage(stdout);
-			return 0;
-		} else {
-			usage(stderr);
-			return 2;
-		}
-	}
-	std::optional<DaemonConfig> config;
-	try {
-		config = load_daemon_config(file);
-	} catch (const std::exception &e) {
-		std::fprintf(stderr, "umigame-iked: %s\n", e.what());
-		return 1;
-	}
-	if (check_only) {
-		std::printf("%s: ok\n", file.c_str());
-		return 0;
-	}
 	std::signal(SIGPIPE, SIG_IGN);
-	try {
-		Daemon daemon(std::move(*config));
-		return daemon.run();
-	} catch (const std::exception &e) {
-		log::error(e.what());
-		return 1;
-	}
+	return daemon_main(argc, argv, "umigame-iked", kDefaultConfig, load_daemon_config,
+			   [](DaemonConfig config) { return Daemon(std::move(config)).run(); });
 }

@@ -4,12 +4,14 @@
 #pragma once
 
 #include <chrono>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "umigame/event_loop.h"
+#include "umigame/log.h"
 
 namespace umigame {
 
@@ -60,5 +62,59 @@ void drop_privileges(const RunAs &run_as);
 
 // "CAP_NET_ADMIN" for 12; "capability 99" for what we have no name for.
 std::string capability_name(int capability);
+
+// What every umigame daemon's main() does: `-c FILE` (default
+// default_config), `--check` (load the file, say ok or name file:line, exit),
+// `-v` (debug logs), `-h`. load(file) returns the configuration or throws;
+// run(config) runs the daemon and returns its exit status. Exit 1 for a
+// configuration or start-up error, 2 for bad usage.
+template <typename Load, typename Run>
+int daemon_main(int argc, char **argv, const char *program, const char *default_config, Load load, Run run)
+{
+	log::set_program(program);
+	auto usage = [&](FILE *out) {
+		std::fprintf(out,
+			     "usage: %s [-c FILE] [--check] [-v]\n"
+			     "  -c, --config FILE  configuration (default %s)\n"
+			     "  --check            validate the configuration and exit\n"
+			     "  -v, --verbose      log debug messages\n",
+			     program, default_config);
+	};
+	std::string file = default_config;
+	bool check_only = false;
+	for (int i = 1; i < argc; i++) {
+		std::string arg = argv[i];
+		if ((arg == "-c" || arg == "--config") && i + 1 < argc) {
+			file = argv[++i];
+		} else if (arg == "--check") {
+			check_only = true;
+		} else if (arg == "-v" || arg == "--verbose") {
+			log::set_max_level(log::Level::debug);
+		} else if (arg == "-h" || arg == "--help") {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	std::optional<decltype(load(file))> config;
+	try {
+		config.emplace(load(file));
+	} catch (const std::exception &e) {
+		std::fprintf(stderr, "%s: %s\n", program, e.what());
+		return 1;
+	}
+	if (check_only) {
+		std::printf("%s: ok\n", file.c_str());
+		return 0;
+	}
+	try {
+		return run(std::move(*config));
+	} catch (const std::exception &e) {
+		log::error(e.what());
+		return 1;
+	}
+}
 
 } // namespace umigame

@@ -11,7 +11,7 @@
 #        2001:db8:1::2/64                     2001:db8:1::1/64
 #   ike_craft.py: own UDP socket :500    route 10.99.0.0/16 via 10.0.1.2
 #   + raw socket, sources 10.99.0.0/16   [daemon] cookie_threshold = 5
-#                                        half_open_timeout = 4
+#                                        half_open_timeout = 10
 #   peer ns (umigame-iked, initiator)    eth1 10.0.2.1/24
 #   eth0 10.0.2.2/24 ------------------- /
 #
@@ -44,7 +44,9 @@ UMIGAME=${UMIGAME:-$TOP/build/release/tools/umigame/umigame}
 PY=/usr/bin/python3 # Debian's scapy is installed for this interpreter
 CRAFT=$HERE/ike_craft.py
 THRESHOLD=5
-HALF_OPEN_TIMEOUT=4
+# Longer than strongSwan's first retransmission (4 s): a legitimate
+# initiator whose IKE_AUTH was lost in the flood must find its SA again.
+HALF_OPEN_TIMEOUT=10
 FLOOD=300
 
 umi_require ip jq timeout "$PY"

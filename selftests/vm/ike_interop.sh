@@ -239,12 +239,16 @@ else
 fi
 
 # RFC 7296 §1.3.3, §2.8: CHILD_SA rekey, make-before-break, under a ping.
+replies_since() { local n; n=$(xfrm_packets umi "$1"); [ "${n:-0}" -gt "$2" ]; }
 loss_during() { # CMD...: run a 4 s ping at 20/s while CMD runs; print the loss
-	local log
+	local log spi0 n0
 	log=$(umi_tmp ping.$RANDOM)
+	spi0=$(spi_in v4)
+	n0=$(xfrm_packets umi "$spi0")
 	ns_exec umi ping -i 0.05 -c 80 -W 1 -I 10.1.0.1 10.2.0.1 >"$log" 2>&1 &
 	local pid=$!
-	sleep 0.5
+	# The rekey starts once replies are coming through the tunnel.
+	wait_for 10 "the ping's replies on SA $spi0" replies_since "$spi0" "${n0:-0}"
 	"$@"
 	wait $pid
 	grep -o '[0-9.]*% packet loss' "$log" | cut -d% -f1

@@ -4,6 +4,7 @@
 // written by the CLI's own code (RaGuard::set_policy).
 #include <filesystem>
 #include <atomic>
+#include <chrono>
 #include <random>
 #include <thread>
 #include <unistd.h>
@@ -347,27 +348,46 @@ TEST_F(RaGuardTestRun, PolicyFlipsUnderLoadNeverMix)
 	guard_->set_policy(kLo, a);
 	const Bytes frame = ra(router_advert(0, 1800, opt_prefix("2001:db8:a:1::/64")), "fe80::a")
 				    .serialize();
+	// The flipper runs until the judge has seen both verdicts (and at least
+	// 200 flips), or a deadline passes: a fixed number of flips could end
+	// before the first run started, proving nothing.
 	std::atomic<bool> stop{false};
+	std::atomic<unsigned> flips{0};
 	std::thread flipper([&] {
-		for (int i = 0; i < 200 && !stop; i++)
-			guard_->set_policy(kLo, i % 2 ? a : b);
-		stop = true;
+		while (!stop) {
+			guard_->set_policy(kLo, flips % 2 ? a : b);
+			flips++;
+		}
 	});
 	std::array<uint64_t, UMIGAME_RAG_REASON_COUNT> before{};
 	auto c0 = counters();
 	for (int r = 0; r < UMIGAME_RAG_REASON_COUNT; r++)
 		before[r] = c0[r].packets;
 	uint64_t runs = 0;
-	while (!stop) {
+	bool saw_pass = false, saw_drop = false;
+	// One run per call: on 6.18 a call with repeat > 1 costs an RCU grace
+	// period (~16 ms), as long as a flip's, and the two lock into step so
+	// that every call sees the same policy.
+	const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+	while (!(saw_pass && saw_drop && flips >= 200) &&
+	       std::chrono::steady_clock::now() < deadline) {
 		xdp_md md{};
 		md.data_end = uint32_t(frame.size());
 		md.ingress_ifindex = kLo;
 		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
 			    .data_size_in = uint32_t(frame.size()), .ctx_in = &md,
-			    .ctx_size_in = sizeof(md), .repeat = 50);
-		ASSERT_EQ(bpf_prog_test_run_opts(guard_->prog_fd(), &opts), 0);
-		runs += 50;
+			    .ctx_size_in = sizeof(md), .repeat = 1);
+		int err = bpf_prog_test_run_opts(guard_->prog_fd(), &opts);
+		if (err != 0) {
+			stop = true;
+			flipper.join();
+			FAIL() << "test run: " << err;
+		}
+		runs++;
+		saw_pass = saw_pass || opts.retval == XDP_PASS;
+		saw_drop = saw_drop || opts.retval == XDP_DROP;
 	}
+	stop = true;
 	flipper.join();
 	auto c1 = counters();
 	uint64_t trusted = c1[UMIGAME_RAG_RA_TRUSTED].packets - before[UMIGAME_RAG_RA_TRUSTED];

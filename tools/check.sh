@@ -18,7 +18,7 @@ rm -rf "$logdir"
 mkdir -p "$logdir"
 
 passed=0 failed=0 skipped=0
-declare -a skip_reasons=()
+declare -a skip_reasons=() failures=()
 
 # CTest: count its per-case results from the JUnit report.
 run_ctest() {
@@ -40,6 +40,9 @@ run_ctest() {
 	passed=$((passed + total - fail - ${skip:-0}))
 	failed=$((failed + fail))
 	skipped=$((skipped + ${skip:-0}))
+	while IFS= read -r t; do
+		failures+=("$label: $t")
+	done < <(grep -E '^\s*[0-9]+ - .*\((Failed|Timeout|SEGFAULT|Subprocess|Exception)' "$logdir/$label.log" | sed 's/^\s*[0-9]* - //')
 	[ "${skip:-0}" -gt 0 ] && skip_reasons+=("$label: $skip skipped (see $logdir/$label.log)")
 }
 
@@ -60,7 +63,11 @@ run_tap() {
 		echo "   $name exited $rc without a failing test point: counted as a failure"
 		tail -20 "$log" | sed 's/^/   | /'
 		f=$((f + 1))
+		failures+=("$name: exited $rc without a failing test point")
 	fi
+	while IFS= read -r line; do
+		failures+=("$name: $line")
+	done < <(grep -E '^not ok [0-9]+' "$log")
 	passed=$((passed + p))
 	failed=$((failed + f))
 	skipped=$((skipped + s))
@@ -92,6 +99,10 @@ done
 
 echo
 echo "make check: $((SECONDS - start)) s, logs in $logdir"
+# The closing lines are what a CI report keeps: name every failure there.
+for r in "${failures[@]}"; do
+	echo "failed: $r"
+done
 for r in "${skip_reasons[@]}"; do
 	echo "skipped: $r"
 done

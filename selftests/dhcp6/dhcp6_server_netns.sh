@@ -278,24 +278,31 @@ bg_stop dhcp6c-cpe1
 # ---- fuzzing -----------------------------------------------------------------------------
 if command -v atk6-fuzz_dhcps6 >/dev/null; then
 	malformed_before=$(server_json '[.server.counters.dropped[]] | add // 0')
-	# Every fuzz test of the Solicit and Request families, an alive check
-	# (a Solicit that must be answered) every 20 tests.
+	# Every fuzz test of the Solicit, Request, Renew and Information-request
+	# families. The tool's own alive check (-p) is not used: it reads the
+	# answer through a non-blocking pcap handle and misses an Advertise that
+	# comes back within microseconds (a capture showed every alive check
+	# answered at once and the tool resending after 1-2 s, then declaring a
+	# crash or running past its time). Aliveness is checked here instead,
+	# after each family: the process runs and its control socket answers;
+	# point 15 then has a real requesting router served.
 	FUZZ_LOG=$(umi_tmp fuzz.log)
-	FUZZ_TIMES=""
+	FUZZ_TIMES="" FUZZ_DEAD=""
+	alive() { bg_running dhcp6d && show >/dev/null; }
 	for kind in -1 -2 -4 -8; do
 		t0=$SECONDS
-		ip netns exec "$(ns_name cpe1)" timeout 120 atk6-fuzz_dhcps6 $kind -p 20 eth0 >>"$FUZZ_LOG" 2>&1
-		echo "atk6-fuzz_dhcps6 $kind: exit $?" >>"$FUZZ_LOG"
+		ip netns exec "$(ns_name cpe1)" timeout 120 atk6-fuzz_dhcps6 $kind eth0 >>"$FUZZ_LOG" 2>&1
+		rc=$?
+		echo "atk6-fuzz_dhcps6 $kind: exit $rc" >>"$FUZZ_LOG"
 		FUZZ_TIMES+=" $kind:$((SECONDS - t0))s"
+		[ "$rc" -eq 0 ] || FUZZ_DEAD+=" $kind: tool exit $rc;"
+		alive || FUZZ_DEAD+=" $kind: server not answering;"
 	done
 	tap_diag "atk6-fuzz_dhcps6 runs:$FUZZ_TIMES"
-	# Exit 1 is the tool's verdict "target crashed" (no answer to an alive check).
-	grep -a 'exit' "$FUZZ_LOG" | grep -qv 'exit 0' && echo "crash: a fuzz run did not end with 0" >>"$FUZZ_LOG"
-	alive() { bg_running dhcp6d && show >/dev/null; }
-	if alive && ! grep -qi 'crash' "$FUZZ_LOG"; then
+	if [ -z "$FUZZ_DEAD" ]; then
 		tap_ok "atk6-fuzz_dhcps6 (Solicit, Request, Renew, Information-request) does not crash the server"
 	else
-		tap_fail "atk6-fuzz_dhcps6 does not crash the server" "$(tail -20 "$FUZZ_LOG"; tail -5 "$(bg_log dhcp6d)")"
+		tap_fail "atk6-fuzz_dhcps6 does not crash the server" "$FUZZ_DEAD $(tail -5 "$FUZZ_LOG"; tail -5 "$(bg_log dhcp6d)")"
 	fi
 	counted() { [ "$(server_json '[.server.counters.dropped[]] | add // 0')" -gt "$malformed_before" ]; }
 	tap_check "what the fuzzer sent that a server must not answer is dropped and counted" counted

@@ -31,8 +31,9 @@ const volatile __u8 have_module = 0;
 
 extern int umigame_esp_decrypt(struct xdp_md *ctx, __u32 sa_id, __u32 esp_off,
 			       __u32 seq_hi) __ksym __weak;
-/* Counts a replay drop in the module's SA and fires umigame:esp_replay. */
-extern void umigame_esp_note_replay(__u32 sa_id, __u64 seq) __ksym __weak;
+/* Counts a replay drop in the module's SA (of ctx's namespace, as the
+ * decrypt's) and fires umigame:esp_replay. */
+extern void umigame_esp_note_replay(struct xdp_md *ctx, __u32 sa_id, __u64 seq) __ksym __weak;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -98,13 +99,13 @@ static __always_inline struct umigame_esp_sa_counters *sa_counters(__u32 sa_id)
 	return bpf_map_lookup_elem(&esp_sa_counters, &sa_id);
 }
 
-static __always_inline int replay_drop(__u32 sa_id, struct umigame_esp_sa_counters *c,
-				       __u64 seq)
+static __always_inline int replay_drop(struct xdp_md *ctx, __u32 sa_id,
+				       struct umigame_esp_sa_counters *c, __u64 seq)
 {
 	if (c)
 		c->replay_drops += 1;
 	if (have_module)
-		umigame_esp_note_replay(sa_id, seq);
+		umigame_esp_note_replay(ctx, sa_id, seq);
 	return count(UMIGAME_ESP_REPLAY);
 }
 
@@ -360,7 +361,7 @@ int umigame_esp(struct xdp_md *ctx)
 		bpf_spin_unlock(&sa->lock);
 	}
 	if (verdict != UMIGAME_REPLAY_OK)
-		return replay_drop(sa->sa_id, c, seq);
+		return replay_drop(ctx, sa->sa_id, c, seq);
 
 	if (!have_module)
 		return count(UMIGAME_ESP_TO_XFRM);
@@ -402,7 +403,7 @@ int umigame_esp(struct xdp_md *ctx)
 		bpf_spin_unlock(&sa->lock);
 	}
 	if (verdict != UMIGAME_REPLAY_OK)
-		return replay_drop(sa->sa_id, c, seq);
+		return replay_drop(ctx, sa->sa_id, c, seq);
 
 	ret = strip(ctx, &p, sa, (__u32)ret, &inner_len);
 	if (ret < 0) {

@@ -24,7 +24,7 @@ struct xdp_md;
 int umigame_esp_init(void);
 void umigame_esp_exit(void);
 int umigame_esp_decrypt(struct xdp_md *ctx, u32 sa_id, u32 esp_off, u32 seq_hi);
-void umigame_esp_note_replay(u32 sa_id, u64 seq);
+void umigame_esp_note_replay(struct xdp_md *ctx, u32 sa_id, u64 seq);
 
 /*
  * umigame_kfunc.c: the one BTF kfunc set of the module (6.1 takes one set

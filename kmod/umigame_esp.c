@@ -8,8 +8,16 @@
  * id for a packet's SPI calls umigame_esp_decrypt(), which verifies and
  * decrypts the packet in place, in softirq, without allocating.
  *
- * Lifetimes: the table is an xarray (RCU readers: the kfuncs, SA_GET and the
- * dump) changed under umigame_esp_lock. A removed SA is freed from a
+ * Network namespaces: each has its own table (struct umigame_esp_net, a
+ * pernet_operations area found with net_generic()), as xfrm keeps its states
+ * per namespace. Commands act on the table of the namespace the netlink
+ * socket lives in; the kfuncs on the table of the namespace of the device
+ * the packet came in on (dev_net(rxq->dev)); so the same SPI, and the same
+ * SA id, can exist in two namespaces with different keys. A namespace's SAs
+ * go with it (umigame_esp_net_exit()).
+ *
+ * Lifetimes: a table is an xarray (RCU readers: the kfuncs, SA_GET and the
+ * dump) changed under its namespace's lock. A removed SA is freed from a
  * workqueue after an RCU grace period, since a kfunc may still be using it
  * and freeing a transform is not for softirq context.
  *
@@ -41,7 +49,10 @@
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
 #include <net/genetlink.h>
+#include <net/net_namespace.h>
 #include <net/netlink.h>
+#include <net/netns/generic.h>
+#include <net/sock.h>
 #include <net/xdp.h>
 
 #include "umigame/esp.h"
@@ -110,11 +121,21 @@ struct umigame_esp_sa {
 	struct rcu_work free_work;
 };
 
-static DEFINE_XARRAY_ALLOC1(umigame_esp_sas);
-static DEFINE_MUTEX(umigame_esp_lock);	/* serialises changes to the table */
-static u32 umigame_esp_next_id;		/* cursor of xa_alloc_cyclic() */
+/* One per network namespace: its SA table. */
+struct umigame_esp_net {
+	struct xarray sas;	/* id -> SA; ids from 1 */
+	struct mutex lock;	/* serialises changes to sas */
+	u32 next_id;		/* cursor of xa_alloc_cyclic() */
+};
+
+static unsigned int umigame_esp_net_id __read_mostly;
 static struct workqueue_struct *umigame_esp_wq;
 static struct genl_family umigame_esp_genl_family;
+
+static struct umigame_esp_net *umigame_esp_net(const struct net *net)
+{
+	return net_generic(net, umigame_esp_net_id);
+}
 
 /* ---- SA lifetime ------------------------------------------------------ */
 
@@ -145,23 +166,34 @@ static void umigame_esp_sa_release(struct umigame_esp_sa *sa)
 	queue_rcu_work(umigame_esp_wq, &sa->free_work);
 }
 
-static unsigned int umigame_esp_flush(void)
+static unsigned int umigame_esp_flush(struct umigame_esp_net *en)
 {
 	struct umigame_esp_sa *sa;
 	unsigned long id;
 	unsigned int n = 0;
 
-	mutex_lock(&umigame_esp_lock);
-	xa_for_each(&umigame_esp_sas, id, sa) {
-		xa_erase(&umigame_esp_sas, id);
+	mutex_lock(&en->lock);
+	xa_for_each(&en->sas, id, sa) {
+		xa_erase(&en->sas, id);
 		umigame_esp_sa_release(sa);
 		n++;
 	}
-	mutex_unlock(&umigame_esp_lock);
+	mutex_unlock(&en->lock);
 	return n;
 }
 
 /* ---- the kfuncs (softirq, or a BPF test run with migration disabled) --- */
+
+/*
+ * The namespace a packet is judged in: the one of the device it came in on.
+ * Every XDP entry point (driver, generic, devmap, cpumap, a test run on the
+ * caller's loopback or its ingress_ifindex) sets rxq->dev, which the kernel's
+ * own XDP helpers (bpf_xdp_fib_lookup) rely on as well. Under rcu_read_lock().
+ */
+static struct net *umigame_esp_xdp_net(const struct xdp_buff *xdp)
+{
+	return dev_net(xdp->rxq->dev);
+}
 
 static bool umigame_esp_expired(struct umigame_esp_sa *sa)
 {
@@ -187,12 +219,14 @@ __bpf_kfunc int umigame_esp_decrypt(struct xdp_md *ctx, u32 sa_id, u32 esp_off, 
 	struct umigame_esp_work *w;
 	struct umigame_esp_sa *sa;
 	u32 esp_len, ct_len, min_ct, assoclen, seq_lo;
+	struct net *net;
 	u64 seq;
 	u8 *esp;
 	int ret;
 
 	rcu_read_lock();
-	sa = xa_load(&umigame_esp_sas, sa_id);
+	net = umigame_esp_xdp_net(xdp);
+	sa = xa_load(&umigame_esp_net(net)->sas, sa_id);
 	if (unlikely(!sa)) {
 		u32 spi = 0;
 
@@ -202,7 +236,7 @@ __bpf_kfunc int umigame_esp_decrypt(struct xdp_md *ctx, u32 sa_id, u32 esp_off, 
 			spi = get_unaligned_be32(esp);
 			seq = get_unaligned_be32(esp + 4);
 		}
-		trace_esp_unknown_sa(sa_id, spi, seq, esp_off <= len ? len - esp_off : 0);
+		trace_esp_unknown_sa(net, sa_id, spi, seq, esp_off <= len ? len - esp_off : 0);
 		ret = -ENOENT;
 		goto out;
 	}
@@ -275,11 +309,11 @@ __bpf_kfunc int umigame_esp_decrypt(struct xdp_md *ctx, u32 sa_id, u32 esp_off, 
 		if ((sa->life_packets && packets >= sa->life_packets) ||
 		    (sa->life_bytes && bytes >= sa->life_bytes))
 			WRITE_ONCE(sa->expired, true);
-		trace_esp_decrypt_ok(sa_id, sa->spi, seq, ct_len);
+		trace_esp_decrypt_ok(net, sa_id, sa->spi, seq, ct_len);
 		ret = ct_len;
 	} else if (ret == -EBADMSG) {
 		this_cpu_inc(sa->stats->auth_failures);
-		trace_esp_auth_fail(sa_id, sa->spi, seq, esp_len);
+		trace_esp_auth_fail(net, sa_id, sa->spi, seq, esp_len);
 	} else if (WARN_ON_ONCE(ret == -EINPROGRESS || ret == -EBUSY)) {
 		/* Cannot happen with a synchronous transform. */
 		ret = -EBUSY;
@@ -289,15 +323,17 @@ out:
 	return ret;
 }
 
-__bpf_kfunc void umigame_esp_note_replay(u32 sa_id, u64 seq)
+__bpf_kfunc void umigame_esp_note_replay(struct xdp_md *ctx, u32 sa_id, u64 seq)
 {
 	struct umigame_esp_sa *sa;
+	struct net *net;
 
 	rcu_read_lock();
-	sa = xa_load(&umigame_esp_sas, sa_id);
+	net = umigame_esp_xdp_net((struct xdp_buff *)ctx);
+	sa = xa_load(&umigame_esp_net(net)->sas, sa_id);
 	if (sa) {
 		this_cpu_inc(sa->stats->replay_drops);
-		trace_esp_replay(sa_id, sa->spi, seq, 0);
+		trace_esp_replay(net, sa_id, sa->spi, seq, 0);
 	}
 	rcu_read_unlock();
 }
@@ -566,6 +602,7 @@ static bool umigame_esp_same_key(const struct umigame_esp_sa *a, const struct um
 
 static int umigame_esp_nl_add(struct sk_buff *skb, struct genl_info *info)
 {
+	struct umigame_esp_net *en = umigame_esp_net(genl_info_net(info));
 	struct umigame_esp_sa *sa, *other;
 	struct sk_buff *reply;
 	unsigned long index;
@@ -594,10 +631,10 @@ static int umigame_esp_nl_add(struct sk_buff *skb, struct genl_info *info)
 		goto err_reply;
 	}
 
-	mutex_lock(&umigame_esp_lock);
-	xa_for_each(&umigame_esp_sas, index, other) {
+	mutex_lock(&en->lock);
+	xa_for_each(&en->sas, index, other) {
 		if (umigame_esp_same_key(sa, other)) {
-			mutex_unlock(&umigame_esp_lock);
+			mutex_unlock(&en->lock);
 			NL_SET_ERR_MSG(info->extack,
 				       "an SA with this SPI, destination and encap port exists");
 			err = -EEXIST;
@@ -609,11 +646,11 @@ static int umigame_esp_nl_add(struct sk_buff *skb, struct genl_info *info)
 	 * old id soon after a delete. Reserve the id first, so that no reader
 	 * sees the SA before its id is set.
 	 */
-	err = xa_alloc_cyclic(&umigame_esp_sas, &id, NULL,
-			      XA_LIMIT(1, UMIGAME_ESP_MAX_SAS - 1), &umigame_esp_next_id,
+	err = xa_alloc_cyclic(&en->sas, &id, NULL,
+			      XA_LIMIT(1, UMIGAME_ESP_MAX_SAS - 1), &en->next_id,
 			      GFP_KERNEL);
 	if (err < 0) {
-		mutex_unlock(&umigame_esp_lock);
+		mutex_unlock(&en->lock);
 		if (err == -EBUSY)
 			NL_SET_ERR_MSG(info->extack, "SA table full");
 		goto err_reply;
@@ -621,22 +658,23 @@ static int umigame_esp_nl_add(struct sk_buff *skb, struct genl_info *info)
 	sa->id = id;
 	/* Storing into the reserved slot allocates nothing, and cannot fail. */
 	err = nla_put_u32(reply, UMIGAME_ESP_A_SA_ID, id) ?:
-	      xa_err(xa_store(&umigame_esp_sas, id, sa, GFP_KERNEL));
+	      xa_err(xa_store(&en->sas, id, sa, GFP_KERNEL));
 	if (err) {
-		xa_erase(&umigame_esp_sas, id);
-		mutex_unlock(&umigame_esp_lock);
+		xa_erase(&en->sas, id);
+		mutex_unlock(&en->lock);
 		goto err_reply;
 	}
-	mutex_unlock(&umigame_esp_lock);
+	mutex_unlock(&en->lock);
 
 	genlmsg_end(reply, hdr);
 	err = genlmsg_reply(reply, info);
 	if (err) {
 		/* The caller would never learn the id: take the SA back. */
-		mutex_lock(&umigame_esp_lock);
-		xa_erase(&umigame_esp_sas, id);
-		mutex_unlock(&umigame_esp_lock);
-		umigame_esp_sa_release(sa);
+		mutex_lock(&en->lock);
+		sa = xa_erase(&en->sas, id);
+		mutex_unlock(&en->lock);
+		if (sa)
+			umigame_esp_sa_release(sa);
 		return err;
 	}
 	return 0;
@@ -718,7 +756,7 @@ static int umigame_esp_nl_get(struct sk_buff *skb, struct genl_info *info)
 	if (!msg)
 		return -ENOMEM;
 	rcu_read_lock();
-	sa = xa_load(&umigame_esp_sas, nla_get_u32(attr));
+	sa = xa_load(&umigame_esp_net(genl_info_net(info))->sas, nla_get_u32(attr));
 	err = sa ? umigame_esp_fill(msg, sa, info->snd_portid, info->snd_seq, 0) : -ENOENT;
 	rcu_read_unlock();
 	if (err) {
@@ -733,12 +771,13 @@ static int umigame_esp_nl_get(struct sk_buff *skb, struct genl_info *info)
 /* cb->args[0]: the id to go on from. */
 static int umigame_esp_nl_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
+	struct xarray *sas = &umigame_esp_net(sock_net(skb->sk))->sas;
 	struct umigame_esp_sa *sa;
 	unsigned long id;
 	int err = 0;
 
 	rcu_read_lock();
-	xa_for_each_start(&umigame_esp_sas, id, sa, cb->args[0]) {
+	xa_for_each_start(sas, id, sa, cb->args[0]) {
 		err = umigame_esp_fill(skb, sa, NETLINK_CB(cb->skb).portid,
 				       cb->nlh->nlmsg_seq, NLM_F_MULTI);
 		if (err)
@@ -754,14 +793,15 @@ static int umigame_esp_nl_dump(struct sk_buff *skb, struct netlink_callback *cb)
 
 static int umigame_esp_nl_del(struct sk_buff *skb, struct genl_info *info)
 {
+	struct umigame_esp_net *en = umigame_esp_net(genl_info_net(info));
 	const struct nlattr *attr = info->attrs[UMIGAME_ESP_A_SA_ID];
 	struct umigame_esp_sa *sa;
 
 	if (UMIGAME_ESP_NEED(info, UMIGAME_ESP_A_SA_ID, "SA id"))
 		return -EINVAL;
-	mutex_lock(&umigame_esp_lock);
-	sa = xa_erase(&umigame_esp_sas, nla_get_u32(attr));
-	mutex_unlock(&umigame_esp_lock);
+	mutex_lock(&en->lock);
+	sa = xa_erase(&en->sas, nla_get_u32(attr));
+	mutex_unlock(&en->lock);
 	if (!sa) {
 		NL_SET_ERR_MSG_ATTR(info->extack, attr, "no SA with this id");
 		return -ENOENT;
@@ -772,7 +812,7 @@ static int umigame_esp_nl_del(struct sk_buff *skb, struct genl_info *info)
 
 static int umigame_esp_nl_flush(struct sk_buff *skb, struct genl_info *info)
 {
-	umigame_esp_flush();
+	umigame_esp_flush(umigame_esp_net(genl_info_net(info)));
 	return 0;
 }
 
@@ -832,11 +872,12 @@ static const struct genl_small_ops umigame_esp_genl_ops[] = {
 };
 
 /*
- * One table for the whole system, visible from every network namespace
- * (the XDP programs that use it may be attached in any): GENL_ADMIN_PERM
- * asks for CAP_NET_ADMIN in the initial user namespace, so a namespace's
- * own root cannot reach it. resv_start_op 0: every command is validated
- * strictly.
+ * netnsok: a command acts on the table of the namespace its socket lives in
+ * (genl_info_net(), sock_net() for dumps), so the CLI and the daemons
+ * manage the namespace they run in. GENL_ADMIN_PERM still asks for
+ * CAP_NET_ADMIN in the initial user namespace: a namespace's own root
+ * cannot add SAs (kernel memory, crypto transforms). resv_start_op 0: every
+ * command is validated strictly.
  */
 static struct genl_family umigame_esp_genl_family __ro_after_init = {
 	.name = UMIGAME_ESP_GENL_NAME,
@@ -849,6 +890,43 @@ static struct genl_family umigame_esp_genl_family __ro_after_init = {
 	.n_small_ops = ARRAY_SIZE(umigame_esp_genl_ops),
 };
 
+/* ---- namespaces -------------------------------------------------------- */
+
+static int __net_init umigame_esp_net_init(struct net *net)
+{
+	struct umigame_esp_net *en = umigame_esp_net(net);
+
+	xa_init_flags(&en->sas, XA_FLAGS_ALLOC1);
+	mutex_init(&en->lock);
+	return 0;
+}
+
+/*
+ * The namespace is going: its devices are gone (unregistered, or moved to
+ * the initial namespace after a synchronize_net()), so no packet of its own
+ * can reach a kfunc any more, and no socket is left in it to send a command.
+ * Or the module is going, which neither an attached program (it holds the
+ * module through the kfunc) nor a command allows. Its SAs take the path
+ * SA_DEL takes: out of the table, freed after a grace period.
+ */
+static void __net_exit umigame_esp_net_exit(struct net *net)
+{
+	struct umigame_esp_net *en = umigame_esp_net(net);
+	unsigned int n = umigame_esp_flush(en);
+
+	if (n)
+		pr_info("esp: freed %u SAs of netns %u\n", n, net->ns.inum);
+	xa_destroy(&en->sas);
+	mutex_destroy(&en->lock);
+}
+
+static struct pernet_operations umigame_esp_net_ops = {
+	.init = umigame_esp_net_init,
+	.exit = umigame_esp_net_exit,
+	.id = &umigame_esp_net_id,
+	.size = sizeof(struct umigame_esp_net),
+};
+
 int umigame_esp_init(void)
 {
 	int ret;
@@ -857,23 +935,29 @@ int umigame_esp_init(void)
 	umigame_esp_wq = alloc_workqueue("umigame_esp", 0, 0);
 	if (!umigame_esp_wq)
 		return -ENOMEM;
+	/* Every namespace's table exists before a command can reach one. */
+	ret = register_pernet_subsys(&umigame_esp_net_ops);
+	if (ret < 0)
+		goto err_pernet;
 	ret = genl_register_family(&umigame_esp_genl_family);
-	if (ret < 0) {
-		destroy_workqueue(umigame_esp_wq);
-		return ret;
-	}
+	if (ret < 0)
+		goto err_genl;
 	return 0;
+
+err_genl:
+	unregister_pernet_subsys(&umigame_esp_net_ops);
+err_pernet:
+	destroy_workqueue(umigame_esp_wq);
+	return ret;
 }
 
 void umigame_esp_exit(void)
 {
-	unsigned int n;
-
+	/* Undo umigame_esp_init() in reverse order. */
 	/* No new SA after this: no command is running or can start. */
 	genl_unregister_family(&umigame_esp_genl_family);
-	n = umigame_esp_flush();
-	if (n)
-		pr_info("esp: freed %u SAs\n", n);
+	/* Every namespace's SAs, as when a namespace goes (net_exit above). */
+	unregister_pernet_subsys(&umigame_esp_net_ops);
 	/*
 	 * queue_rcu_work() waits out the grace period with call_rcu(), whose
 	 * callback queues the free: wait for those callbacks, then for the
@@ -881,5 +965,4 @@ void umigame_esp_exit(void)
 	 */
 	rcu_barrier();
 	destroy_workqueue(umigame_esp_wq);
-	xa_destroy(&umigame_esp_sas);
 }

@@ -5,7 +5,10 @@
  *   umigame.ko   owns the SAs' keys and crypto transforms; userspace adds,
  *                lists and removes SAs over the generic-netlink family
  *                UMIGAME_ESP_GENL_NAME (CAP_NET_ADMIN). Keys never leave the
- *                module: SA_GET and dumps never carry them.
+ *                module: SA_GET and dumps never carry them. Each network
+ *                namespace has its own SAs and SA ids: commands act on the
+ *                namespace of their netlink socket, the kfuncs on the
+ *                namespace of the device the packet came in on.
  *   XDP program  (bpf/esp.bpf.c) finds the SA in the esp_sas map, checks the
  *                replay window (include/umigame/replay.h) before any crypto,
  *                calls the module's kfunc to decrypt and verify in place,
@@ -105,20 +108,24 @@ enum umigame_esp_suite {
  * linear packets: a multi-buffer (frags) packet gives -EINVAL. The payload
  * after the IV up to the ICV is decrypted in place and the ICV verified; the
  * ESP header and IV are left as they were (not the ICV: authencesn uses its
- * first 4 bytes as scratch). Returns the length of the plaintext (padding
- * and trailer included, IV and ICV not) on success, or a negative errno: -ENOENT unknown SA, -EBADMSG ICV mismatch (the packet
+ * first 4 bytes as scratch). sa_id is looked up among the SAs of the
+ * namespace of the receiving device (ctx's rxq; in a test run, the caller's
+ * namespace). Returns the length of the plaintext (padding and trailer
+ * included, IV and ICV not) on success, or a negative errno: -ENOENT unknown SA, -EBADMSG ICV mismatch (the packet
  * then holds garbage and must be dropped; counted in AUTH_FAILURES),
  * -EINVAL malformed lengths (the packet is untouched), -EKEYEXPIRED a hard
  * lifetime ran out, -EBUSY crypto resources.
  *
- *   void umigame_esp_note_replay(__u32 sa_id, __u64 seq);
+ *   void umigame_esp_note_replay(struct xdp_md *ctx, __u32 sa_id, __u64 seq);
  *
  * The XDP side reports a packet its replay window dropped (seq: the inferred
- * 64-bit number); the module counts it in REPLAY_DROPS and fires the
- * umigame:esp_replay tracepoint. Unknown ids are ignored.
+ * 64-bit number); the module counts it in REPLAY_DROPS of the SA sa_id of
+ * ctx's namespace and fires the umigame:esp_replay tracepoint. Unknown ids
+ * are ignored.
  *
  * Tracepoints (perf list 'umigame:*'): esp_decrypt_ok, esp_auth_fail,
- * esp_unknown_sa, esp_replay; fields sa_id, spi, seq, len.
+ * esp_unknown_sa, esp_replay; fields netns (the namespace's inode number),
+ * sa_id, spi, seq, len.
  */
 
 /* SA ids are below this, so per-SA counters are an array indexed by id. */

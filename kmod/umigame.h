@@ -18,7 +18,15 @@
 
 #include <linux/types.h>
 
+struct dentry;
 struct xdp_md;
+
+/*
+ * umigame_main.c: the module's debugfs directory (/sys/kernel/debug/umigame),
+ * made before the pieces' inits and removed after their exits; each piece
+ * removes its own files in its exit.
+ */
+extern struct dentry *umigame_debugfs;
 
 /* umigame_esp.c: ESP SAs (generic netlink "umigame_esp") and their kfuncs. */
 int umigame_esp_init(void);

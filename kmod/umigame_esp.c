@@ -36,6 +36,7 @@
 #include <linux/bottom_half.h>
 #include <linux/bpf.h>
 #include <linux/cpumask.h>
+#include <linux/debugfs.h>
 #include <linux/log2.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -43,6 +44,7 @@
 #include <linux/rcupdate.h>
 #include <linux/rtnetlink.h>
 #include <linux/scatterlist.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/socket.h>
 #include <linux/string.h>
@@ -126,11 +128,15 @@ struct umigame_esp_net {
 	struct xarray sas;	/* id -> SA; ids from 1 */
 	struct mutex lock;	/* serialises changes to sas */
 	u32 next_id;		/* cursor of xa_alloc_cyclic() */
+	unsigned int count;	/* SAs in sas (debugfs) */
 };
 
 static unsigned int umigame_esp_net_id __read_mostly;
+/* SAs allocated and not yet freed, in every namespace (debugfs). */
+static atomic_t umigame_esp_sa_objects = ATOMIC_INIT(0);
 static struct workqueue_struct *umigame_esp_wq;
 static struct genl_family umigame_esp_genl_family;
+static struct dentry *umigame_esp_debugfs;
 
 static struct umigame_esp_net *umigame_esp_net(const struct net *net)
 {
@@ -152,6 +158,7 @@ static void umigame_esp_sa_free(struct umigame_esp_sa *sa)
 	if (!IS_ERR_OR_NULL(sa->tfm))
 		crypto_free_aead(sa->tfm);
 	kfree(sa);
+	atomic_dec(&umigame_esp_sa_objects);
 }
 
 static void umigame_esp_sa_free_work(struct work_struct *work)
@@ -166,6 +173,16 @@ static void umigame_esp_sa_release(struct umigame_esp_sa *sa)
 	queue_rcu_work(umigame_esp_wq, &sa->free_work);
 }
 
+/* Takes SA id out of en's table; the caller holds en->lock. */
+static struct umigame_esp_sa *umigame_esp_remove(struct umigame_esp_net *en, u32 id)
+{
+	struct umigame_esp_sa *sa = xa_erase(&en->sas, id);
+
+	if (sa)
+		WRITE_ONCE(en->count, en->count - 1);
+	return sa;
+}
+
 static unsigned int umigame_esp_flush(struct umigame_esp_net *en)
 {
 	struct umigame_esp_sa *sa;
@@ -174,7 +191,7 @@ static unsigned int umigame_esp_flush(struct umigame_esp_net *en)
 
 	mutex_lock(&en->lock);
 	xa_for_each(&en->sas, id, sa) {
-		xa_erase(&en->sas, id);
+		umigame_esp_remove(en, id);
 		umigame_esp_sa_release(sa);
 		n++;
 	}
@@ -613,6 +630,7 @@ static int umigame_esp_nl_add(struct sk_buff *skb, struct genl_info *info)
 	sa = kzalloc(sizeof(*sa), GFP_KERNEL);
 	if (!sa)
 		return -ENOMEM;
+	atomic_inc(&umigame_esp_sa_objects);
 	INIT_RCU_WORK(&sa->free_work, umigame_esp_sa_free_work);
 	err = umigame_esp_parse(sa, info) ?: umigame_esp_crypto_init(sa, info);
 	if (err)
@@ -664,6 +682,7 @@ static int umigame_esp_nl_add(struct sk_buff *skb, struct genl_info *info)
 		mutex_unlock(&en->lock);
 		goto err_reply;
 	}
+	WRITE_ONCE(en->count, en->count + 1);
 	mutex_unlock(&en->lock);
 
 	genlmsg_end(reply, hdr);
@@ -671,7 +690,7 @@ static int umigame_esp_nl_add(struct sk_buff *skb, struct genl_info *info)
 	if (err) {
 		/* The caller would never learn the id: take the SA back. */
 		mutex_lock(&en->lock);
-		sa = xa_erase(&en->sas, id);
+		sa = umigame_esp_remove(en, id);
 		mutex_unlock(&en->lock);
 		if (sa)
 			umigame_esp_sa_release(sa);
@@ -800,7 +819,7 @@ static int umigame_esp_nl_del(struct sk_buff *skb, struct genl_info *info)
 	if (UMIGAME_ESP_NEED(info, UMIGAME_ESP_A_SA_ID, "SA id"))
 		return -EINVAL;
 	mutex_lock(&en->lock);
-	sa = xa_erase(&en->sas, nla_get_u32(attr));
+	sa = umigame_esp_remove(en, nla_get_u32(attr));
 	mutex_unlock(&en->lock);
 	if (!sa) {
 		NL_SET_ERR_MSG_ATTR(info->extack, attr, "no SA with this id");
@@ -927,6 +946,30 @@ static struct pernet_operations umigame_esp_net_ops = {
 	.size = sizeof(struct umigame_esp_net),
 };
 
+/*
+ * debugfs umigame/esp_sas: the SAs the module holds memory for (in every
+ * namespace, including those removed and waiting for their grace period),
+ * then, per namespace that has any, the SAs in its table. What a test reads
+ * to see that a namespace's SAs left with it.
+ */
+static int umigame_esp_sas_show(struct seq_file *m, void *v)
+{
+	struct net *net;
+	unsigned int n;
+
+	seq_printf(m, "allocated %d\n", atomic_read(&umigame_esp_sa_objects));
+	/* cleanup_net() unlists a namespace, then waits a grace period. */
+	rcu_read_lock();
+	for_each_net_rcu(net) {
+		n = READ_ONCE(umigame_esp_net(net)->count);
+		if (n)
+			seq_printf(m, "netns %u sas %u\n", net->ns.inum, n);
+	}
+	rcu_read_unlock();
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(umigame_esp_sas);
+
 int umigame_esp_init(void)
 {
 	int ret;
@@ -942,6 +985,9 @@ int umigame_esp_init(void)
 	ret = genl_register_family(&umigame_esp_genl_family);
 	if (ret < 0)
 		goto err_genl;
+	/* debugfs: errors are not ours to handle (a missing file is fine). */
+	umigame_esp_debugfs = debugfs_create_file("esp_sas", 0400, umigame_debugfs, NULL,
+						  &umigame_esp_sas_fops);
 	return 0;
 
 err_genl:
@@ -954,6 +1000,7 @@ err_pernet:
 void umigame_esp_exit(void)
 {
 	/* Undo umigame_esp_init() in reverse order. */
+	debugfs_remove(umigame_esp_debugfs);
 	/* No new SA after this: no command is running or can start. */
 	genl_unregister_family(&umigame_esp_genl_family);
 	/* Every namespace's SAs, as when a namespace goes (net_exit above). */
@@ -965,4 +1012,5 @@ void umigame_esp_exit(void)
 	 */
 	rcu_barrier();
 	destroy_workqueue(umigame_esp_wq);
+	WARN_ON_ONCE(atomic_read(&umigame_esp_sa_objects));
 }

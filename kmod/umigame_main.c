@@ -7,6 +7,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/debugfs.h>
 #include <linux/init.h>
 #include <linux/kernel.h>
 #include <linux/module.h>
@@ -15,10 +16,14 @@
 #include "compat.h"
 #include "umigame.h"
 
+struct dentry *umigame_debugfs;
+
 static int __init umigame_mod_init(void)
 {
 	int ret;
 
+	/* debugfs errors are not checked: the module works without it. */
+	umigame_debugfs = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	/*
 	 * Pieces are chained here, WireGuard style: each failure undoes, in
 	 * reverse order, what already succeeded.
@@ -37,6 +42,7 @@ static int __init umigame_mod_init(void)
 err_kfunc:
 	umigame_esp_exit();
 err_esp:
+	debugfs_remove(umigame_debugfs);
 	return ret;
 }
 
@@ -45,6 +51,7 @@ static void __exit umigame_mod_exit(void)
 	/* Undo umigame_mod_init() in reverse order. */
 	umigame_kfunc_exit();
 	umigame_esp_exit();
+	debugfs_remove(umigame_debugfs);
 	pr_info("version " UMIGAME_VERSION " unloaded\n");
 }
 

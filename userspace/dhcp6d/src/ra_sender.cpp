@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "umigame/dhcp6d/nd_socket.h"
+#include "umigame/icmp6_socket.h"
 #include "umigame/log.h"
 
 namespace umigame::dhcp6d {

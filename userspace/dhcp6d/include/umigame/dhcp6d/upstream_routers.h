@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "umigame/dhcp6d/nd_socket.h"
+#include "umigame/icmp6_socket.h"
 #include "umigame/dhcp6d/ra_message.h"
 #include "umigame/event_loop.h"
 #include "umigame/rtnetlink.h"

@@ -199,7 +199,12 @@ Option Option::parse(Reader &r, Scope scope)
 					 " options in one message");
 	if (const char *why = misplaced(code, scope))
 		throw ParseError(at, code, why);
-	OptionReader payload(r.bytes(len), at + 4, code, at, r.budget());
+	auto data = r.bytes(len);
+	// RFC 7078 §3: a policy row with prefix-len over 128 makes the whole
+	// Address Selection option ignored, not the message: kept opaque.
+	if (code == OPTION_ADDRSEL && AddressSelection::must_be_ignored(data))
+		return RawOption{code, {data.begin(), data.end()}};
+	OptionReader payload(data, at + 4, code, at, r.budget());
 	Option option = parse_payload(code, payload);
 	payload.expect_end();
 	return option;
@@ -640,6 +645,23 @@ void InfMaxRt::serialize(Writer &w) const
 std::vector<const AddressSelectionPolicy *> AddressSelection::policies() const
 {
 	return options.all<AddressSelectionPolicy>();
+}
+
+bool AddressSelection::must_be_ignored(std::span<const uint8_t> payload)
+{
+	// After the flags octet, the policy table options as far as they are
+	// well framed (a framing error is the parser's to report).
+	size_t pos = 1;
+	while (pos + 4 <= payload.size()) {
+		uint16_t code = static_cast<uint16_t>(payload[pos] << 8 | payload[pos + 1]);
+		size_t len = static_cast<size_t>(payload[pos + 2] << 8 | payload[pos + 3]);
+		if (pos + 4 + len > payload.size())
+			break;
+		if (code == OPTION_ADDRSEL_TABLE && len >= 3 && payload[pos + 4 + 2] > 128)
+			return true;
+		pos += 4 + len;
+	}
+	return false;
 }
 
 AddressSelection AddressSelection::parse(OptionReader &r)

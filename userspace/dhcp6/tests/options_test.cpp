@@ -158,6 +158,63 @@ TEST(Options, EveryModelledTypeHasARoundTripCase)
 	EXPECT_EQ(covered.size(), std::variant_size_v<Option::Value>);
 }
 
+// RFC 7078 §3 against an independent encoder: FreeRADIUS's test vector
+// (src/tests/unit/protocols/dhcpv6/rfc7078.txt): P set, one row with label
+// 17, precedence 8 and the IPv4-mapped prefix ::ffff:0.0.0.16/128.
+TEST(Options, Rfc7078s3_IndependentTestVectorBothWays)
+{
+	const char *wire = "00 54 00 18 01 00 55 00 13 11 08 80 00 00 00 00 00 00 00 00 00 00 ff ff 00 00 00 10";
+	AddressSelection sel{.privacy_preference = true,
+			     .options = {AddressSelectionPolicy{.label = 17,
+								.precedence = 8,
+								.prefix = prefix("::ffff:0.0.0.16/128")}}};
+	EXPECT_EQ(to_hex(encode_option(sel)), to_hex(hex(wire)));
+
+	AddressSelection decoded = decode_option<AddressSelection>(hex(wire));
+	EXPECT_TRUE(decoded.privacy_preference);
+	EXPECT_FALSE(decoded.automatic_row_addition);
+	EXPECT_EQ(decoded.reserved, 0);
+	ASSERT_EQ(decoded.policies().size(), 1u);
+	EXPECT_EQ(decoded.policies()[0]->label, 17);
+	EXPECT_EQ(decoded.policies()[0]->precedence, 8);
+	EXPECT_EQ(decoded.policies()[0]->prefix.str(), "::ffff:0.0.0.16/128");
+	EXPECT_TRUE(decoded == sel);
+}
+
+// RFC 7078 §3: "If an option with a prefix length greater than 128 is
+// included, the whole Address Selection option MUST be ignored" — the
+// option, with its good rows, not the message around it.
+TEST(Options, Rfc7078s3_RowOverPrefixLen128IgnoresTheWholeOption)
+{
+	const std::string z16(32, '0');
+	for (const char *len : {"81", "ff"}) {
+		SCOPED_TRACE(std::string("prefix-len 0x") + len);
+		// A Reply: Server and Client Identifier, then OPTION_ADDRSEL with a
+		// good row (label 5, precedence 45, 2001:db8::/32) and a bad one.
+		std::string addrsel = std::string("0054 0023 00") + "  0055 0007 05 2d 20 20010db8" +
+				      "  0055 0013 01 01 " + len + z16;
+		std::vector<uint8_t> wire = hex("07 abcdef"
+						"0002 000a 0003 0001 02005e1000fe"
+						"0001 000a 0003 0001 02005e100001" +
+						addrsel + "0017 0010 20010db8000000000000000000000053");
+		Message m = Message::parse(wire); // not malformed
+		EXPECT_EQ(m.get<AddressSelection>(), nullptr);
+		ASSERT_NE(m.options.find(OPTION_ADDRSEL), nullptr);
+		EXPECT_TRUE(std::holds_alternative<RawOption>(m.options.find(OPTION_ADDRSEL)->value));
+		ASSERT_NE(m.get<DnsServers>(), nullptr); // the rest of the message counts
+		EXPECT_EQ(m.get<DnsServers>()->servers.at(0).str(), "2001:db8::53");
+		EXPECT_EQ(m.serialize(), wire); // and goes back out unchanged
+		// The lone option likewise.
+		Option lone = decode_option(hex(addrsel));
+		EXPECT_TRUE(std::holds_alternative<RawOption>(lone.value));
+		EXPECT_EQ(encode_option(lone), hex(addrsel));
+	}
+	// 128 itself is the longest allowed: parsed.
+	AddressSelection ok = decode_option<AddressSelection>(hex("0054 0018 00  0055 0013 01 01 80" + z16));
+	ASSERT_EQ(ok.policies().size(), 1u);
+	EXPECT_EQ(ok.policies()[0]->prefix.length, 128);
+}
+
 TEST(Options, TypedDecodeRejectsAnotherType)
 {
 	EXPECT_EQ(decode_option<Preference>(hex("0007 0001 ff")).value, 255);

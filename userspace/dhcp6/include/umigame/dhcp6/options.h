@@ -77,8 +77,9 @@ private:
 	std::vector<Option> items_;
 };
 
-// Any option code not modelled below, and the ones kept opaque on purpose
-// (IA_TA, User/Vendor Class, Vendor-specific Information).
+// Any option code not modelled below, the ones kept opaque on purpose
+// (IA_TA, User/Vendor Class, Vendor-specific Information), and an Address
+// Selection option that RFC 7078 §3 says to ignore.
 struct RawOption {
 	uint16_t code = 0;
 	std::vector<uint8_t> data{};
@@ -367,7 +368,10 @@ struct InfMaxRt {
 
 // RFC 7078 §3: address selection policy. One flags octet (6 reserved bits,
 // A = automatic row addition, P = privacy preference) followed by policy
-// table options.
+// table options. A row with prefix-len over 128 means "ignore the whole
+// option" (§3), not a malformed message: the parser then keeps the option
+// as a RawOption, so get<AddressSelection>() finds none while the rest of
+// the message is used and re-serializes byte for byte.
 struct AddressSelection {
 	static constexpr uint16_t kCode = OPTION_ADDRSEL;
 	bool automatic_row_addition = false;
@@ -379,6 +383,8 @@ struct AddressSelection {
 
 	std::vector<const AddressSelectionPolicy *> policies() const;
 
+	// Whether an OPTION_ADDRSEL payload holds a row with prefix-len > 128.
+	static bool must_be_ignored(std::span<const uint8_t> payload);
 	static AddressSelection parse(OptionReader &r);
 	void serialize(Writer &w) const;
 	bool operator==(const AddressSelection &) const = default;

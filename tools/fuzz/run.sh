@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Build every libFuzzer target with clang (ASan + UBSan) and run each for a
-# short, fixed time. `make check` runs this; longer runs: FUZZ_SECONDS=600;
-# some targets only: run.sh dhcp6_message ra_solicit.
+# short, fixed time. `make check` runs this; longer runs: FUZZ_SECONDS=600.
 # Prints one TAP point per target.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,6 +27,7 @@ declare -A sources=(
 	[sa_netlink]="userspace/ipsec/src/sa_netlink.cpp"
 	[xfrm_event]="userspace/ipsec/src/xfrm.cpp userspace/ipsec/src/sa_netlink.cpp"
 	[ike_message]="userspace/ike/src/*.cpp"
+	[mld_message]="userspace/mld/src/*.cpp"
 	[ike_engine]="userspace/iked/src/config.cpp userspace/iked/src/proposal.cpp userspace/iked/src/selectors.cpp userspace/iked/src/credentials.cpp userspace/iked/src/engine.cpp userspace/iked/src/ike_sa.cpp userspace/ike/src/*.cpp userspace/ikecrypto/src/*.cpp userspace/core/src/event_loop.cpp userspace/core/src/log.cpp"
 )
 declare -A extra=(
@@ -37,11 +37,10 @@ declare -A extra=(
 	[sa_netlink]="-I$top/userspace/ipsec/include"
 	[xfrm_event]="-I$top/userspace/ipsec/include"
 	[ike_message]="-I$top/userspace/ike/include"
+	[mld_message]="-I$top/userspace/mld/include"
 	[ike_engine]="-I$top/userspace/iked/include -I$top/userspace/ike/include -I$top/userspace/ikecrypto/include $(pkg-config --cflags --libs libcrypto)"
 )
-targets=(raguard_policy sa_netlink dhcp6_message ra_solicit dhcp6_server xfrm_event ike_message ike_engine)
-# `run.sh dhcp6_message ...` runs only the targets named.
-[ $# -eq 0 ] || targets=("$@")
+targets=(raguard_policy sa_netlink dhcp6_message ra_solicit dhcp6_server xfrm_event ike_message ike_engine mld_message)
 tap_plan ${#targets[@]}
 for t in "${targets[@]}"; do
 	bin=$out/${t}_fuzz

@@ -109,46 +109,52 @@ V2Report parse_v2_report(std::span<const uint8_t> b)
 
 } // namespace
 
+namespace {
+
+// §5.1.3 and §5.1.9 share one form: below `linear` (the top bit clear) the
+// code is the value; above, 1|exp(3)|mant(mant_bits) stands for
+// (mant | 1 << mant_bits) << (exp + 3).
+uint32_t decode_float(uint32_t code, unsigned mant_bits, uint32_t linear)
+{
+	if (code < linear)
+		return code;
+	uint32_t exp = (code >> mant_bits) & 0x7;
+	uint32_t mant = code & ((1u << mant_bits) - 1);
+	return (mant | 1u << mant_bits) << (exp + 3);
+}
+
+uint32_t encode_float(uint32_t value, unsigned mant_bits, uint32_t linear)
+{
+	if (value < linear)
+		return value;
+	for (uint32_t exp = 0; exp < 8; exp++) {
+		uint32_t mant = value >> (exp + 3);
+		if (mant < 2u << mant_bits)
+			return linear | exp << mant_bits | (mant & ((1u << mant_bits) - 1));
+	}
+	return linear * 2 - 1; // saturated: every bit set
+}
+
+} // namespace
+
 uint32_t decode_max_resp_code(uint16_t code)
 {
-	if (code < 0x8000)
-		return code;
-	uint32_t exp = (code >> 12) & 0x7;
-	uint32_t mant = code & 0x0fff;
-	return (mant | 0x1000) << (exp + 3);
+	return decode_float(code, 12, 0x8000);
 }
 
 uint16_t encode_max_resp_code(uint32_t ms)
 {
-	if (ms < 0x8000)
-		return uint16_t(ms);
-	for (uint32_t exp = 0; exp < 8; exp++) {
-		uint32_t mant = (ms >> (exp + 3));
-		if (mant < 0x2000)
-			return uint16_t(0x8000 | exp << 12 | (mant & 0x0fff));
-	}
-	return 0xffff;
+	return uint16_t(encode_float(ms, 12, 0x8000));
 }
 
 uint32_t decode_qqic(uint8_t code)
 {
-	if (code < 0x80)
-		return code;
-	uint32_t exp = (code >> 4) & 0x7;
-	uint32_t mant = code & 0x0f;
-	return (mant | 0x10) << (exp + 3);
+	return decode_float(code, 4, 0x80);
 }
 
 uint8_t encode_qqic(uint32_t s)
 {
-	if (s < 0x80)
-		return uint8_t(s);
-	for (uint32_t exp = 0; exp < 8; exp++) {
-		uint32_t mant = s >> (exp + 3);
-		if (mant < 0x20)
-			return uint8_t(0x80 | exp << 4 | (mant & 0x0f));
-	}
-	return 0xff;
+	return uint8_t(encode_float(s, 4, 0x80));
 }
 
 const char *record_type_name(RecordType t)

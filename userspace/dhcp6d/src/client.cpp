@@ -182,11 +182,17 @@ Client::Client(EventLoop &loop, Rtnetlink &rtnl, const ClientConfig &config, con
 	machine_ = std::make_unique<ClientMachine>(machine_options(config_, managed_), duid, make_random32());
 	if (saved && !saved->empty())
 		log::notice("client: rebinding the leases saved by the last run");
-	machine_->start(now, std::move(saved));
+	// The first Solicit's random delay starts once the link-local address
+	// is usable, when the Router Solicitation leaves too (below).
+	machine_->start(now, std::move(saved), false);
 	// RFC 7084 W-2, WAA-6: solicit the ISP's routers, read their M flag.
 	upstream_routers_ = std::make_unique<UpstreamRouters>(
 		loop_, rtnl_, upstream_index_, config_.interface, upstream->mac,
-		[this](const UpstreamRouters::Heard &h) { on_upstream_router(h); });
+		[this](const UpstreamRouters::Heard &h) { on_upstream_router(h); },
+		[this] {
+			machine_->link_ready(monotonic_now());
+			pump();
+		});
 	// The ULA and the LAN's RAs do not wait for a lease.
 	apply();
 	pump();
@@ -196,17 +202,21 @@ Client::~Client() = default;
 
 void Client::on_upstream_router(const UpstreamRouters::Heard &heard)
 {
-	// RFC 7084 WAA-6: M = 1 means "addresses from DHCPv6": add an IA_NA
-	// (a Renew carries it when bound, RFC 8415 §18.2.4). M going back to 0
-	// later changes nothing: the address stays until its lease ends.
-	if (!heard.managed || managed_ || done_)
+	if (done_)
 		return;
-	managed_ = true;
-	if (config_.address_iaid || !config_.address_when_managed)
-		return;
-	log::notice("client: " + heard.router.str() + " on " + config_.interface +
-		    " says M=1: asking for an address too (RFC 7084 WAA-6)");
-	machine_->reconfigure(monotonic_now(), machine_options(config_, managed_));
+	// RFC 7084 WAA-6: M = 1 means "addresses from DHCPv6": add an IA_NA.
+	// M going back to 0 later changes nothing: the address stays until its
+	// lease ends.
+	if (heard.managed && !managed_) {
+		managed_ = true;
+		if (!config_.address_iaid && config_.address_when_managed)
+			log::notice("client: " + heard.router.str() + " on " + config_.interface +
+				    " says M=1: asking for an address too (RFC 7084 WAA-6)");
+	}
+	// Any RA ends the first Solicit's random delay; after that, the IA_NA
+	// waits for the next Renew or Solicit: an RA never restarts an
+	// exchange (RFC 8415 §15, §18.2.4).
+	machine_->router_advertised(monotonic_now(), machine_options(config_, managed_));
 	pump();
 }
 

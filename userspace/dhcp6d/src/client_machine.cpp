@@ -183,9 +183,16 @@ void ClientMachine::add_bound_ias(Message &m) const
 	}
 }
 
-void ClientMachine::start(Seconds now, std::optional<Binding> saved)
+Seconds ClientMachine::first_solicit_delay()
+{
+	// §18.2.1: delay the first Solicit by a random time in [0, SOL_MAX_DELAY].
+	return rfc8415::kSolMaxDelay * (double(random32_()) / 4294967295.0);
+}
+
+void ClientMachine::start(Seconds now, std::optional<Binding> saved, bool link_ready)
 {
 	binding_ = {};
+	router_heard_ = false;
 	if (saved) {
 		binding_ = std::move(*saved);
 		expire(now);
@@ -197,8 +204,34 @@ void ClientMachine::start(Seconds now, std::optional<Binding> saved)
 	}
 	binding_ = {};
 	phase_ = ClientPhase::Starting;
-	// §18.2.1: delay the first Solicit by a random time in [0, SOL_MAX_DELAY].
-	start_at_ = now + rfc8415::kSolMaxDelay * (double(random32_()) / 4294967295.0);
+	first_delay_ = true;
+	awaiting_link_ = !link_ready;
+	start_at_ = awaiting_link_ ? kForever : now + first_solicit_delay();
+}
+
+void ClientMachine::link_ready(Seconds now)
+{
+	if (!awaiting_link_)
+		return;
+	awaiting_link_ = false;
+	if (phase_ != ClientPhase::Starting || !first_delay_)
+		return;
+	// An RA heard meanwhile has said what to ask for: no reason to wait.
+	if (router_heard_)
+		begin_solicit(now);
+	else
+		start_at_ = now + first_solicit_delay();
+}
+
+void ClientMachine::router_advertised(Seconds now, MachineOptions options)
+{
+	router_heard_ = true;
+	// Only what the next message will carry changes: the one in flight is
+	// retransmitted as it is (§15), a Renew goes at T1 as scheduled.
+	options_ = std::move(options);
+	// RFC 7084 WAA-6: the first Solicit waited (§18.2.1) and now knows M.
+	if (phase_ == ClientPhase::Starting && first_delay_ && !awaiting_link_)
+		begin_solicit(now);
 }
 
 void ClientMachine::begin(MessageType type, Message message, RetransmitParams params, Seconds now)
@@ -222,6 +255,8 @@ void ClientMachine::send(Seconds now)
 void ClientMachine::begin_solicit(Seconds now)
 {
 	phase_ = ClientPhase::Soliciting;
+	first_delay_ = false;
+	awaiting_link_ = false;
 	offers_.clear();
 	Message m = Message::solicit(new_xid(), duid_);
 	m.add(option_request(true));
@@ -243,10 +278,26 @@ void ClientMachine::begin_request(Seconds now, const Message &advertise)
 	phase_ = ClientPhase::Requesting;
 	collecting_ = false;
 	offers_.clear();
+	// The IAs of the exchange this Request follows (the Solicit the server
+	// answered, or the Renew/Rebind it had no binding for): an IA wanted
+	// since then (an RA's M) waits for the Renew at T1 (§18.2.4).
+	auto asked = [&](bool pd, uint32_t iaid) {
+		if (!exchange_)
+			return true;
+		const Message &x = exchange_->message;
+		if (pd) {
+			auto ias = x.all<IaPd>();
+			return std::any_of(ias.begin(), ias.end(), [&](const IaPd *ia) { return ia->iaid == iaid; });
+		}
+		auto ias = x.all<IaNa>();
+		return std::any_of(ias.begin(), ias.end(), [&](const IaNa *ia) { return ia->iaid == iaid; });
+	};
 	Message m = Message::request(new_xid(), duid_, *advertise.server_id());
 	m.add(option_request(false));
 	// §18.2.2: the IAs, with the leases the Advertise offered as hints.
 	for (const PrefixRequest &r : options_.prefixes) {
+		if (!asked(true, r.iaid))
+			continue;
 		IaPd ia{.iaid = r.iaid};
 		for (const IaPd *offered : advertise.all<IaPd>())
 			if (offered->iaid == r.iaid && offered->status() == Status::Success)
@@ -259,7 +310,7 @@ void ClientMachine::begin_request(Seconds now, const Message &advertise)
 		}
 		m.add(ia);
 	}
-	if (options_.address_iaid) {
+	if (options_.address_iaid && asked(false, *options_.address_iaid)) {
 		IaNa ia{.iaid = *options_.address_iaid};
 		for (const IaNa *offered : advertise.all<IaNa>())
 			if (offered->iaid == ia.iaid && offered->status() == Status::Success)

@@ -3,6 +3,7 @@
 // built from the wire library's server-side builders.
 #include "umigame/dhcp6d/client_machine.h"
 
+#include <functional>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -82,6 +83,16 @@ struct Harness {
 		return request;
 	}
 
+	// Bound with T1 100 s (T2 160, lifetimes 300/600), then the clock run
+	// to T1: the Renew (§18.2.4).
+	Message renew()
+	{
+		bind(100, 160, 300, 600);
+		sent();
+		advance();
+		return last_sent();
+	}
+
 	static IaPd ia(const char *p, uint32_t t1, uint32_t t2, uint32_t preferred, uint32_t valid)
 	{
 		IaPd ia{.iaid = 1, .t1 = t1, .t2 = t2};
@@ -96,6 +107,14 @@ struct Harness {
 		if (pref)
 			a.add(Preference{pref});
 		return a;
+	}
+	// §18.2.10.1: the Reply that refuses the prefix (NoPrefixAvail in the IA).
+	static Message refusal(const Message &to, const char *why = "pool exhausted")
+	{
+		Message r = Message::reply(to, server_duid());
+		IaPd ia{.iaid = 1};
+		ia.options.add(StatusCode{Status::NoPrefixAvail, why});
+		return r.add(ia);
 	}
 	static Message reply(const Message &to, const char *p, uint32_t t1 = 1000, uint32_t t2 = 1600,
 			     uint32_t preferred = 1800, uint32_t valid = 3600, int server = 1)
@@ -398,12 +417,7 @@ TEST(ClientMachine, NoPrefixAvailInReplyRestartsSolicit)
 	Harness h;
 	Message s = h.solicit();
 	h.deliver(Harness::advertise(s, "2001:db8:100::/56", 255));
-	Message request = h.last_sent();
-	Message r = Message::reply(request, server_duid());
-	IaPd ia{.iaid = 1};
-	ia.options.add(StatusCode{Status::NoPrefixAvail, "pool exhausted"});
-	r.add(ia);
-	h.deliver(r);
+	h.deliver(Harness::refusal(h.last_sent()));
 	EXPECT_TRUE(h.machine.binding().empty());
 	// §14.1: not at once: a pause of about IRT, doubling per failed round.
 	EXPECT_TRUE(h.sent().empty());
@@ -428,11 +442,7 @@ TEST(ClientMachine, RefusedRequestsAreRateLimited)
 		h.deliver(Harness::advertise(s, "2001:db8:100::/56", 255));
 		Message request = h.last_sent();
 		ASSERT_EQ(request.type, MessageType::Request);
-		Message r = Message::reply(request, server_duid());
-		IaPd ia{.iaid = 1};
-		ia.options.add(StatusCode{Status::NoPrefixAvail, "no"});
-		r.add(ia);
-		h.deliver(r);
+		h.deliver(Harness::refusal(request, "no"));
 		ASSERT_TRUE(h.machine.deadline());
 		pauses.push_back((*h.machine.deadline() - h.now).count());
 	}
@@ -444,10 +454,7 @@ TEST(ClientMachine, RefusedRequestsAreRateLimited)
 TEST(ClientMachine, NoBindingInRenewReplySendsRequest)
 {
 	Harness h;
-	h.bind(100, 160, 300, 600);
-	h.sent();
-	h.advance();
-	Message renew = h.last_sent();
+	Message renew = h.renew();
 	Message r = Message::reply(renew, server_duid());
 	IaPd ia{.iaid = 1};
 	ia.options.add(StatusCode{Status::NoBinding, "who are you"});
@@ -465,10 +472,7 @@ TEST(ClientMachine, NoBindingInRenewReplySendsRequest)
 TEST(ClientMachine, RenewReplyWithoutExtensionKeepsRetransmitting)
 {
 	Harness h;
-	h.bind(100, 160, 300, 600);
-	h.sent();
-	h.advance();
-	Message renew = h.last_sent();
+	Message renew = h.renew();
 	Seconds sent_at = h.now;
 	Message r = Message::reply(renew, server_duid());
 	IaPd ia{.iaid = 1};
@@ -489,10 +493,7 @@ TEST(ClientMachine, RenewReplyWithoutExtensionKeepsRetransmitting)
 TEST(ClientMachine, ValidLifetimeZeroRemovesThePrefix)
 {
 	Harness h;
-	h.bind(100, 160, 300, 600);
-	h.sent();
-	h.advance();
-	Message renew = h.last_sent();
+	Message renew = h.renew();
 	Message r = Message::reply(renew, server_duid());
 	IaPd ia{.iaid = 1, .t1 = 100, .t2 = 160};
 	ia.options.add(IaPrefix{.preferred_lifetime = 0, .valid_lifetime = 0, .prefix = prefix("2001:db8:100::/56")});
@@ -696,23 +697,298 @@ TEST(ClientMachine, ReloadWithANewIaRenewsWithIt)
 	EXPECT_TRUE(h.sent().empty());
 }
 
-// RFC 7084 WAA-6: once the ISP's RAs say M = 1 the client asks for an
-// address too; bound already, the new IA_NA goes into a Renew (RFC 8415
-// §18.2.4) beside the IA_PD it holds.
-TEST(ClientMachine, AnAddressAddedLaterGoesIntoTheRenew)
+// What the client wants once an RA said M = 1 (RFC 7084 WAA-6): an IA_NA
+// with IAID 0 beside the IA_PD.
+MachineOptions managed_options()
+{
+	MachineOptions o = Harness::defaults();
+	o.address_iaid = 0;
+	return o;
+}
+
+// One transmission as the wire sees it.
+struct Sent {
+	double at;
+	MessageType type;
+	uint32_t xid;
+	uint16_t elapsed;
+	bool ia_na;
+};
+
+std::vector<Sent> take_sent(Harness &h)
+{
+	std::vector<Sent> out;
+	for (const Message &m : h.sent())
+		out.push_back({h.now.count(), m.type, m.transaction_id,
+			       m.get<ElapsedTime>() ? m.get<ElapsedTime>()->centiseconds : uint16_t(0),
+			       m.get<IaNa>() != nullptr});
+	return out;
+}
+
+// Runs the clock `seconds` on, recording every transmission at its time;
+// `at` (seconds from the beginning) runs `event` on the way.
+std::vector<Sent> run(Harness &h, double seconds, double at = -1, std::function<void()> event = {})
+{
+	std::vector<Sent> log;
+	Seconds end = h.now + Seconds(seconds), event_at = h.now + Seconds(at);
+	bool pending = bool(event);
+	while (true) {
+		Seconds next = h.machine.deadline() ? *h.machine.deadline() : end;
+		if (pending && event_at <= next && event_at <= end) {
+			h.now = event_at;
+			event();
+			pending = false;
+		} else if (next <= end) {
+			h.now = next;
+			h.machine.tick(h.now);
+		} else {
+			break;
+		}
+		for (const Sent &s : take_sent(h))
+			log.push_back(s);
+	}
+	h.now = end;
+	return log;
+}
+
+// RFC 8415 §15: an RA learned in the middle of the Solicit exchange
+// changes nothing on the wire: every retransmission keeps the
+// transaction-id, the RT sequence (first RT in (IRT, 1.1 IRT], then each
+// 2 RT +/- RAND) and the Elapsed Time clock, and carries what the first
+// Solicit carried (no IA_NA). The same seed without the RA sends exactly
+// the same messages at exactly the same times.
+TEST(ClientMachine, AnRaMidSolicitChangesNoRetransmission)
+{
+	Harness with, without;
+	with.machine.start(with.now);
+	without.machine.start(without.now);
+	const double ra_at = with.now.count() + 5.0;
+	std::vector<Sent> a = run(with, 40, 5.0, [&] { with.machine.router_advertised(with.now, managed_options()); });
+	std::vector<Sent> b = run(without, 40);
+	ASSERT_EQ(a.size(), b.size());
+	ASSERT_GE(a.size(), 5u); // about 0.5, 1.5, 3.7, 8, 17, 34 s: the RA at 5 s is mid-exchange
+	for (size_t i = 0; i < a.size(); i++) {
+		SCOPED_TRACE("transmission " + std::to_string(i));
+		EXPECT_EQ(a[i].at, b[i].at);
+		EXPECT_EQ(a[i].type, MessageType::Solicit);
+		EXPECT_EQ(a[i].xid, a[0].xid);
+		EXPECT_EQ(a[i].elapsed, b[i].elapsed);
+		EXPECT_NEAR(a[i].elapsed, (a[i].at - a[0].at) * 100, 1);
+		EXPECT_FALSE(a[i].ia_na);
+		if (i == 1) {
+			EXPECT_GT(a[1].at - a[0].at, 1.0);
+			EXPECT_LE(a[1].at - a[0].at, 1.1 + 1e-9);
+		} else if (i > 1) {
+			double rt = a[i].at - a[i - 1].at, prev = a[i - 1].at - a[i - 2].at;
+			EXPECT_GE(rt, prev * 1.9 - 1e-9);
+			EXPECT_LE(rt, prev * 2.1 + 1e-9);
+		}
+	}
+	EXPECT_LT(a[1].at, ra_at);
+	EXPECT_GT(a.back().at, ra_at);
+}
+
+// RFC 8415 §15, §18.2.2: the exchange goes on after the RA; the Request
+// that follows the Advertise asks for the Solicit's IAs only; the IA_NA
+// then goes into the Renew at T1 (§18.2.4), not earlier.
+TEST(ClientMachine, AnIaNaWantedMidSolicitWaitsForTheRenewAtT1)
 {
 	Harness h;
-	h.bind();
+	Message s = h.solicit();
+	h.advance(); // the first retransmission
 	h.sent();
-	MachineOptions managed = Harness::defaults();
-	managed.address_iaid = 0;
-	h.machine.reconfigure(h.now, managed);
+	h.machine.router_advertised(h.now, managed_options());
+	EXPECT_TRUE(h.sent().empty());
+	h.deliver(Harness::advertise(s, "2001:db8:100::/56", 0, 100, 160, 300, 600));
+	Message request = h.last_sent(); // after the first RT: the first Advertise wins
+	ASSERT_EQ(request.type, MessageType::Request);
+	EXPECT_EQ(request.get<IaNa>(), nullptr);
+	ASSERT_NE(request.get<IaPd>(), nullptr);
+	h.deliver(Harness::reply(request, "2001:db8:100::/56", 100, 160, 300, 600));
+	ASSERT_EQ(h.machine.phase(), ClientPhase::Bound);
+	Seconds bound_at = h.now;
+	h.advance();
+	EXPECT_EQ(h.now, bound_at + Seconds(100));
 	Message renew = h.last_sent();
-	EXPECT_EQ(renew.type, MessageType::Renew);
-	ASSERT_TRUE(renew.get<IaNa>());
+	ASSERT_EQ(renew.type, MessageType::Renew);
+	ASSERT_NE(renew.get<IaNa>(), nullptr);
 	EXPECT_EQ(renew.get<IaNa>()->iaid, 0u);
-	ASSERT_TRUE(renew.get<IaPd>());
+	EXPECT_TRUE(renew.get<IaNa>()->addresses().empty());
 	EXPECT_EQ(renew.get<IaPd>()->prefixes()[0]->prefix, prefix("2001:db8:100::/56"));
+}
+
+// RFC 7084 WAA-6, RFC 8415 §18.2.4: once bound, an RA saying M = 1 sends
+// nothing at once (the issue: a Renew 2 s after the Reply); the IA_NA goes
+// into the Renew at T1, beside the IA_PD it holds, and the Reply binds it.
+TEST(ClientMachine, AnAddressWantedAfterAnRaGoesIntoTheRenewAtT1)
+{
+	Harness h;
+	h.bind(100, 160, 300, 600);
+	Seconds bound_at = h.now;
+	h.sent();
+	h.now += Seconds(2);
+	h.machine.router_advertised(h.now, managed_options());
+	EXPECT_TRUE(h.sent().empty());
+	ASSERT_TRUE(h.machine.deadline());
+	EXPECT_EQ(*h.machine.deadline(), bound_at + Seconds(100));
+	EXPECT_EQ(h.machine.phase(), ClientPhase::Bound);
+	h.advance();
+	EXPECT_EQ(h.now, bound_at + Seconds(100));
+	Message renew = h.last_sent();
+	ASSERT_EQ(renew.type, MessageType::Renew);
+	ASSERT_NE(renew.get<IaNa>(), nullptr);
+	EXPECT_EQ(renew.get<IaNa>()->iaid, 0u);
+	ASSERT_NE(renew.get<IaPd>(), nullptr);
+	EXPECT_EQ(renew.get<IaPd>()->prefixes()[0]->prefix, prefix("2001:db8:100::/56"));
+	Message r = Harness::reply(renew, "2001:db8:100::/56", 100, 160, 300, 600);
+	IaNa na{.iaid = 0, .t1 = 100, .t2 = 160};
+	na.options.add(IaAddress{.address = *Ipv6Address::parse("2001:db8:ffff::10"),
+				 .preferred_lifetime = 300,
+				 .valid_lifetime = 600});
+	h.deliver(r.add(na));
+	EXPECT_EQ(h.machine.phase(), ClientPhase::Bound);
+	ASSERT_NE(h.machine.binding().find(false, 0), nullptr);
+	EXPECT_EQ(h.machine.binding().find(false, 0)->addresses[0].address.str(), "2001:db8:ffff::10");
+}
+
+// RFC 8415 §15: an RA during a Renew leaves the Renew as it is (same
+// transaction-id, no IA_NA, Elapsed Time counting on).
+TEST(ClientMachine, AnRaMidRenewChangesNoRetransmission)
+{
+	Harness h;
+	Message renew = h.renew();
+	ASSERT_EQ(renew.type, MessageType::Renew);
+	Seconds renew_at = h.now;
+	h.now += Seconds(3);
+	h.machine.router_advertised(h.now, managed_options());
+	EXPECT_TRUE(h.sent().empty());
+	h.advance();
+	Message again = h.last_sent();
+	EXPECT_EQ(again.type, MessageType::Renew);
+	EXPECT_EQ(again.transaction_id, renew.transaction_id);
+	EXPECT_EQ(again.get<IaNa>(), nullptr);
+	EXPECT_NEAR(again.get<ElapsedTime>()->centiseconds, (h.now - renew_at).count() * 100, 1);
+	EXPECT_GT((h.now - renew_at).count(), 9.0); // REN_TIMEOUT 10 s +/- RAND
+}
+
+// RFC 8415 §18.2.1 and RFC 7084 WAA-6: an RA heard during the first
+// Solicit's random delay ends it: the Solicit leaves at once and carries
+// the IA_NA the M flag asked for, next to the IA_PD, Elapsed Time 0.
+TEST(ClientMachine, AnRaDuringTheFirstDelaySolicitsAtOnceWithAnAddress)
+{
+	Harness h;
+	h.machine.start(h.now);
+	ASSERT_TRUE(h.machine.deadline());
+	ASSERT_GT(*h.machine.deadline(), h.now + Seconds(0.01));
+	h.now += Seconds(0.01);
+	h.machine.router_advertised(h.now, managed_options());
+	Message s = h.last_sent();
+	ASSERT_EQ(s.type, MessageType::Solicit);
+	ASSERT_NE(s.get<IaNa>(), nullptr);
+	EXPECT_EQ(s.get<IaNa>()->iaid, 0u);
+	ASSERT_NE(s.get<IaPd>(), nullptr);
+	EXPECT_EQ(s.get<ElapsedTime>()->centiseconds, 0);
+	EXPECT_EQ(h.machine.phase(), ClientPhase::Soliciting);
+	// Later RAs (periodic ones) change nothing.
+	h.machine.router_advertised(h.now + Seconds(0.5), managed_options());
+	EXPECT_TRUE(h.sent().empty());
+	EXPECT_EQ(h.machine.counters().solicits, 1u);
+}
+
+// RFC 8415 §18.2.1: an RA without M ends the delay too (M is known: 0);
+// the Solicit asks for the prefix alone.
+TEST(ClientMachine, AnRaWithoutMAlsoEndsTheFirstDelay)
+{
+	Harness h;
+	h.machine.start(h.now);
+	ASSERT_GT(*h.machine.deadline(), h.now);
+	h.machine.router_advertised(h.now, Harness::defaults());
+	Message s = h.last_sent();
+	ASSERT_EQ(s.type, MessageType::Solicit);
+	EXPECT_EQ(s.get<IaNa>(), nullptr);
+}
+
+// RFC 8415 §13 (a client sends from its link-local address) and RFC 7084
+// W-2: while the upstream link-local address is not usable nothing can
+// leave; the first Solicit's random delay (§18.2.1, up to SOL_MAX_DELAY)
+// starts when it is.
+TEST(ClientMachine, TheFirstDelayStartsWhenTheLinkLocalAddressIsUsable)
+{
+	Harness h;
+	h.machine.start(h.now, std::nullopt, false);
+	EXPECT_FALSE(h.machine.deadline().has_value());
+	h.advance_by(5);
+	EXPECT_TRUE(h.sent().empty());
+	EXPECT_EQ(h.machine.phase(), ClientPhase::Starting);
+	h.machine.link_ready(h.now);
+	ASSERT_TRUE(h.machine.deadline());
+	EXPECT_GE(*h.machine.deadline(), h.now);
+	EXPECT_LE(*h.machine.deadline(), h.now + rfc8415::kSolMaxDelay);
+	h.advance();
+	EXPECT_EQ(h.last_sent().type, MessageType::Solicit);
+	h.machine.link_ready(h.now); // again: nothing
+	EXPECT_TRUE(h.sent().empty());
+}
+
+// RFC 7084 W-2, WAA-6: an unsolicited RA heard while DAD still runs says
+// what to ask for; the Solicit leaves as soon as the address is usable.
+TEST(ClientMachine, AnRaHeardBeforeTheLinkLocalAddressSolicitsWhenItIsUsable)
+{
+	Harness h;
+	h.machine.start(h.now, std::nullopt, false);
+	h.machine.router_advertised(h.now, managed_options());
+	EXPECT_TRUE(h.sent().empty());
+	EXPECT_FALSE(h.machine.deadline().has_value());
+	h.now += Seconds(1.5);
+	h.machine.link_ready(h.now);
+	Message s = h.last_sent();
+	ASSERT_EQ(s.type, MessageType::Solicit);
+	EXPECT_NE(s.get<IaNa>(), nullptr);
+}
+
+// RFC 8415 §14.1: an RA during the pause after a refused round neither
+// shortens the pause nor sends anything; the next Solicit (nothing is
+// bound) carries the newly wanted IA_NA.
+TEST(ClientMachine, AnIaNaWantedWhileUnboundGoesIntoTheNextSolicit)
+{
+	Harness h;
+	Message s = h.solicit();
+	h.deliver(Harness::advertise(s, "2001:db8:100::/56", 255));
+	h.deliver(Harness::refusal(h.last_sent()));
+	ASSERT_EQ(h.machine.phase(), ClientPhase::Starting);
+	Seconds next = *h.machine.deadline();
+	ASSERT_GT(next, h.now);
+	h.machine.router_advertised(h.now, managed_options());
+	EXPECT_TRUE(h.sent().empty());
+	EXPECT_EQ(*h.machine.deadline(), next);
+	h.advance();
+	EXPECT_EQ(h.now, next);
+	Message again = h.last_sent();
+	ASSERT_EQ(again.type, MessageType::Solicit);
+	EXPECT_NE(again.transaction_id, s.transaction_id);
+	ASSERT_NE(again.get<IaNa>(), nullptr);
+	EXPECT_EQ(again.get<IaNa>()->iaid, 0u);
+}
+
+// RFC 7078 §3: a row with prefix-len over 128 makes the client ignore the
+// whole Address Selection option, not the Reply: the prefix is bound, no
+// policy taken.
+TEST(ClientMachine, AReplyWithAnIgnoredAddressSelectionOptionStillBinds)
+{
+	Harness h;
+	Message s = h.solicit();
+	h.deliver(Harness::advertise(s, "2001:db8:100::/56", 255));
+	Message request = h.last_sent();
+	// A good row (label 5, precedence 45, 2001:db8::/32) and one with prefix-len 129.
+	std::vector<uint8_t> addrsel{0x00, 0x00, 0x55, 0x00, 0x07, 0x05, 0x2d, 0x20, 0x20, 0x01, 0x0d, 0xb8,
+				     0x00, 0x55, 0x00, 0x13, 0x01, 0x01, 0x81};
+	addrsel.resize(addrsel.size() + 16, 0);
+	h.deliver(Harness::reply(request, "2001:db8:100::/56").add(RawOption{OPTION_ADDRSEL, addrsel}));
+	EXPECT_EQ(h.machine.counters().malformed, 0u);
+	ASSERT_EQ(h.machine.phase(), ClientPhase::Bound);
+	EXPECT_EQ(h.machine.binding().prefixes().size(), 1u);
+	EXPECT_TRUE(h.machine.binding().address_selection.empty());
+	EXPECT_EQ(h.machine.binding().dns_servers.size(), 1u);
 }
 
 // RFC 7084 WPD-6: asking for an address and a prefix, the client takes an

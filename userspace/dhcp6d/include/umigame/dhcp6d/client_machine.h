@@ -133,8 +133,22 @@ public:
 	// Rebind them (§18.2.12: a requesting router that restarts confirms its
 	// delegated prefixes with Rebind); otherwise Solicit after a random
 	// delay of up to SOL_MAX_DELAY (§18.2.1). `saved` lifetimes are on the
-	// same clock as `now`.
-	void start(Seconds now, std::optional<Binding> saved = std::nullopt);
+	// same clock as `now`. `link_ready` false: the upstream link-local
+	// address is not usable yet (DAD); nothing can leave before it (§13),
+	// so the first Solicit's delay only starts at link_ready().
+	void start(Seconds now, std::optional<Binding> saved = std::nullopt, bool link_ready = true);
+	// The upstream link-local address is usable (RFC 7084 W-2: the Router
+	// Solicitation leaves now too), or the caller gave up waiting for it.
+	void link_ready(Seconds now);
+	// An upstream router's RA was heard; `options` is what the client
+	// wants now (with an IA_NA when the RA set M, RFC 7084 WAA-6). During
+	// the first Solicit's random delay (§18.2.1) the Solicit leaves at
+	// once, so that it carries what the RA asked for. Otherwise nothing
+	// is sent and an exchange in progress goes on untouched (§15: same
+	// transaction-id, RT sequence and Elapsed Time): a newly wanted IA
+	// goes into the Renew at T1 (§18.2.4), or into the next Solicit when
+	// nothing is bound.
+	void router_advertised(Seconds now, MachineOptions options);
 
 	// A datagram from port 547. Malformed or unexpected ones are counted
 	// and dropped.
@@ -159,9 +173,10 @@ public:
 	// The upstream link came back (carrier up): we may be on another link
 	// now, so confirm the leases with Rebind (§18.2.12).
 	void link_up(Seconds now);
-	// A new configuration (IAs, options). Leases of IAs no longer wanted
-	// stay until they are renewed without them; new IAs are asked for at
-	// the next Renew, or now if unbound.
+	// A new configuration from the operator (SIGHUP: IAs, options).
+	// Leases of IAs no longer wanted stay until they are renewed without
+	// them; new IAs are asked for in a Renew now, or in a new Solicit if
+	// unbound. (What an RA asks for goes through router_advertised().)
 	void reconfigure(Seconds now, MachineOptions options);
 
 	std::vector<dhcp6::Message> take_outgoing();
@@ -191,6 +206,7 @@ private:
 	};
 
 	double rand_factor();
+	Seconds first_solicit_delay();
 	uint32_t new_xid();
 	dhcp6::OptionRequest option_request(bool solicit) const;
 	void add_wanted_ias(dhcp6::Message &m, bool with_hints) const;
@@ -226,6 +242,11 @@ private:
 	ClientPhase phase_ = ClientPhase::Starting;
 	std::optional<Exchange> exchange_;
 	Seconds start_at_{0};
+	// The first Solicit's random delay (§18.2.1) is running, or waits for
+	// the link-local address; an RA was heard.
+	bool first_delay_ = false;
+	bool awaiting_link_ = false;
+	bool router_heard_ = false;
 	// §18.2.1: Advertises collected during the first RT of the Solicit.
 	std::vector<Offer> offers_;
 	Seconds first_rt_end_{0};

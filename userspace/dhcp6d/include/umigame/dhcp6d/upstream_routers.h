@@ -33,17 +33,25 @@ public:
 		uint16_t router_lifetime = 0;
 	};
 
-	// Starts soliciting at once (after §6.3.7's random delay, and only
-	// once a link-local address has passed DAD: W-2).
+	// Starts soliciting at once, as soon as a link-local address has
+	// passed DAD (W-2). No further random delay (RFC 4861 §6.3.7 needs none
+	// after the one DAD took when the interface came up), so that the
+	// answer can be in before the first DHCPv6 Solicit (WAA-6).
+	// `link_ready` is called once that address is usable (just after the
+	// first RS left), or when waiting for it was given up.
 	UpstreamRouters(EventLoop &loop, Rtnetlink &rtnl, uint32_t ifindex, std::string interface,
-			std::optional<MacAddress> mac, std::function<void(const Heard &)> listener);
-	// Solicit again (the link came back).
+			std::optional<MacAddress> mac, std::function<void(const Heard &)> listener,
+			std::function<void()> link_ready = {});
+	// Solicit again (the link came back), after §6.3.7's random delay.
 	void restart();
 	nlohmann::json status() const;
 
 private:
+	void begin(EventLoop::Duration first);
 	void schedule(EventLoop::Duration wait);
 	void solicit();
+	bool link_local_usable();
+	void tell_link_ready();
 	void on_readable();
 
 	EventLoop &loop_;
@@ -52,6 +60,8 @@ private:
 	std::string interface_;
 	std::optional<MacAddress> mac_;
 	std::function<void(const Heard &)> listener_;
+	std::function<void()> link_ready_;
+	bool link_ready_told_ = false;
 	UniqueFd fd_;
 	FdWatch watch_;
 	Timer timer_;

@@ -24,18 +24,12 @@
 # kea-dhcp6, ndisc6, tcpdump, thc-ipv6 and a build of umigame-dhcp6d
 # (DHCP6D=path, default build/release, then build/asan).
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-TOP=$(cd "$HERE/../.." && pwd)
 # shellcheck source-path=SCRIPTDIR source=../lib/netns.sh
 source "$HERE/../lib/netns.sh"
 # shellcheck source-path=SCRIPTDIR source=kea.sh
 source "$HERE/kea.sh"
-
-if [ -z "${DHCP6D:-}" ]; then
-	for d in release asan; do
-		[ -x "$TOP/build/$d/userspace/dhcp6d/umigame-dhcp6d" ] &&
-			DHCP6D=$TOP/build/$d/userspace/dhcp6d/umigame-dhcp6d && break
-	done
-fi
+# shellcheck source-path=SCRIPTDIR source=client.sh
+source "$HERE/client.sh"
 PY=/usr/bin/python3
 
 umi_require ip ss kea-dhcp6 rdisc6 tcpdump atk6-fuzz_dhcpc6 timeout "$PY"
@@ -110,16 +104,7 @@ start_router() {
 	wait_for 10 "control socket" sh -c "[ -S '$SOCK' ]"
 }
 
-show() {
-	"$PY" - "$SOCK" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(5)
-s.connect(sys.argv[1])
-s.sendall(b'{"cmd": "show"}\n')
-print(s.makefile().readline())
-PY
-}
+show() { client_show "$SOCK"; }
 client_field() { show | jq -r ".client.$1"; }
 delegated() { client_field 'ias[0].leases[0].prefix'; }
 has_prefix() { [[ "$(delegated)" == 2001:db8:1* ]]; }

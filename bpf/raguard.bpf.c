@@ -16,6 +16,11 @@
  * router, DHCPv6 messages and the longer policy lists are BPF global
  * functions: the verifier checks each once, with the offsets unknown, rather
  * than again for every way the header walk can end.
+ *
+ * Every drop is counted; drop events go to a ring buffer, limited per port
+ * (event_allowed(): a burst, then a rate, timed in jiffies so that a
+ * suppressed drop reads no clock), and the drops sent no event are counted
+ * per reason, so `umigame raguard events` can say "… and N more".
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -37,6 +42,21 @@ struct {
 	__uint(max_entries, 256 * 1024);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } rag_events SEC(".maps");
+
+/* Per port slot, the state of its drop-event limit (include/umigame/raguard.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, UMIGAME_RAGUARD_MAX_PORTS + 1);
+	__type(key, __u32);
+	__type(value, struct umigame_raguard_event_limit);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rag_event_limit SEC(".maps");
+
+/* The event limit of drops on a port without a policy (the unattributed
+ * row), in the units of umigame_raguard_policy.event_interval/_window: the
+ * loader sets them from the policy defaults. Left 0, events are unlimited. */
+const volatile __u64 rag_default_event_interval = 0;
+const volatile __u64 rag_default_event_window = 0;
 
 /* Drop events lost because the ring buffer was full (single slot, per CPU). */
 struct {
@@ -188,11 +208,37 @@ static __always_inline void emit_event(struct xdp_md *ctx, __u32 reason, __u32 v
 	bpf_ringbuf_submit(ev, 0);
 }
 
+/*
+ * Whether the port may send one more drop event: the generic cell rate
+ * algorithm on rag_event_limit[slot], a token bucket of event_burst events
+ * refilled at event_rate. Time is jiffies (one load, where a clock-source
+ * read costs more than judging the RA). A suppressed drop writes nothing
+ * shared: under a flood the line stays cached on every CPU. A sent event
+ * moves tat with cmpxchg, so two CPUs never spend one token twice; the
+ * loser of a race counts its drop as suppressed.
+ */
+static __always_inline int event_allowed(const struct umigame_raguard_policy *pol, __u32 slot)
+{
+	struct umigame_raguard_event_limit *lim = bpf_map_lookup_elem(&rag_event_limit, &slot);
+	__u64 interval = pol ? pol->event_interval : rag_default_event_interval;
+	__u64 window = pol ? pol->event_window : rag_default_event_window;
+	__u64 now, tat, next;
+
+	if (!lim)
+		return 1;
+	now = bpf_jiffies64() << UMIGAME_RAG_EVENT_SHIFT;
+	tat = *(volatile __u64 *)&lim->tat;
+	next = (tat > now ? tat : now) + interval;
+	if (next - now > window)
+		return 0;
+	return __sync_val_compare_and_swap(&lim->tat, tat, next) == tat;
+}
+
 /* Count under the port's row and turn the reason into a verdict. */
 static __always_inline int judge(struct xdp_md *ctx, const struct umigame_raguard_policy *pol,
 				 enum umigame_raguard_reason reason, __u32 vlan, __u32 l3off)
 {
-	struct umigame_raguard_counter *c;
+	struct umigame_raguard_counter *c = NULL;
 	/* Packets on a port without a policy go to the spare last row. */
 	__u32 slot = pol ? pol->port_slot : UMIGAME_RAGUARD_UNATTRIBUTED_SLOT;
 	__u32 idx;
@@ -207,6 +253,14 @@ static __always_inline int judge(struct xdp_md *ctx, const struct umigame_raguar
 	}
 	if (reason_verdict(reason) == XDP_PASS)
 		return XDP_PASS;
+	/* Every drop is counted above; each is then either sent as an event
+	 * or counted as suppressed, so `raguard events` can say how many it
+	 * did not show, and why. */
+	if (!event_allowed(pol, slot)) {
+		if (c)
+			c->suppressed += 1;
+		return XDP_DROP;
+	}
 	emit_event(ctx, reason, vlan, l3off);
 	return XDP_DROP;
 }

@@ -119,6 +119,37 @@ struct umigame_raguard_policy {
 	struct umigame_raguard_prefix prefixes[UMIGAME_RAGUARD_MAX_PREFIXES];
 	/* RFC 7610 §4: trusted DHCPv6 server sources; none listed, none trusted. */
 	__u8 dhcp_servers[UMIGAME_RAGUARD_MAX_DHCP_SERVERS][16];
+	/* Drop events, rate-limited per port (read only when dropping, so at
+	 * the end, away from the fields every RA reads). As configured: */
+	__u32 event_burst;    /* events sent back to back; 0: none at all */
+	__u32 event_rate;     /* events per second after the burst */
+	/* What the program compares, in UMIGAME_RAG_EVENT_UNIT (the CLI
+	 * converts): the time one event uses up, and burst x that. */
+	__u64 event_interval;
+	__u64 event_window;
+};
+
+/* The event limit counts time in jiffies, shifted: bpf_jiffies64() is a
+ * load, where bpf_ktime_get_ns() reads the clock source (it costs more than
+ * the whole RA check on these machines), so a suppressed drop reads no clock.
+ * One unit is 2^-20 jiffy; the CLI learns HZ from the resolution of
+ * CLOCK_MONOTONIC_COARSE (one tick). */
+#define UMIGAME_RAG_EVENT_SHIFT 20
+/* Defaults and bounds of event-burst / event-rate in the policy file. */
+#define UMIGAME_RAG_EVENT_BURST_DEFAULT 50
+#define UMIGAME_RAG_EVENT_RATE_DEFAULT  10
+#define UMIGAME_RAG_EVENT_BURST_MAX     100000
+#define UMIGAME_RAG_EVENT_RATE_MAX      1000000
+
+/* rag_event_limit: per port slot (same rows as rag_counters), the generic
+ * cell rate algorithm's state: the theoretical arrival time of the next
+ * event. A drop may send an event when max(tat, now) + event_interval - now
+ * <= event_window; it then moves tat there (cmpxchg: one event per token
+ * across CPUs). A suppressed drop only reads it. One cache line per port, so
+ * one port's events never bounce another port's line. */
+struct umigame_raguard_event_limit {
+	__u64 tat;
+	__u64 pad[7];
 };
 
 /* rag_counters: per-CPU array, index port_slot * UMIGAME_RAG_REASON_COUNT +
@@ -128,9 +159,11 @@ struct umigame_raguard_policy {
 struct umigame_raguard_counter {
 	__u64 packets;
 	__u64 bytes;
+	__u64 suppressed; /* drops sent no event: the port's event limit */
 };
 
-/* rag_events ring buffer: one record per dropped packet. */
+/* rag_events ring buffer: one record per dropped packet, as long as the
+ * port's event limit allows (the rest count as suppressed). */
 struct umigame_raguard_event {
 	__u64 timestamp_ns;  /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	__u32 ifindex;

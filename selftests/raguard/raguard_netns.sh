@@ -43,7 +43,7 @@ source "$HERE/topology.sh"
 umi_require ip nsenter tcpdump jq radvd timeout ndisc6 atk6-fake_router26 \
 	atk6-fake_router6 atk6-flood_router26 atk6-fake_dhcps6 "$PY"
 
-PLAN=45
+PLAN=46
 tap_plan $PLAN
 
 GUARD=0          # 1 while the guard is attached and working
@@ -438,6 +438,65 @@ else
 		tap_ok "$name"
 	else
 		tap_fail "$name" "$ev"
+	fi
+fi
+
+# The per-port event limit (docs/raguard.md): a flood dropped under RFC 6105
+# §4.1 shows as a few events and "… and N more" lines; together with lost
+# events they account for every drop the guard counted meanwhile.
+port_sum() { # jq expression over the port's counters, summed over drop reasons
+	rag_guard show "$VICTIM_IF" --json 2>/dev/null |
+		jq -r --arg dev "$VICTIM_IF" --arg f "$1" \
+			'[.ports[] | select(.dev == $dev) | .counters[]
+			  | select(.verdict == "drop") | .[$f]] | add // 0'
+}
+events_lost() { rag_guard show --json 2>/dev/null | jq -r '.events_lost // 0'; }
+reader_ready() { # the CLI took its baseline and opened the ring buffer
+	local fd
+	for fd in "/proc/$1/fd/"*; do
+		[ "$(readlink "$fd" 2>/dev/null)" = "anon_inode:[eventpoll]" ] && return 0
+	done
+	return 1
+}
+reader_done() { ! bg_running flood-events; }
+name="guard: a flood in 'raguard events': a few events, then '… and N more'; every drop accounted for"
+if [ "$GUARD" != 1 ]; then
+	tap_skip "$name" "$GUARD_SKIP"
+else
+	# Take what earlier attacks left in the ring buffer out of the way.
+	timeout 10 nsenter --net="/run/netns/$(ns_name victim)" \
+		"$UMIGAME" raguard events --timeout 1 >/dev/null 2>&1
+	d0=$(port_sum packets) s0=$(port_sum events_suppressed) l0=$(events_lost)
+	bg_start "" flood-events nsenter --net="/run/netns/$(ns_name victim)" \
+		"$UMIGAME" raguard events "$VICTIM_IF" --timeout 6
+	evlog=$(bg_log flood-events)
+	if ! wait_for 10 "the events reader has its ring buffer open" \
+		reader_ready "${BG_PID[flood-events]}"; then
+		tap_fail "$name" "$(cat "$evlog")"
+	elif ! rag_attack 1 atk6-flood_router26 eth0; then
+		fail_with_state "$name" "attack command failed"
+	elif ! wait_for 15 "the events reader stops after 6 s" reader_done; then
+		tap_fail "$name" "$(tail -5 "$evlog")"
+	else
+		drops=$(($(port_sum packets) - d0))
+		sup=$(($(port_sum events_suppressed) - s0))
+		lost=$(($(events_lost) - l0))
+		shown=$(grep -c ' drop ' "$evlog")
+		more=$(sed -nE "s/^… and ([0-9]+) more on $VICTIM_IF \(event limit\): .*/\1/p" "$evlog" |
+			awk '{ n += $1 } END { print n + 0 }')
+		more_lost=$(sed -nE 's/^… and ([0-9]+) more, events lost.*/\1/p' "$evlog" |
+			awk '{ n += $1 } END { print n + 0 }')
+		diag="drops $drops, suppressed $sup, lost $lost; printed: $shown events, … and $more more, $more_lost lost"
+		# Default limit: 50 at once, then 10 a second (the reader ran 6 s).
+		if [ "$drops" -ge 100 ] && [ "$more" -gt 0 ] && [ "$more" -eq "$sup" ] &&
+			[ "$more_lost" -eq "$lost" ] && [ $((shown + more + more_lost)) -eq "$drops" ] &&
+			[ "$shown" -le $((50 + 10 * 7)) ]; then
+			tap_ok "$name"
+			tap_diag "  $diag"
+		else
+			tap_fail "$name" "$diag
+$(grep -v ' drop ' "$evlog" | tail -5)"
+		fi
 	fi
 fi
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <random>
 #include <thread>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -15,6 +16,7 @@
 
 #include "packets.h"
 #include "raguard.h"
+#include "raguard_events.h"
 
 using namespace umigame;
 using namespace umigame::testing;
@@ -399,6 +401,195 @@ TEST_F(RaGuardTestRun, PolicyFlipsUnderLoadNeverMix)
 	EXPECT_EQ(trusted + untrusted, runs);
 	EXPECT_GT(trusted, 0u);
 	EXPECT_GT(untrusted, 0u) << "the flips never overlapped a run: the test proved nothing";
+}
+
+// Drop events are limited per port (event-burst at once, event-rate per
+// second after that; the generic cell rate algorithm on jiffies), and every
+// drop is still accounted for: sent as an event, lost (ring buffer full) or
+// counted as suppressed under its reason, which `umigame raguard events`
+// prints as "… and N more".
+class RaGuardEventLimit : public RaGuardTestRun {
+protected:
+	static constexpr uint32_t kBurst = 20, kRate = 50;
+
+	void SetUp() override
+	{
+		RaGuardTestRun::SetUp();
+		guard_->set_policy(kLo, parse_raguard_policy("[raguard]\nrouters = [\"fe80::1\"]\n"
+							     "event-burst = 20\nevent-rate = 50\n",
+							     "limited"));
+		tick_s_ = 1.0 / kernel_hz();
+	}
+
+	static double now_s()
+	{
+		timespec t{};
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		return double(t.tv_sec) + double(t.tv_nsec) / 1e9;
+	}
+
+	// The frame `repeat` times in one BPF_PROG_TEST_RUN call, as a flood.
+	void flood(const Bytes &frame, uint32_t repeat, uint32_t verdict)
+	{
+		xdp_md md{};
+		md.data_end = uint32_t(frame.size());
+		md.ingress_ifindex = kLo;
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
+			    .data_size_in = uint32_t(frame.size()), .ctx_in = &md,
+			    .ctx_size_in = sizeof(md), .repeat = int(repeat));
+		ASSERT_EQ(bpf_prog_test_run_opts(guard_->prog_fd(), &opts), 0) << strerror(errno);
+		EXPECT_EQ(opts.retval, verdict);
+	}
+
+	std::vector<umigame_raguard_event> drain()
+	{
+		std::vector<umigame_raguard_event> out;
+		RaGuardEventReader reader(*guard_, [&](const umigame_raguard_event &ev) {
+			out.push_back(ev);
+			return true;
+		});
+		reader.consume();
+		return out;
+	}
+
+	double tick_s_ = 0;
+};
+
+// RFC 6104 §3.2 names the flood; RFC 6105 §4.1 drops it (ra_untrusted_source).
+TEST_F(RaGuardEventLimit, RogueFloodSendsBurstPlusRateAndCountsTheRest)
+{
+	constexpr uint32_t kFlood = 200000;
+	const Bytes rogue = ra(router_advert(), "fe80::66").serialize();
+	drain();
+	const auto before = counters();
+	const RaGuardSuppressed before_s = guard_->suppressed();
+	const uint64_t lost0 = guard_->events_lost();
+
+	const double t0 = now_s();
+	flood(rogue, kFlood, XDP_DROP);
+	const double t1 = now_s();
+
+	const auto after = counters();
+	const auto events = drain();
+	const uint64_t lost = guard_->events_lost() - lost0;
+	const uint64_t drops = after[UMIGAME_RAG_RA_UNTRUSTED_SOURCE].packets -
+			       before[UMIGAME_RAG_RA_UNTRUSTED_SOURCE].packets;
+	const uint64_t suppressed = after[UMIGAME_RAG_RA_UNTRUSTED_SOURCE].suppressed -
+				    before[UMIGAME_RAG_RA_UNTRUSTED_SOURCE].suppressed;
+	EXPECT_EQ(drops, kFlood);
+	EXPECT_EQ(lost, 0u) << "the ring buffer overflowed: the limit did not hold";
+	// A fresh port sends its whole burst at once; then at most the rate,
+	// over the flood's time plus one tick (the limit counts whole jiffies).
+	const double bound = kBurst + kRate * (t1 - t0 + tick_s_);
+	EXPECT_GE(events.size(), kBurst);
+	EXPECT_LE(double(events.size()), bound) << "flood took " << (t1 - t0) << " s";
+	// Exact: each drop was sent or suppressed, nothing else.
+	EXPECT_EQ(events.size() + suppressed, drops);
+	for (int r = 0; r < UMIGAME_RAG_REASON_COUNT; r++) {
+		if (r != UMIGAME_RAG_RA_UNTRUSTED_SOURCE) {
+			EXPECT_EQ(after[r].suppressed, before[r].suppressed) << raguard_reason_names[r];
+		}
+	}
+	for (const auto &ev : events) {
+		ASSERT_EQ(ev.reason, uint32_t(UMIGAME_RAG_RA_UNTRUSTED_SOURCE));
+		ASSERT_EQ(ev.ifindex, kLo);
+		Ipv6Address src;
+		std::memcpy(src.bytes.data(), ev.src_addr, 16);
+		ASSERT_EQ(src.str(), "fe80::66");
+	}
+
+	// What `umigame raguard events` prints after the events it showed.
+	const auto deltas = suppressed_since(before_s, guard_->suppressed());
+	ASSERT_EQ(deltas.size(), 1u);
+	EXPECT_EQ(deltas[0].ifindex, kLo);
+	EXPECT_EQ(deltas[0].total, suppressed);
+	const std::string n = std::to_string(suppressed);
+	EXPECT_EQ(format_suppressed("lo", deltas[0]),
+		  "\u2026 and " + n + " more on lo (event limit): ra_untrusted_source " + n);
+}
+
+// After a pause the port reports again, at the rate: the bucket refills from
+// the moment the flood stopped, never past the burst.
+TEST_F(RaGuardEventLimit, RefillsAtTheRateAfterAPause)
+{
+	constexpr uint32_t kFlood = 20000;
+	const Bytes rogue = ra(router_advert(), "fe80::66").serialize();
+	drain();
+	const uint64_t lost0 = guard_->events_lost();
+	const double t0 = now_s();
+	flood(rogue, kFlood, XDP_DROP);
+	const double t1 = now_s();
+	const size_t first = drain().size();
+	// A pause in the flood (the behaviour under test is about time).
+	std::this_thread::sleep_for(std::chrono::milliseconds(300));
+	const double t2 = now_s();
+	flood(rogue, kFlood, XDP_DROP);
+	const double t3 = now_s();
+	const size_t second = drain().size();
+	EXPECT_EQ(guard_->events_lost(), lost0);
+
+	EXPECT_GE(first, kBurst);
+	// The bucket was empty when the first flood ended; the pause refilled
+	// it by the rate over whole jiffies, at most up to the burst.
+	const double refilled = std::min<double>(kBurst, kRate * (t2 - t1 - tick_s_));
+	EXPECT_GE(double(second), std::floor(refilled)) << "pause " << (t2 - t1) << " s";
+	EXPECT_LE(double(first + second), kBurst + kRate * (t3 - t0 + tick_s_));
+	EXPECT_LE(second, size_t(kBurst + kRate * (t3 - t2 + tick_s_)) + 1)
+		<< "more than a burst after the pause";
+	auto c = counters();
+	EXPECT_EQ(first + second + c[UMIGAME_RAG_RA_UNTRUSTED_SOURCE].suppressed,
+		  c[UMIGAME_RAG_RA_UNTRUSTED_SOURCE].packets);
+}
+
+// The limit is per port: a port whose burst is spent does not silence
+// another. Drops on a port without a policy have their own row and the
+// default limit, which the loader set (event-burst 50).
+TEST_F(RaGuardEventLimit, PortsHaveTheirOwnLimit)
+{
+	const Bytes rogue = ra(router_advert(), "fe80::66").serialize();
+	drain();
+	flood(rogue, 5000, XDP_DROP);
+	const auto limited = drain();
+	EXPECT_GE(limited.size(), kBurst);
+	EXPECT_LT(limited.size(), size_t(UMIGAME_RAG_EVENT_BURST_DEFAULT));
+
+	guard_->clear_policy(kLo);
+	const double t0 = now_s();
+	flood(rogue, 5000, XDP_DROP);
+	const double t1 = now_s();
+	const auto unattributed = drain();
+	EXPECT_GE(unattributed.size(), size_t(UMIGAME_RAG_EVENT_BURST_DEFAULT));
+	EXPECT_LE(double(unattributed.size()),
+		  UMIGAME_RAG_EVENT_BURST_DEFAULT +
+			  UMIGAME_RAG_EVENT_RATE_DEFAULT * (t1 - t0 + tick_s_));
+	for (const auto &ev : unattributed)
+		ASSERT_EQ(ev.reason, uint32_t(UMIGAME_RAG_NO_POLICY));
+	const auto row = guard_->unattributed()[UMIGAME_RAG_NO_POLICY];
+	EXPECT_EQ(row.packets, 5000u);
+	EXPECT_EQ(unattributed.size() + row.suppressed, row.packets);
+	const auto deltas = suppressed_since({}, guard_->suppressed());
+	ASSERT_EQ(deltas.size(), 1u);
+	EXPECT_EQ(deltas[0].ifindex, 0u);
+	EXPECT_EQ(format_suppressed("", deltas[0]),
+		  "\u2026 and " + std::to_string(row.suppressed) +
+			  " more on ports without a policy (event limit): no_policy " +
+			  std::to_string(row.suppressed));
+}
+
+// A burst of 0 sends no event at all; every drop is counted as suppressed.
+TEST_F(RaGuardEventLimit, BurstZeroSendsNothing)
+{
+	guard_->set_policy(kLo, parse_raguard_policy("[raguard]\nrouters = [\"fe80::1\"]\n"
+						     "event-burst = 0\n",
+						     "silent"));
+	drain();
+	auto before = counters();
+	flood(ra(router_advert(), "fe80::66").serialize(), 1000, XDP_DROP);
+	EXPECT_EQ(drain().size(), 0u);
+	auto after = counters();
+	EXPECT_EQ(after[UMIGAME_RAG_RA_UNTRUSTED_SOURCE].suppressed -
+			  before[UMIGAME_RAG_RA_UNTRUSTED_SOURCE].suppressed,
+		  1000u);
 }
 
 // Every truncation of a rogue RA, and of a legit one inside an option,

@@ -9,6 +9,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -66,6 +67,12 @@ void fill_policy(umigame_raguard_policy &out, const RaGuardPolicy &policy)
 {
 	out.flags = policy.map_flags();
 	out.max_preference = policy.max_preference;
+	out.event_burst = policy.event_burst;
+	out.event_rate = policy.event_rate;
+	const RaGuardEventLimit limit =
+		raguard_event_limit(policy.event_burst, policy.event_rate, kernel_hz());
+	out.event_interval = limit.interval;
+	out.event_window = limit.window;
 	auto add_router = [&](const Ipv6Address *addr, const MacAddress *mac) {
 		if (out.n_routers >= UMIGAME_RAGUARD_MAX_ROUTERS)
 			throw std::runtime_error("more than " +
@@ -116,6 +123,15 @@ uint32_t interface_index(const std::string &dev)
 	return idx;
 }
 
+uint32_t kernel_hz()
+{
+	timespec res{};
+	if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) != 0 || res.tv_sec != 0 || res.tv_nsec <= 0)
+		throw std::runtime_error("cannot tell the kernel's tick rate from "
+					 "CLOCK_MONOTONIC_COARSE's resolution");
+	return uint32_t((1000000000L + res.tv_nsec / 2) / res.tv_nsec);
+}
+
 std::string RaGuard::default_pin_dir()
 {
 	return bpf_pin_root() + "/raguard";
@@ -128,7 +144,7 @@ RaGuard::~RaGuard()
 	if (ports_)
 		munmap(ports_, kPortsBytes);
 	for (int *fd : {&prog_fd_, &ports_fd_, &policies_fd_, &counters_fd_, &events_fd_, &lost_fd_,
-			&lock_fd_})
+			&limit_fd_, &lock_fd_})
 		close_fd(*fd);
 }
 
@@ -150,6 +166,11 @@ bool RaGuard::open(bool create)
 		struct raguard *skel = raguard__open_opts(&opts);
 		if (!skel)
 			fail_errno("cannot open the RA guard BPF object", errno);
+		// Ports without a policy get the default event limit.
+		const RaGuardEventLimit limit = raguard_event_limit(
+			UMIGAME_RAG_EVENT_BURST_DEFAULT, UMIGAME_RAG_EVENT_RATE_DEFAULT, kernel_hz());
+		skel->rodata->rag_default_event_interval = limit.interval;
+		skel->rodata->rag_default_event_window = limit.window;
 		int err = raguard__load(skel);
 		if (!err)
 			err = bpf_program__pin(skel->progs.umigame_raguard, prog_path.c_str());
@@ -164,6 +185,7 @@ bool RaGuard::open(bool create)
 	counters_fd_ = get_pinned(pin_dir_ + "/rag_counters");
 	events_fd_ = get_pinned(pin_dir_ + "/rag_events");
 	lost_fd_ = get_pinned(pin_dir_ + "/rag_events_lost");
+	limit_fd_ = get_pinned(pin_dir_ + "/rag_event_limit");
 	void *ports = mmap(nullptr, kPortsBytes, PROT_READ | PROT_WRITE, MAP_SHARED, ports_fd_, 0);
 	if (ports == MAP_FAILED)
 		fail_errno("cannot map " + pin_dir_ + "/rag_ports", errno);
@@ -215,6 +237,9 @@ void RaGuard::zero_counters(uint32_t slot) const
 		uint32_t idx = slot * UMIGAME_RAG_REASON_COUNT + r;
 		bpf_map_update_elem(counters_fd_, &idx, zeros.data(), BPF_ANY);
 	}
+	// A port new to the slot starts with its whole event burst.
+	const umigame_raguard_event_limit fresh{};
+	bpf_map_update_elem(limit_fd_, &slot, &fresh, BPF_ANY);
 }
 
 // Write the copy of the port's slot that no packet is judged by, then flip
@@ -318,6 +343,7 @@ std::array<umigame_raguard_counter, UMIGAME_RAG_REASON_COUNT> RaGuard::read_row(
 		for (const auto &c : percpu) {
 			row[r].packets += c.packets;
 			row[r].bytes += c.bytes;
+			row[r].suppressed += c.suppressed;
 		}
 	}
 	return row;
@@ -399,40 +425,64 @@ uint64_t RaGuard::events_lost() const
 	return total;
 }
 
-void RaGuard::watch_events(const std::function<bool(const umigame_raguard_event &)> &fn,
-			   int timeout_ms) const
+RaGuardSuppressed RaGuard::suppressed() const
 {
-	struct Ctx {
-		const std::function<bool(const umigame_raguard_event &)> *fn;
-		bool stop = false;
-	} ctx{&fn};
+	RaGuardSuppressed out;
+	auto add = [&](uint32_t ifindex, uint32_t slot) {
+		auto row = read_row(slot);
+		auto &tally = out[ifindex];
+		for (size_t r = 0; r < row.size(); r++)
+			tally[r] = row[r].suppressed;
+	};
+	for (uint32_t i = 0; i < UMIGAME_RAGUARD_MAX_IFINDEX; i++)
+		if (uint32_t ref = port_ref(i))
+			add(i, UMIGAME_RAG_REF_SLOT(ref));
+	add(0, UMIGAME_RAGUARD_UNATTRIBUTED_SLOT);
+	return out;
+}
+
+RaGuardEventReader::RaGuardEventReader(const RaGuard &guard, Handler fn) : fn_(std::move(fn))
+{
 	auto cb = [](void *c, void *data, size_t size) -> int {
-		auto *x = static_cast<Ctx *>(c);
+		auto *self = static_cast<RaGuardEventReader *>(c);
 		if (size < sizeof(umigame_raguard_event))
 			return 0;
 		umigame_raguard_event ev;
 		std::memcpy(&ev, data, sizeof(ev));
-		if (!(*x->fn)(ev)) {
-			x->stop = true;
+		if (!self->fn_(ev)) {
+			self->stop_ = true;
 			return -ECANCELED; // libbpf stops consuming only on < 0
 		}
 		return 0;
 	};
-	struct ring_buffer *rb = ring_buffer__new(events_fd_, cb, &ctx, nullptr);
-	if (!rb)
+	rb_ = ring_buffer__new(guard.events_fd(), cb, this, nullptr);
+	if (!rb_)
 		fail_errno("cannot open the drop-event ring buffer", errno);
-	while (!ctx.stop) {
-		int n = ring_buffer__poll(rb, timeout_ms);
-		if (n == -EINTR || ctx.stop)
-			break;
-		if (n < 0) {
-			ring_buffer__free(rb);
-			fail_errno("reading drop events", -n);
-		}
-		if (n == 0 && timeout_ms >= 0)
-			break;
-	}
-	ring_buffer__free(rb);
+}
+
+RaGuardEventReader::~RaGuardEventReader()
+{
+	ring_buffer__free(rb_);
+}
+
+bool RaGuardEventReader::poll(int timeout_ms)
+{
+	if (stop_)
+		return false;
+	int n = ring_buffer__poll(rb_, timeout_ms);
+	if (stop_)
+		return false;
+	if (n < 0 && n != -EINTR)
+		fail_errno("reading drop events", -n);
+	return true;
+}
+
+int RaGuardEventReader::consume()
+{
+	int n = ring_buffer__consume(rb_);
+	if (n < 0 && !stop_)
+		fail_errno("reading drop events", -n);
+	return n;
 }
 
 } // namespace umigame

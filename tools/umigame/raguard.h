@@ -7,11 +7,14 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "raguard_policy.h"
 #include "umigame/raguard.h"
+
+struct ring_buffer; // libbpf
 
 namespace umigame {
 
@@ -28,6 +31,10 @@ struct RaGuardPortState {
 	std::vector<Ipv6Address> dhcpv6_servers;
 	std::array<umigame_raguard_counter, UMIGAME_RAG_REASON_COUNT> counters{};
 };
+
+// Drops sent no event (the port's event limit), per reason, keyed by
+// ifindex; key 0 holds the drops on ports without a policy.
+using RaGuardSuppressed = std::map<uint32_t, std::array<uint64_t, UMIGAME_RAG_REASON_COUNT>>;
 
 class RaGuard {
 public:
@@ -56,14 +63,11 @@ public:
 	std::vector<RaGuardPortState> ports() const;
 	std::array<umigame_raguard_counter, UMIGAME_RAG_REASON_COUNT> unattributed() const;
 	uint64_t events_lost() const;
-
-	// Call fn for each drop event until it returns false or timeout_ms
-	// passes without events (negative: wait forever).
-	void watch_events(const std::function<bool(const umigame_raguard_event &)> &fn,
-			  int timeout_ms) const;
+	RaGuardSuppressed suppressed() const;
 
 	const std::string &pin_dir() const { return pin_dir_; }
 	int prog_fd() const { return prog_fd_; }
+	int events_fd() const { return events_fd_; }
 
 private:
 	void forget_port(uint32_t ifindex);
@@ -79,11 +83,38 @@ private:
 	std::string pin_dir_;
 	int prog_fd_ = -1;
 	int ports_fd_ = -1, policies_fd_ = -1, counters_fd_ = -1, events_fd_ = -1, lost_fd_ = -1;
+	int limit_fd_ = -1;
 	int lock_fd_ = -1;  // the pin directory, flock()ed while we change maps
 	uint64_t *ports_ = nullptr; // rag_ports, mmap()ed: atomic stores flip policies
 	static constexpr size_t kPortsBytes = UMIGAME_RAGUARD_MAX_IFINDEX * sizeof(uint64_t);
 };
 
+// The drop events in the guard's ring buffer, read one poll at a time.
+class RaGuardEventReader {
+public:
+	using Handler = std::function<bool(const umigame_raguard_event &)>;
+	// fn gets each event; returning false stops the reading.
+	RaGuardEventReader(const RaGuard &guard, Handler fn);
+	~RaGuardEventReader();
+	RaGuardEventReader(const RaGuardEventReader &) = delete;
+	RaGuardEventReader &operator=(const RaGuardEventReader &) = delete;
+
+	// Wait up to timeout_ms (negative: forever) for events and hand over
+	// all that are there. False once fn has asked to stop.
+	bool poll(int timeout_ms);
+	// Hand over every event there is now, without waiting; how many.
+	int consume();
+
+private:
+	Handler fn_;
+	bool stop_ = false;
+	::ring_buffer *rb_ = nullptr;
+};
+
 uint32_t interface_index(const std::string &dev); // throws if no such interface
+
+// The kernel's tick rate (CONFIG_HZ), from the resolution of
+// CLOCK_MONOTONIC_COARSE: the event limit counts jiffies.
+uint32_t kernel_hz();
 
 } // namespace umigame

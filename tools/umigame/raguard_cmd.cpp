@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "raguard.h"
+#include "raguard_events.h"
 
 namespace umigame::cli {
 
@@ -74,6 +75,7 @@ json counters_json(const std::array<umigame_raguard_counter, UMIGAME_RAG_REASON_
 	for (size_t r = 0; r < row.size(); r++)
 		c[raguard_reason_names[r]] = {{"packets", row[r].packets},
 					      {"bytes", row[r].bytes},
+					      {"events_suppressed", row[r].suppressed},
 					      {"verdict", is_drop(r) ? "drop" : "pass"}};
 	return c;
 }
@@ -107,6 +109,8 @@ json port_json(const RaGuardPortState &p)
 		{"block-all", bool(f & UMIGAME_RAG_F_BLOCK_ALL)},
 		{"drop-invalid", bool(f & UMIGAME_RAG_F_DROP_INVALID)},
 		{"dhcpv6-servers", dhcp},
+		{"event-burst", p.policy.event_burst},
+		{"event-rate", p.policy.event_rate},
 	};
 	return {{"dev", p.dev},	      {"ifindex", p.ifindex},
 		{"mode", p.mode},     {"policy", policy},
@@ -139,16 +143,20 @@ void print_port(const RaGuardPortState &p)
 		    (f & UMIGAME_RAG_F_DROP_INVALID) ? ", invalid RAs dropped" : "");
 	for (const auto &a : p.dhcpv6_servers)
 		std::printf("  trusted DHCPv6 server %s\n", a.str().c_str());
+	std::printf("  drop events: %u at once, then %u per second\n", p.policy.event_burst,
+		    p.policy.event_rate);
 	bool any = false;
 	for (size_t r = 0; r < p.counters.size(); r++) {
 		if (!p.counters[r].packets)
 			continue;
 		if (!any)
-			std::printf("  %-8s %-24s %10s %12s\n", "verdict", "reason", "packets", "bytes");
+			std::printf("  %-8s %-24s %10s %12s %10s\n", "verdict", "reason", "packets",
+				    "bytes", "no event");
 		any = true;
-		std::printf("  %-8s %-24s %10llu %12llu\n", is_drop(r) ? "drop" : "pass",
+		std::printf("  %-8s %-24s %10llu %12llu %10llu\n", is_drop(r) ? "drop" : "pass",
 			    raguard_reason_names[r], (unsigned long long)p.counters[r].packets,
-			    (unsigned long long)p.counters[r].bytes);
+			    (unsigned long long)p.counters[r].bytes,
+			    (unsigned long long)p.counters[r].suppressed);
 	}
 	if (!any)
 		std::printf("  no RA or DHCPv6 server message seen yet\n");
@@ -192,11 +200,15 @@ int cmd_events(const Globals &g, const Args &a)
 	std::signal(SIGTERM, [](int) { stop_events = 1; });
 	const auto deadline = std::chrono::steady_clock::now() +
 			      std::chrono::seconds(a.timeout_s.value_or(0));
+	auto dev_name = [](uint32_t ifindex) -> std::string {
+		char name[IF_NAMESIZE] = "?";
+		if_indextoname(ifindex, name);
+		return name;
+	};
 	auto on_event = [&](const umigame_raguard_event &ev) {
 		if (only && ev.ifindex != *only)
 			return true;
-		char name[IF_NAMESIZE] = "?";
-		if_indextoname(ev.ifindex, name);
+		const std::string name = dev_name(ev.ifindex);
 		Ipv6Address src;
 		std::memcpy(src.bytes.data(), ev.src_addr, 16);
 		MacAddress mac;
@@ -211,7 +223,7 @@ int cmd_events(const Globals &g, const Args &a)
 			std::printf("%s\n", j.dump().c_str());
 		} else {
 			std::printf("%s %-8s drop %-24s from %s %s%s\n",
-				    format_time(ev.timestamp_ns).c_str(), name, reason,
+				    format_time(ev.timestamp_ns).c_str(), name.c_str(), reason,
 				    mac.str().c_str(), src.str().c_str(),
 				    ev.vlan ? (" vlan " + std::to_string(ev.vlan)).c_str() : "");
 		}
@@ -219,19 +231,66 @@ int cmd_events(const Globals &g, const Args &a)
 		seen++;
 		return !(a.count && seen >= *a.count);
 	};
+
+	// The drops the guard counted instead of sending (each port's event
+	// limit) or could not send (ring buffer full): read when we start,
+	// then every second and when we stop; what rose in between is printed
+	// after the events, so the output accounts for every drop.
+	RaGuardSuppressed last = guard.suppressed();
+	uint64_t last_lost = guard.events_lost();
+	auto report = [&] {
+		RaGuardSuppressed now = guard.suppressed();
+		for (const auto &d : suppressed_since(last, now)) {
+			if (only && d.ifindex != *only)
+				continue;
+			const std::string name = d.ifindex ? dev_name(d.ifindex) : "";
+			if (a.json_out) {
+				json reasons = json::object();
+				for (size_t r = 0; r < d.by_reason.size(); r++)
+					if (d.by_reason[r])
+						reasons[raguard_reason_names[r]] = d.by_reason[r];
+				json j = {{"suppressed", d.total}, {"reasons", reasons}};
+				if (d.ifindex) {
+					j["dev"] = name;
+					j["ifindex"] = d.ifindex;
+				}
+				std::printf("%s\n", j.dump().c_str());
+			} else {
+				std::printf("%s\n", format_suppressed(name, d).c_str());
+			}
+		}
+		last = std::move(now);
+		const uint64_t lost = guard.events_lost();
+		if (lost > last_lost) {
+			if (a.json_out)
+				std::printf("%s\n", json({{"lost", lost - last_lost}}).dump().c_str());
+			else
+				std::printf("%s\n", format_lost(lost - last_lost).c_str());
+		}
+		last_lost = lost;
+		std::fflush(stdout);
+	};
+
+	RaGuardEventReader reader(guard, on_event);
+	constexpr auto kReportEvery = std::chrono::seconds(1);
+	auto next_report = std::chrono::steady_clock::now() + kReportEvery;
 	while (!stop_events) {
 		int slice_ms = 200;
+		const auto now = std::chrono::steady_clock::now();
 		if (a.timeout_s) {
-			auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-				deadline - std::chrono::steady_clock::now());
+			auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
 			if (left.count() <= 0)
 				break;
 			slice_ms = int(std::min<long>(left.count(), slice_ms));
 		}
-		guard.watch_events(on_event, slice_ms);
-		if (a.count && seen >= *a.count)
-			break;
+		if (!reader.poll(slice_ms))
+			break; // --count reached
+		if (std::chrono::steady_clock::now() >= next_report) {
+			report();
+			next_report = std::chrono::steady_clock::now() + kReportEvery;
+		}
 	}
+	report();
 	return 0;
 }
 

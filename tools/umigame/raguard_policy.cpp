@@ -30,6 +30,17 @@ uint32_t RaGuardPolicy::map_flags() const
 	return f;
 }
 
+RaGuardEventLimit raguard_event_limit(uint32_t burst, uint32_t rate, uint32_t hz)
+{
+	RaGuardEventLimit l;
+	if (rate == 0 || hz == 0)
+		return l; // unlimited (the program's reading of 0/0)
+	const uint64_t per_second = uint64_t(hz) << UMIGAME_RAG_EVENT_SHIFT;
+	l.interval = (per_second + rate - 1) / rate;
+	l.window = uint64_t(burst) * l.interval;
+	return l;
+}
+
 namespace {
 
 // RFC 4861 §6.1.2: hosts accept RAs only from link-local sources, so a
@@ -116,6 +127,22 @@ RaGuardPolicy parse(const toml::table &doc, const std::string &file)
 	p.allow_other_config = t.boolean("allow-other-config", true);
 	p.block_all = t.boolean("block-all", false);
 	p.drop_invalid = t.boolean("drop-invalid", false);
+
+	// Drop events sent per port (the rest are counted, not sent).
+	auto bounded = [&](const char *key, int64_t min, int64_t max, uint32_t fallback) {
+		auto v = t.integer(key);
+		if (!v)
+			return fallback;
+		if (v->value < min || v->value > max)
+			throw ConfigError(v->where, std::string(key) + " must be between " +
+							    std::to_string(min) + " and " +
+							    std::to_string(max));
+		return uint32_t(v->value);
+	};
+	p.event_burst = bounded("event-burst", 0, UMIGAME_RAG_EVENT_BURST_MAX,
+				UMIGAME_RAG_EVENT_BURST_DEFAULT);
+	p.event_rate = bounded("event-rate", 1, UMIGAME_RAG_EVENT_RATE_MAX,
+			       UMIGAME_RAG_EVENT_RATE_DEFAULT);
 
 	for (const auto &v : t.string_array("dhcpv6-servers")) {
 		check_room(p.dhcpv6_servers.size(), UMIGAME_RAGUARD_MAX_DHCP_SERVERS, v.where,

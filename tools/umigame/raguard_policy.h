@@ -27,9 +27,22 @@ struct RaGuardPolicy {
 	bool block_all = false;
 	bool drop_invalid = false;
 	std::vector<Ipv6Address> dhcpv6_servers;
+	// Drop events per port: a burst, then a sustained rate per second.
+	// The drops beyond it are counted (suppressed), not sent.
+	uint32_t event_burst = UMIGAME_RAG_EVENT_BURST_DEFAULT;
+	uint32_t event_rate = UMIGAME_RAG_EVENT_RATE_DEFAULT;
 
 	uint32_t map_flags() const;
 };
+
+// The event limit in the units bpf/raguard.bpf.c compares
+// (UMIGAME_RAG_EVENT_SHIFT fractions of a jiffy), for a kernel ticking hz
+// times a second. The interval is rounded up: the rate is never exceeded.
+struct RaGuardEventLimit {
+	uint64_t interval = 0;
+	uint64_t window = 0;
+};
+RaGuardEventLimit raguard_event_limit(uint32_t burst, uint32_t rate, uint32_t hz);
 
 // Read and validate a policy file. Throws ConfigError naming file:line.
 RaGuardPolicy load_raguard_policy(const std::string &file);

@@ -109,6 +109,12 @@ TEST(RaGuardPolicy, ErrorsNameFileAndLine)
 		{"[raguard]\nallow-managed = false\n", "policy.toml:1:1: no trusted router"},
 		{"[raguard]\n[[raguard.router]]\nmac = \"02:00:00:00:00:01\"\n",
 		 "policy.toml:2:1: [[raguard.router]] needs an 'address'"},
+		{"[raguard]\nrouters = [\"fe80::1\"]\nevent-burst = 100001\n",
+		 "policy.toml:3:15: event-burst must be between 0 and 100000"},
+		{"[raguard]\nrouters = [\"fe80::1\"]\nevent-rate = 0\n",
+		 "policy.toml:3:14: event-rate must be between 1 and 1000000"},
+		{"[raguard]\nrouters = [\"fe80::1\"]\nevent-rate = \"10/s\"\n",
+		 "policy.toml:3:14: 'raguard.event-rate' must be"},
 		{"[ragaurd]\n", "policy.toml:1:1: missing [raguard] section"},
 		{"[raguard]\nrouters = [\"fe80::1\"\n", "policy.toml:2:"},
 	};
@@ -116,4 +122,34 @@ TEST(RaGuardPolicy, ErrorsNameFileAndLine)
 		auto msg = error_of(c.text);
 		EXPECT_EQ(msg.rfind(c.error, 0), 0u) << "text:\n" << c.text << "\ngot: " << msg;
 	}
+}
+
+TEST(RaGuardPolicy, EventLimit)
+{
+	auto p = parse_raguard_policy("[raguard]\nrouters = [\"fe80::1\"]\n", "p");
+	EXPECT_EQ(p.event_burst, uint32_t(UMIGAME_RAG_EVENT_BURST_DEFAULT));
+	EXPECT_EQ(p.event_rate, uint32_t(UMIGAME_RAG_EVENT_RATE_DEFAULT));
+	p = parse_raguard_policy(
+		"[raguard]\nrouters = [\"fe80::1\"]\nevent-burst = 0\nevent-rate = 1000000\n", "p");
+	EXPECT_EQ(p.event_burst, 0u);
+	EXPECT_EQ(p.event_rate, 1000000u);
+}
+
+// The program counts time in 2^-20 jiffies: at HZ 250, one event a tenth of
+// a second is 25 jiffies; a rate that does not divide evenly rounds the
+// interval up, so the rate is never exceeded.
+TEST(RaGuardPolicy, EventLimitUnits)
+{
+	const uint64_t jiffy = 1ULL << UMIGAME_RAG_EVENT_SHIFT;
+	auto l = raguard_event_limit(50, 10, 250);
+	EXPECT_EQ(l.interval, 25 * jiffy);
+	EXPECT_EQ(l.window, 50 * 25 * jiffy);
+	l = raguard_event_limit(1, 3, 1000);
+	EXPECT_EQ(l.interval, (1000 * jiffy + 2) / 3);
+	EXPECT_GE(l.interval * 3, 1000 * jiffy);
+	l = raguard_event_limit(0, 10, 100);
+	EXPECT_EQ(l.window, 0u) << "no event at all";
+	EXPECT_GT(l.interval, 0u);
+	EXPECT_EQ(raguard_event_limit(1000000, 1000000, 1000).window,
+		  1000000ULL * ((1000 * jiffy + 999999) / 1000000));
 }

@@ -403,6 +403,46 @@ TEST_F(RaGuardTestRun, PolicyFlipsUnderLoadNeverMix)
 	EXPECT_GT(untrusted, 0u) << "the flips never overlapped a run: the test proved nothing";
 }
 
+// RFC 6105 §3: trust by address, by MAC, or by both. On a port with a single
+// trusted router the program decides inline, without the loop over the
+// list; these are the cases that path must get right (the table above uses a
+// port with several routers, which takes the loop).
+TEST_F(RaGuardTestRun, SingleRouterPolicies)
+{
+	struct One {
+		const char *policy;
+		const char *src;
+		const char *mac;
+		int action;
+		int reason;
+	} cases[] = {
+		{"routers = [\"fe80::1\"]", "fe80::1", "02:00:00:00:00:44", XDP_PASS,
+		 UMIGAME_RAG_RA_TRUSTED},
+		{"routers = [\"fe80::1\"]", "fe80::bad", "02:00:00:00:00:01", XDP_DROP,
+		 UMIGAME_RAG_RA_UNTRUSTED_SOURCE},
+		{"router-macs = [\"02:00:00:00:00:03\"]", "fe80::77", "02:00:00:00:00:03", XDP_PASS,
+		 UMIGAME_RAG_RA_TRUSTED},
+		{"router-macs = [\"02:00:00:00:00:03\"]", "fe80::77", "02:00:00:00:00:04", XDP_DROP,
+		 UMIGAME_RAG_RA_UNTRUSTED_SOURCE},
+		{"[[raguard.router]]\naddress = \"fe80::2\"\nmac = \"02:00:00:00:00:02\"", "fe80::2",
+		 "02:00:00:00:00:02", XDP_PASS, UMIGAME_RAG_RA_TRUSTED},
+		// The right address from another MAC is a spoof (RFC 6105 §4.1) …
+		{"[[raguard.router]]\naddress = \"fe80::2\"\nmac = \"02:00:00:00:00:02\"", "fe80::2",
+		 "02:00:00:00:00:66", XDP_DROP, UMIGAME_RAG_RA_UNTRUSTED_SOURCE},
+		// … and the right MAC does not vouch for another address.
+		{"[[raguard.router]]\naddress = \"fe80::2\"\nmac = \"02:00:00:00:00:02\"", "fe80::3",
+		 "02:00:00:00:00:02", XDP_DROP, UMIGAME_RAG_RA_UNTRUSTED_SOURCE},
+	};
+	for (const auto &c : cases) {
+		SCOPED_TRACE(std::string(c.policy) + " / " + c.src + " from " + c.mac);
+		guard_->set_policy(kLo, parse_raguard_policy(std::string("[raguard]\n") + c.policy + "\n",
+							     "p"));
+		Outcome o = run(ra(router_advert(), c.src, c.mac).serialize());
+		EXPECT_EQ(o.action, c.action);
+		EXPECT_EQ(o.reason, c.reason);
+	}
+}
+
 // Drop events are limited per port (event-burst at once, event-rate per
 // second after that; the generic cell rate algorithm on jiffies), and every
 // drop is still accounted for: sent as an event, lost (ring buffer full) or

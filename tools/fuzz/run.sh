@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build every libFuzzer target with clang (ASan + UBSan) and run each for a
-# short, fixed time. `make check` runs this; longer runs: FUZZ_SECONDS=600.
+# short, fixed time. `make check` runs this; longer runs: FUZZ_SECONDS=600;
+# some targets only: run.sh dhcp6_message ra_solicit.
 # Prints one TAP point per target.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -41,6 +42,8 @@ declare -A extra=(
 	[ike_engine]="-I$top/userspace/iked/include -I$top/userspace/ike/include -I$top/userspace/ikecrypto/include $(pkg-config --cflags --libs libcrypto)"
 )
 targets=(raguard_policy sa_netlink dhcp6_message ra_solicit dhcp6_server xfrm_event ike_message ike_engine mld_message)
+# `run.sh dhcp6_message ...` runs only the targets named.
+[ $# -eq 0 ] || targets=("$@")
 tap_plan ${#targets[@]}
 for t in "${targets[@]}"; do
 	bin=$out/${t}_fuzz

@@ -36,6 +36,10 @@
 
 #include "umigame/raguard.h"
 #include "raguard_maps.h"
+#include "hdr_walk.h"
+
+_Static_assert(UMIGAME_WALK_MAX_EXT_HDRS == UMIGAME_RAGUARD_MAX_EXT_HDRS,
+	       "the guard documents the shared walk's bound");
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -69,10 +73,6 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } rag_events_lost SEC(".maps");
 
-#define ETH_P_8021Q_BE  bpf_htons(0x8100)
-#define ETH_P_8021AD_BE bpf_htons(0x88A8)
-#define ETH_P_IPV6_BE   bpf_htons(ETH_P_IPV6)
-
 #define ND_ROUTER_SOLICIT 133
 #define ND_ROUTER_ADVERT  134
 #define ND_REDIRECT       137
@@ -89,22 +89,6 @@ struct {
 #define DHCP6_REPLY       7
 #define DHCP6_RECONFIGURE 10
 #define DHCP6_RELAY_REPL  13
-
-/* Offsets past this are not trusted by the verifier's range tracking; no
- * Ethernet frame we judge is longer. */
-#define MAX_PARSE_OFFSET 4096
-
-struct vlan_hdr {
-	__be16 tci;
-	__be16 encap_proto;
-};
-
-struct frag_hdr {
-	__u8 nexthdr;
-	__u8 reserved;
-	__be16 frag_off; /* offset in 8-octet units << 3 | M */
-	__be32 identification;
-};
 
 struct ra_hdr {
 	__u8 type;
@@ -127,23 +111,6 @@ struct nd_opt_prefix {
 	__be32 reserved;
 	__u8 prefix[16];
 };
-
-/* The one way this program reads the packet at a computed offset: the bound
- * on off keeps the verifier's range tracking, the end check keeps us honest. */
-static __always_inline void *pkt_ptr(void *data, void *data_end, __u64 off, __u32 size)
-{
-	void *p;
-
-	if (off > MAX_PARSE_OFFSET)
-		return NULL;
-	p = data + off;
-	/* Opaque from here on: otherwise clang may recompute data + off for
-	 * the caller's access, a pointer the verifier has not range-checked. */
-	asm volatile("" : "+r"(p));
-	if (p + size > data_end)
-		return NULL;
-	return p;
-}
 
 /*
  * Hide from the verifier what it knows about v: the two xors with any value
@@ -532,17 +499,6 @@ __attribute__((noinline)) int umigame_rag_judge_dhcp6(struct xdp_md *ctx,
 #define JUDGE_RA     (-2) /* an RA: judge against the port's policy */
 #define JUDGE_DHCP6  (-3) /* a DHCPv6 server message: judge its source */
 
-/* Headers in the RFC 6564 uniform format (next header, length in 8-octet
- * units after the first 8): hop-by-hop, routing, destination options,
- * Mobility, HIP, Shim6 and the RFC 3692 experimental values. */
-static __always_inline int is_uniform_ext(__u8 nh)
-{
-	if (nh < 64)
-		return (((1ULL << IPPROTO_HOPOPTS) | (1ULL << IPPROTO_ROUTING) |
-			 (1ULL << IPPROTO_DSTOPTS)) >> nh) & 1;
-	return nh == IPPROTO_MH || nh == 139 || nh == 140 || nh == 253 || nh == 254;
-}
-
 /* Whether a packet whose IPv6 header is followed by nh may be an RA, a
  * DHCPv6 server message or something hiding one: ICMPv6, UDP and every
  * header the walk steps over. */
@@ -569,7 +525,6 @@ static __always_inline int classify(void *data, void *data_end, struct walk *w)
 	__u8 *byte;
 	__u64 off;
 	__u8 nh;
-	int i;
 
 	if (data + sizeof(struct ethhdr) > data_end)
 		return UMIGAME_RAG_MALFORMED;
@@ -578,20 +533,8 @@ static __always_inline int classify(void *data, void *data_end, struct walk *w)
 
 	/* 802.1Q and 802.1ad (QinQ): up to two tags. */
 	if (proto != ETH_P_IPV6_BE) {
-#pragma unroll
-		for (i = 0; i < 2; i++) {
-			struct vlan_hdr *vh;
-
-			if (proto != ETH_P_8021Q_BE && proto != ETH_P_8021AD_BE)
-				break;
-			vh = pkt_ptr(data, data_end, off, sizeof(*vh));
-			if (!vh)
-				return UMIGAME_RAG_MALFORMED;
-			if (i == 0)
-				w->vlan = bpf_ntohs(vh->tci) & 0x0fff;
-			proto = vh->encap_proto;
-			off += sizeof(*vh);
-		}
+		if (walk_vlans(data, data_end, &off, &proto, &w->vlan))
+			return UMIGAME_RAG_MALFORMED;
 		if (proto != ETH_P_IPV6_BE)
 			return NOT_JUDGED; /* IPv4, ARP, …: uncounted */
 	}
@@ -605,42 +548,20 @@ static __always_inline int classify(void *data, void *data_end, struct walk *w)
 		return NOT_JUDGED;
 	off += sizeof(*ip6);
 
-	/* Unrolled: Linux 6.1's CFG check refuses a loop whose back-edge clang
-	 * lays out as a fall-through ("back-edge from insn …"). */
-#pragma unroll
-	for (i = 0; i < UMIGAME_RAGUARD_MAX_EXT_HDRS; i++) {
-		__u8 *eh;
-
-		if (is_uniform_ext(nh) || nh == IPPROTO_AH) {
-			eh = pkt_ptr(data, data_end, off, 2);
-			if (!eh)
-				return w->fragment ? UMIGAME_RAG_INCOMPLETE_CHAIN :
-						     UMIGAME_RAG_MALFORMED;
-			/* AH (RFC 4302 §2.2) counts 4-octet units, minus 2. */
-			off += nh == IPPROTO_AH ? ((__u64)eh[1] + 2) * 4 : ((__u64)eh[1] + 1) * 8;
-			nh = eh[0];
-			continue;
-		}
-		if (nh == IPPROTO_FRAGMENT) {
-			struct frag_hdr *fh = pkt_ptr(data, data_end, off, sizeof(*fh));
-
-			if (!fh || w->fragment)
-				return UMIGAME_RAG_MALFORMED; /* truncated, or two */
-			/* RFC 7113 §3: a non-first fragment cannot be judged
-			 * and is harmless once its first fragment is dropped. */
-			if (bpf_ntohs(fh->frag_off) & ~7U)
-				return UMIGAME_RAG_NONFIRST_FRAGMENT;
-			w->fragment = 1;
-			off += sizeof(*fh);
-			nh = fh->nexthdr;
-			continue;
-		}
+	switch (walk_ipv6_ext(data, data_end, &off, &nh, &w->fragment)) {
+	case WALK_UPPER:
 		break;
-	}
-	if (is_uniform_ext(nh) || nh == IPPROTO_AH || nh == IPPROTO_FRAGMENT)
+	case WALK_TRUNCATED:
+		return w->fragment ? UMIGAME_RAG_INCOMPLETE_CHAIN : UMIGAME_RAG_MALFORMED;
+	case WALK_NONFIRST:
+		/* RFC 7113 §3: a non-first fragment cannot be judged and is
+		 * harmless once its first fragment is dropped. */
+		return UMIGAME_RAG_NONFIRST_FRAGMENT;
+	case WALK_TOO_LONG:
 		return UMIGAME_RAG_CHAIN_TOO_LONG;
-	if (off > MAX_PARSE_OFFSET)
+	default: /* a truncated or second fragment header; past the bound */
 		return UMIGAME_RAG_MALFORMED;
+	}
 	w->upper_off = off;
 
 	if (nh == IPPROTO_ICMPV6) {

@@ -28,5 +28,7 @@ int sa(const Globals &globals, std::vector<std::string> args);
 int dhcp6(const Globals &globals, std::vector<std::string> args);
 // umigame-iked's control socket: show, sas, up, down, rekey, reload.
 int ike(const Globals &globals, std::vector<std::string> args);
+// umigame-mldproxy's control socket: show, reload.
+int mld(const Globals &globals, std::vector<std::string> args);
 
 } // namespace umigame::cli

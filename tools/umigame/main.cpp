@@ -10,6 +10,7 @@
 //   umigame esp stats [--json]
 //   umigame dhcp6 show [--json] | reload   [--socket PATH]
 //   umigame ike show|sas [--json] | up|down NAME | rekey NAME [CHILD] | reload
+//   umigame mld show [--json] | reload   [--socket PATH]
 //   umigame sa add src ADDR dst ADDR spi SPI ... | del ID | flush | show [ID] [--json]
 #include <cstdio>
 #include <cstring>
@@ -59,7 +60,9 @@ void usage(FILE *out)
 		   "                         umigame-iked's connections, IKE SAs and CHILD_SAs\n"
 		   "  ike up|down NAME, ike rekey NAME [CHILD], ike reload\n"
 		   "                         start, delete or rekey a connection's SAs; re-read the file\n"
-		   "See docs/raguard.md, docs/esp.md, docs/dhcp6.md and docs/ike.md.\n",
+		   "  mld show [--json] | mld reload [--socket PATH]\n"
+		   "                         umigame-mldproxy's interfaces, groups and forwarding entries\n"
+		   "See docs/raguard.md, docs/esp.md, docs/dhcp6.md, docs/ike.md and docs/mldproxy.md.\n",
 		   out);
 }
 
@@ -108,6 +111,8 @@ int main(int argc, char **argv)
 			return umigame::cli::dhcp6(globals, args);
 		if (cmd == "ike")
 			return umigame::cli::ike(globals, args);
+		if (cmd == "mld")
+			return umigame::cli::mld(globals, args);
 		if (cmd == "help") {
 			usage(stdout);
 			return 0;

@@ -61,6 +61,25 @@ Engine::Engine(EngineConfig config, Output &out, std::function<uint32_t(uint32_t
 	}
 }
 
+bool Engine::reconfigure(const EngineConfig &config)
+{
+	if (config.upstream.ifindex != config_.upstream.ifindex || config.downstream.size() != downstream_.size())
+		return false;
+	for (size_t i = 0; i < downstream_.size(); i++)
+		if (config.downstream[i].ifindex != downstream_[i].config.ifindex)
+			return false;
+	config_ = config;
+	for (size_t i = 0; i < downstream_.size(); i++) {
+		auto &d = downstream_[i];
+		d.config = config.downstream[i];
+		if (d.is_querier) {
+			d.robustness = d.config.robustness;
+			d.query_interval = d.config.query_interval;
+		}
+	}
+	return true;
+}
+
 Engine::Downstream *Engine::downstream(uint32_t ifindex)
 {
 	for (auto &d : downstream_)
@@ -854,12 +873,14 @@ nlohmann::json membership_json(const Membership &m)
 
 } // namespace
 
-nlohmann::json Engine::show(TimePoint now) const
+nlohmann::json Engine::show(TimePoint now, size_t max_groups) const
 {
 	nlohmann::json downstream = nlohmann::json::array();
 	for (const auto &d : downstream_) {
 		nlohmann::json groups = nlohmann::json::array();
 		for (const auto &[g, gs] : d.groups) {
+			if (groups.size() >= max_groups)
+				break;
 			nlohmann::json sources = nlohmann::json::array();
 			for (const auto &[s, t] : gs.sources)
 				sources.push_back({{"address", s.str()}, {"timer_ms", ms_left(t, now)}});
@@ -886,6 +907,8 @@ nlohmann::json Engine::show(TimePoint now) const
 	}
 	nlohmann::json merged_groups = nlohmann::json::array();
 	for (const auto &[g, m] : merged(now)) {
+		if (merged_groups.size() >= max_groups)
+			break;
 		auto j = membership_json(m);
 		j["group"] = g.str();
 		merged_groups.push_back(j);

@@ -88,6 +88,9 @@ public:
 	// `random(n)` returns a number in [0, n] (ms); tests inject their own.
 	Engine(EngineConfig config, Output &out, std::function<uint32_t(uint32_t)> random);
 
+	// New parameters for the same interfaces (a reload): state is kept.
+	// False, and nothing changed, when the interfaces differ.
+	bool reconfigure(const EngineConfig &config);
 	// Startup queries on every downstream (§7.6: Startup Query Count at
 	// Startup Query Interval).
 	void start(TimePoint now);
@@ -117,7 +120,9 @@ public:
 	const Counters *counters(uint32_t ifindex) const;
 	size_t group_count(uint32_t ifindex) const;
 
-	nlohmann::json show(TimePoint now) const;
+	// At most `max_groups` groups per interface are listed (group_count
+	// says how many there are), so the answer stays bounded.
+	nlohmann::json show(TimePoint now, size_t max_groups = 1000) const;
 
 private:
 	struct GroupState {

@@ -1,0 +1,170 @@
+#!/usr/bin/python3
+"""Helpers for selftests/vm/mld_proxy.sh, one long-lived process per network
+namespace (a Python start costs about a second under TCG).
+
+  mld_lab.py listen DIR IFNAME PORT NAME/MODE/GROUP[/SOURCE,...] ...
+      One socket per receiver NAME, joined as MODE says: asm
+      (IPV6_JOIN_GROUP), ssm (MCAST_JOIN_SOURCE_GROUP per source), block
+      (MCAST_JOIN_GROUP, then MCAST_BLOCK_SOURCE per source). Each datagram
+      goes to DIR/NAME.log as "SEQ SOURCE GROUP". An AF_PACKET socket on
+      IFNAME logs every UDP datagram to PORT seen on the wire to
+      DIR/wire.log ("SEQ SOURCE GROUP TIME"), and every MLDv2 Report as
+      "REPORT TIME TYPE GROUP SOURCES" lines. DIR/NAME.leave appearing makes
+      NAME close its socket (the kernel then reports the leave);
+      DIR/NAME.leftat gets the time.
+  mld_lab.py send DIR IFNAME PORT INTERVAL_MS SOURCE,... GROUP,...
+      Every INTERVAL_MS, one datagram from each SOURCE to each GROUP
+      (hop limit 8), payload "SEQ"; DIR/seq holds the last round sent.
+      DIR/query appearing sends an MLDv2 General Query (hop limit 1,
+      Router Alert, link-local source, Max Resp Code 1000) on IFNAME.
+"""
+import os
+import select
+import socket
+import struct
+import sys
+import time
+
+MCAST_JOIN_GROUP = 42
+MCAST_BLOCK_SOURCE = 43
+MCAST_JOIN_SOURCE_GROUP = 46
+IPV6_HOPOPTS = 54
+ETH_P_IPV6 = 0x86DD
+
+
+def sockaddr(addr):
+    raw = struct.pack("=HHI16sI", socket.AF_INET6, 0, 0, socket.inet_pton(socket.AF_INET6, addr), 0)
+    return raw + b"\0" * (128 - len(raw))
+
+
+def group_req(ifindex, group):
+    return struct.pack("=I4x", ifindex) + sockaddr(group)
+
+
+def group_source_req(ifindex, group, source):
+    return struct.pack("=I4x", ifindex) + sockaddr(group) + sockaddr(source)
+
+
+def listen(d, ifname, port, specs):
+    ifindex = socket.if_nametoindex(ifname)
+    receivers = {}
+    for spec in specs:
+        name, mode, group, *rest = spec.split("/")
+        sources = rest[0].split(",") if rest and rest[0] else []
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((group, port, 0, ifindex))
+        if mode == "asm":
+            mreq = socket.inet_pton(socket.AF_INET6, group) + struct.pack("=I", ifindex)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+        elif mode == "ssm":
+            for src in sources:
+                s.setsockopt(socket.IPPROTO_IPV6, MCAST_JOIN_SOURCE_GROUP, group_source_req(ifindex, group, src))
+        elif mode == "block":
+            s.setsockopt(socket.IPPROTO_IPV6, MCAST_JOIN_GROUP, group_req(ifindex, group))
+            for src in sources:
+                s.setsockopt(socket.IPPROTO_IPV6, MCAST_BLOCK_SOURCE, group_source_req(ifindex, group, src))
+        receivers[name] = (s, open(os.path.join(d, name + ".log"), "a", buffering=1), group)
+    wire = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IPV6))
+    wire.bind((ifname, ETH_P_IPV6))
+    wire_log = open(os.path.join(d, "wire.log"), "a", buffering=1)
+    open(os.path.join(d, "ready"), "w").close()
+    while True:
+        socks = [r[0] for r in receivers.values()] + [wire]
+        ready, _, _ = select.select(socks, [], [], 0.05)
+        for name in list(receivers):
+            if os.path.exists(os.path.join(d, name + ".leave")):
+                receivers[name][0].close()
+                with open(os.path.join(d, name + ".leftat"), "w") as f:
+                    f.write("%.6f\n" % time.time())
+                del receivers[name]
+        for s in ready:
+            if s is wire:
+                frame = wire.recv(65536)
+                log_frame(frame, port, wire_log)
+                continue
+            for name, (rs, log, group) in receivers.items():
+                if rs is s:
+                    data, addr = s.recvfrom(2048)
+                    log.write("%s %s %s\n" % (data.decode(errors="replace"), addr[0], group))
+
+
+def log_frame(frame, port, log):
+    """UDP to PORT and MLDv2 Reports, from an Ethernet frame."""
+    ip = frame[14:]
+    if len(ip) < 40:
+        return
+    nxt = ip[6]
+    src = socket.inet_ntop(socket.AF_INET6, ip[8:24])
+    dst = socket.inet_ntop(socket.AF_INET6, ip[24:40])
+    off = 40
+    if nxt == 0 and len(ip) >= off + 8:  # hop-by-hop
+        nxt = ip[off]
+        off += (ip[off + 1] + 1) * 8
+    now = time.time()
+    if nxt == 17 and len(ip) >= off + 8:
+        dport = struct.unpack("!H", ip[off + 2:off + 4])[0]
+        if dport == port:
+            log.write("%s %s %s %.6f\n" % (ip[off + 8:].decode(errors="replace"), src, dst, now))
+    elif nxt == 58 and len(ip) > off and ip[off] == 143 and len(ip) >= off + 8:
+        count = struct.unpack("!H", ip[off + 6:off + 8])[0]
+        at = off + 8
+        for _ in range(count):
+            if len(ip) < at + 20:
+                return
+            rtype, aux, n = ip[at], ip[at + 1], struct.unpack("!H", ip[at + 2:at + 4])[0]
+            group = socket.inet_ntop(socket.AF_INET6, ip[at + 4:at + 20])
+            srcs = [socket.inet_ntop(socket.AF_INET6, ip[at + 20 + 16 * i:at + 36 + 16 * i]) for i in range(n)]
+            log.write("REPORT %.6f %d %s %s\n" % (now, rtype, group, ",".join(sorted(srcs)) or "-"))
+            at += 20 + 16 * n + 4 * aux
+
+
+def general_query(ifname):
+    ifindex = socket.if_nametoindex(ifname)
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 1)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)
+    s.setsockopt(socket.IPPROTO_IPV6, IPV6_HOPOPTS, bytes([0, 0, 5, 2, 0, 0, 1, 0]))
+    # RFC 3810 §5.1: Max Resp Code 1000 ms, group ::, QRV 2, QQIC 125.
+    q = struct.pack("!BBHHH16sBBH", 130, 0, 0, 1000, 0, bytes(16), 2, 125, 0)
+    s.sendto(q, ("ff02::1", 0, 0, ifindex))
+    s.close()
+
+
+def send(d, ifname, port, interval_ms, sources, groups):
+    ifindex = socket.if_nametoindex(ifname)
+    socks = []
+    for src in sources:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.bind((src, 0))
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 8)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+        socks.append(s)
+    seq = 0
+    next_at = time.monotonic()
+    while True:
+        seq += 1
+        for s in socks:
+            for g in groups:
+                s.sendto(str(seq).encode(), (g, port, 0, ifindex))
+        with open(os.path.join(d, "seq.tmp"), "w") as f:
+            f.write("%d\n" % seq)
+        os.replace(os.path.join(d, "seq.tmp"), os.path.join(d, "seq"))
+        q = os.path.join(d, "query")
+        if os.path.exists(q):
+            os.unlink(q)
+            general_query(ifname)
+        next_at += interval_ms / 1000.0
+        time.sleep(max(0, next_at - time.monotonic()))
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1]
+    if cmd == "listen":
+        listen(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5:])
+    elif cmd == "send":
+        send(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6].split(","),
+             sys.argv[7].split(","))
+    else:
+        sys.exit("usage: see the docstring")

@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# KTAP test, run INSIDE the VM guest (selftests/vm/run.sh mld_proxy.sh; the
+# host kernel has no ip6mr): umigame-mldproxy between a source upstream and
+# three downstream links, receivers joining with real sockets (RFC 3678
+# API: IPV6_JOIN_GROUP, MCAST_JOIN_SOURCE_GROUP, MCAST_BLOCK_SOURCE).
+#
+#   ns src: S1 2001:db8:1::10, S2 ::11          ns px: umigame-mldproxy
+#   s0 2001:db8:1::2/64 ------------------------ u0 (upstream)
+#                                                d1 ---------- ns r1: e0
+#                                                                A: SSM (S1, G1)
+#                                                                B: ASM G2, BLOCK S2
+#                                                d2 ---------- ns r2: e0
+#                                                                C: ASM G2
+#                                                                D: SSM (S2, G1)
+#                                                d3 ---------- ns r3: e0 (no listener)
+#
+# G1 = ff3e::1:1 (SSM range), G2 = ff0e::2:2. The source sends (S1|S2, G1|G2)
+# every 10 ms, each datagram numbered. Each link's wire is watched with an
+# AF_PACKET socket, so what the proxy forwards is checked packet by packet,
+# not only what the receivers' kernels let through.
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=../lib/netns.sh
+source "$repo/selftests/lib/netns.sh"
+proxy_bin=${MLDPROXY_BIN:-$repo/build/release/userspace/mldproxy/umigame-mldproxy}
+cli=${UMIGAME_CLI:-$repo/build/release/tools/umigame/umigame}
+lab=(/usr/bin/python3 "$here/mld_lab.py")
+
+plan=16
+tap_plan $plan
+if [ "${UMIGAME_VM:-}" != 1 ] || [ "$EUID" -ne 0 ] || [ ! -x "$proxy_bin" ] || [ ! -x "$cli" ]; then
+	for _ in $(seq $plan); do tap_skip "mld_proxy" "needs the 6.1 guest (selftests/vm/run.sh) and a release build"; done
+	tap_finish
+fi
+
+S1=2001:db8:1::10 S2=2001:db8:1::11 G1=ff3e::1:1 G2=ff0e::2:2 PORT=5000
+LLQT_MS=1000 # last_listener_query_interval_ms 500 x LLQC 2 (RFC 3810 §9.14)
+
+for n in src px r1 r2 r3; do
+	ns_create $n >/dev/null
+	ns_sysctl $n net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
+done
+veth_pair src s0 px u0
+veth_pair px d1 r1 e0
+veth_pair px d2 r2 e0
+veth_pair px d3 r3 e0
+ns_exec src ip -6 addr add 2001:db8:1::2/64 dev s0
+ns_exec src ip -6 addr add $S1/64 dev s0
+ns_exec src ip -6 addr add $S2/64 dev s0
+ns_exec px ip -6 addr add 2001:db8:1::1/64 dev u0
+ns_sysctl px net.ipv6.conf.all.forwarding=1
+for n in px:u0 px:d1 px:d2 px:d3 r1:e0 r2:e0 r3:e0 src:s0; do
+	wait_for 10 "link-local on $n" link_local_ready "${n%:*}" "${n#*:}" || umi_die "no link-local on $n"
+done
+
+sock=$(umi_tmp mld.sock)
+conf=$(umi_tmp mldproxy.toml)
+cat >"$conf" <<EOT
+[daemon]
+control_socket = "$sock"
+[upstream]
+interface = "u0"
+[[downstream]]
+interface = "d1"
+last_listener_query_interval_ms = 500
+[[downstream]]
+interface = "d2"
+last_listener_query_interval_ms = 500
+[[downstream]]
+interface = "d3"
+last_listener_query_interval_ms = 500
+EOT
+show() { ns_nsenter px "$cli" mld show --json --socket "$sock"; }
+bg_start px proxy "$proxy_bin" -v -c "$conf"
+if wait_for 20 "the proxy answers, querier on its three links" \
+	json_holds '[.downstream[] | select(.querier)] | length == 3' show; then
+	tap_ok "umigame-mldproxy starts: MRT6_INIT, three MIFs, querier on each downstream (RFC 3810 §7.6.2)"
+else
+	tap_fail "proxy starts" "$(tail -20 "$(bg_log proxy)")"
+	for _ in $(seq $((plan - 1))); do tap_skip "mld_proxy" "the proxy did not start"; done
+	tap_finish
+fi
+
+for n in src r1 r2 r3; do mkdir -p "$(umi_tmp $n)"; done
+bg_start src sender "${lab[@]}" send "$(umi_tmp src)" s0 $PORT 10 $S1,$S2 $G1,$G2
+bg_start src srcwire "${lab[@]}" listen "$(umi_tmp src)" s0 $PORT
+bg_start r1 lab1 "${lab[@]}" listen "$(umi_tmp r1)" e0 $PORT "A/ssm/$G1/$S1" "B/block/$G2/$S2"
+bg_start r2 lab2 "${lab[@]}" listen "$(umi_tmp r2)" e0 $PORT "C/asm/$G2" "D/ssm/$G1/$S2"
+bg_start r3 lab3 "${lab[@]}" listen "$(umi_tmp r3)" e0 $PORT
+for n in src:srcwire r1:lab1 r2:lab2 r3:lab3; do
+	wait_for 30 "helper in ${n%:*} ready" test -e "$(umi_tmp "${n%:*}")/ready" ||
+		umi_die "helper in ${n%:*} did not start: $(tail -5 "$(bg_log "${n#*:}")")"
+done
+
+# RFC 3810 §7.4: the receivers' reports give d1 INCLUDE{S1} for G1 and
+# EXCLUDE(X={}, Y={S2}) for G2; d2 EXCLUDE({}) for G2 and INCLUDE{S2} for G1.
+state_filter='
+  def grp(i; g): .downstream[i].groups[] | select(.group == g);
+  (grp(0; "'$G1'") | .mode == "include" and ([.sources[].address] == ["'$S1'"])) and
+  (grp(0; "'$G2'") | .mode == "exclude" and ([.sources[] | select(.timer_ms == 0) | .address] == ["'$S2'"])) and
+  (grp(1; "'$G2'") | .mode == "exclude" and (.sources | length == 0)) and
+  (grp(1; "'$G1'") | .mode == "include" and ([.sources[].address] == ["'$S2'"])) and
+  (.downstream[2].group_count == 0)'
+if wait_for 20 "the joins reach the proxy" json_holds "$state_filter" show; then
+	tap_ok "each downstream's state follows its listeners' filters (RFC 3810 §7.4.1, §7.4.2)"
+else
+	tap_fail "downstream state" "$(show | jq -c '.downstream[] | {interface, groups}')"
+fi
+# RFC 4605 §4.1: G1 INCLUDE{S1,S2}; G2 EXCLUDE({S2} ∩ {}) = EXCLUDE({}).
+merged_filter='.upstream.groups | map({(.group): [.mode, .sources]}) | add ==
+  {"'$G1'": ["include", ["'$S1'", "'$S2'"]], "'$G2'": ["exclude", []]}'
+if json_holds "$merged_filter" show; then
+	tap_ok "the upstream membership is the RFC 4605 §4.1 merge"
+else
+	tap_fail "merged state" "$(show | jq -c .upstream.groups)"
+fi
+
+# The answer to a General Query upstream, record by record (RFC 3810 §6.2:
+# one current-state record per group, IS_IN with the sources / IS_EX).
+qt=$EPOCHREALTIME
+touch "$(umi_tmp src)/query"
+answer() {
+	awk -v t="$qt" '$1 == "REPORT" && $2 > t && ($4 == "'$G1'" || $4 == "'$G2'") { print $3, $4, $5 }' \
+		"$(umi_tmp src)/wire.log" | sort -u
+}
+expected_answer=$(printf '1 %s %s,%s\n2 %s -\n' $G1 $S1 $S2 $G2 | sort)
+if wait_for 10 "the proxy answers the query" sh -c "[ \"\$(awk -v t=$qt '\$1 == \"REPORT\" && \$2 > t && (\$3 == 1 || \$3 == 2)' $(umi_tmp src)/wire.log | wc -l)\" -ge 2 ]" &&
+	[ "$(answer)" = "$expected_answer" ]; then
+	tap_ok "the upstream answer to a General Query is IS_IN($G1, {S1,S2}) and IS_EX($G2, {}) (RFC 3810 §6.2)"
+else
+	tap_fail "upstream report" "expected: $expected_answer; got: $(answer | tr '\n' ';')"
+fi
+
+# Packet by packet: from round `a` on, after the state is in place.
+seq_now() { cat "$(umi_tmp src)/seq"; }
+a=$(($(seq_now) + 5))
+b=$((a + 60))
+wait_for 30 "the source reaches round $b" sh -c "[ \$(cat $(umi_tmp src)/seq) -gt $((b + 20)) ]"
+
+# every_round LOG S G: each round a..b seen exactly once; never LOG S G: none
+# at all, ever (not even before the joins).
+every_round() {
+	awk -v s="$2" -v g="$3" -v a=$a -v b=$b '$1 ~ /^[0-9]+$/ && $2 == s && $3 == g && $1 >= a && $1 <= b { c[$1]++ }
+		END { bad = 0; for (i = a; i <= b; i++) if (c[i] != 1) { bad++; if (bad < 4) printf "round %d seen %d times; ", i, c[i] }
+		      exit bad > 0 }' "$1"
+}
+never() { ! awk -v s="$2" -v g="$3" '$1 ~ /^[0-9]+$/ && $2 == s && $3 == g { found = 1 } END { exit !found }' "$1"; }
+check_link() { # NAME LOG WANTED... -- UNWANTED...
+	local name=$1 log=$2 diag="" pair
+	shift 2
+	local mode=want
+	for pair in "$@"; do
+		[ "$pair" = -- ] && { mode=never; continue; }
+		if [ $mode = want ]; then
+			every_round "$log" "${pair%/*}" "${pair#*/}" >/dev/null || diag+="($pair) not once per round: $(every_round "$log" "${pair%/*}" "${pair#*/}") "
+		else
+			never "$log" "${pair%/*}" "${pair#*/}" || diag+="($pair) seen $(grep -c " ${pair%/*} ${pair#*/}" "$log") times "
+		fi
+	done
+	if [ -z "$diag" ]; then tap_ok "$name"; else tap_fail "$name" "$diag"; fi
+}
+w1=$(umi_tmp r1)/wire.log w2=$(umi_tmp r2)/wire.log w3=$(umi_tmp r3)/wire.log
+check_link "link d1 carries (S1,G1) and (S1,G2) once per round, never S2 (INCLUDE{S1}; EXCLUDE{S2})" \
+	"$w1" $S1/$G1 $S1/$G2 -- $S2/$G1 $S2/$G2
+check_link "link d2 carries (S2,G1), (S1,G2), (S2,G2) once per round, never (S1,G1)" \
+	"$w2" $S2/$G1 $S1/$G2 $S2/$G2 -- $S1/$G1
+if [ "$(grep -c '^[0-9]' "$w3")" -eq 0 ] && [ -s "$w2" ]; then
+	tap_ok "link d3, with no listener, carries no data at all"
+else
+	tap_fail "d3 quiet" "$(grep -c '^[0-9]' "$w3") datagrams on d3"
+fi
+r1d=$(umi_tmp r1) r2d=$(umi_tmp r2)
+check_link "receiver A (SSM S1,G1) gets exactly S1's datagrams" "$r1d/A.log" $S1/$G1 -- $S2/$G1
+check_link "receiver B (G2, BLOCK S2) gets exactly S1's datagrams" "$r1d/B.log" $S1/$G2 -- $S2/$G2
+check_link "receiver C (ASM G2) gets both sources" "$r2d/C.log" $S1/$G2 $S2/$G2
+check_link "receiver D (SSM S2,G1) gets exactly S2's datagrams" "$r2d/D.log" $S2/$G1 -- $S1/$G1
+
+# Leaves: forwarding to the link stops within the Last Listener Query Time.
+last_time() { awk -v s="$2" -v g="$3" '$1 ~ /^[0-9]+$/ && $2 == s && $3 == g { t = $4 } END { printf "%.6f\n", t }' "$1"; }
+last_seq() { awk -v s="$2" -v g="$3" '$1 ~ /^[0-9]+$/ && $2 == s && $3 == g { n = $1 } END { print n + 0 }' "$1"; }
+stopped() { # LOG S G: the source has gone 50 rounds past the last one seen
+	[ $(($(seq_now) - $(last_seq "$1" "$2" "$3"))) -gt 50 ]
+}
+leave_check() { # NAME DIR RECEIVER LOG S G [S G]
+	local name=$1 dir=$2 rx=$3 log=$4 s=$5 g=$6 left gap
+	touch "$dir/$rx.leave"
+	wait_for 10 "$rx has closed its socket" test -s "$dir/$rx.leftat"
+	if wait_for 20 "($s,$g) stops on the link" stopped "$log" "$s" "$g"; then
+		left=$(cat "$dir/$rx.leftat")
+		gap=$(awk -v l="$left" -v t="$(last_time "$log" "$s" "$g")" 'BEGIN { printf "%d", (t - l) * 1000 }')
+		# RFC 3810 §7.6.3: LLQT, plus 500 ms for the host's report and TCG.
+		if [ "$gap" -ge 0 ] && [ "$gap" -le $((LLQT_MS + 500)) ]; then
+			tap_ok "$name: stopped ${gap} ms after the leave (LLQT ${LLQT_MS} ms)"
+		else
+			tap_fail "$name" "last datagram ${gap} ms after the leave (negative: stopped before it), LLQT is ${LLQT_MS} ms"
+		fi
+	else
+		tap_fail "$name" "still forwarded: $(show | jq -c '.mfc')"
+	fi
+}
+leave_check "A leaves (S1,G1): d1 stops carrying it" "$r1d" A "$w1" $S1 $G1
+leave_check "C leaves G2: d2 stops carrying it" "$r2d" C "$w2" $S2 $G2
+s1g2_d1=$(last_seq "$w1" $S1 $G2) s2g1_d2=$(last_seq "$w2" $S2 $G1)
+if wait_for 5 "the others keep flowing" sh -c "[ \$(cat $(umi_tmp src)/seq) -gt $(($(seq_now) + 20)) ]" &&
+	[ $(($(seq_now) - $(last_seq "$w1" $S1 $G2))) -lt 20 ] && [ $(($(seq_now) - $(last_seq "$w2" $S2 $G1))) -lt 20 ] &&
+	[ "$(last_seq "$w1" $S1 $G2)" -gt "$s1g2_d1" ] && [ "$(last_seq "$w2" $S2 $G1)" -gt "$s2g1_d2" ]; then
+	tap_ok "B's (S1,G2) on d1 and D's (S2,G1) on d2 keep flowing"
+else
+	tap_fail "others flow" "$(show | jq -c '.mfc')"
+fi
+# RFC 3810 §6.1 upstream: G1 is now INCLUDE{S2} (BLOCK S1), G2 EXCLUDE{S2}.
+merged_after='.upstream.groups | map({(.group): [.mode, .sources]}) | add ==
+  {"'$G1'": ["include", ["'$S2'"]], "'$G2'": ["exclude", ["'$S2'"]]}'
+blocks=$(awk -v t="$qt" '$1 == "REPORT" && $2 > t && $3 == 6 { print $4, $5 }' "$(umi_tmp src)/wire.log" | sort -u | tr '\n' ';')
+if json_holds "$merged_after" show && { [ "$blocks" = "$G2 $S2;$G1 $S1;" ] || [ "$blocks" = "$G1 $S1;$G2 $S2;" ]; }; then
+	tap_ok "upstream was told BLOCK($G1, {S1}) and BLOCK($G2, {S2}) (RFC 3810 §6.1)"
+else
+	tap_fail "upstream changes" "BLOCK records: $blocks; merged: $(show | jq -c .upstream.groups)"
+fi
+if ns_nsenter px "$cli" mld show --socket "$sock" | grep -q "forwarding entries" && bg_running proxy; then
+	tap_ok "umigame mld show prints the state; the proxy is still running"
+else
+	tap_fail "mld show" "$(tail -20 "$(bg_log proxy)")"
+fi
+tap_finish

@@ -41,7 +41,7 @@ declare -A extra=(
 	[mld_message]="-I$top/userspace/mld/include"
 	[ike_engine]="-I$top/userspace/iked/include -I$top/userspace/ike/include -I$top/userspace/ikecrypto/include $(pkg-config --cflags --libs libcrypto)"
 )
-targets=(raguard_policy sa_netlink dhcp6_message ra_solicit dhcp6_server xfrm_event ike_message ike_engine mld_message)
+targets=(raguard_policy classify_rules sa_netlink dhcp6_message ra_solicit dhcp6_server xfrm_event ike_message ike_engine mld_message)
 # `run.sh dhcp6_message ...` runs only the targets named.
 [ $# -eq 0 ] || targets=("$@")
 tap_plan ${#targets[@]}

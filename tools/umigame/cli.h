@@ -18,6 +18,8 @@ struct Globals {
 
 int raguard(const Globals &globals, std::vector<std::string> args);
 int esp(const Globals &globals, std::vector<std::string> args);
+// The SCTP/DCCP classifier: attach, detach, rules load|check, show, flows.
+int classify(const Globals &globals, std::vector<std::string> args);
 
 // Bring the pinned ESP program's SA map in step with umigame.ko's SAs; does
 // nothing when the program is not loaded. `sa add|del|flush` call it.

@@ -8,6 +8,7 @@
 //   umigame esp attach DEV [--generic] [--drop-unknown-spi|--pass-unknown-spi]
 //   umigame esp detach DEV
 //   umigame esp stats [--json]
+//   umigame classify attach|detach IFACE | rules load|check FILE | show [IFACE] [--json|--prometheus] | flows [--json]
 //   umigame dhcp6 show [--json] | reload   [--socket PATH]
 //   umigame ike show|sas [--json] | up|down NAME | rekey NAME [CHILD] | reload
 //   umigame mld show [--json] | reload   [--socket PATH]
@@ -41,6 +42,12 @@ void usage(FILE *out)
 		   "                         decrypt ESP for umigame.ko's SAs in XDP on DEV\n"
 		   "  esp detach DEV         remove the ESP fast path from DEV\n"
 		   "  esp stats [--json]     per-reason and per-SA counters\n"
+		   "  classify attach|detach IFACE [--generic]\n"
+		   "                         the SCTP/DCCP classifier on IFACE\n"
+		   "  classify rules load|check FILE\n"
+		   "                         replace the rule tables of the ports FILE names\n"
+		   "  classify show [IFACE] [--json|--prometheus], classify flows [--json]\n"
+		   "                         counters per rule and reason; flows (SCTP by tag)\n"
 		   "  sa add src ADDR dst ADDR spi SPI [mode tunnel|transport] [encap-port PORT]\n"
 		   "         { aead 'rfc4106(gcm(aes))' 0xKEY ICV-BITS\n"
 		   "         | enc 'cbc(aes)' 0xKEY auth 'hmac(sha256)' 0xKEY }\n"
@@ -105,6 +112,8 @@ int main(int argc, char **argv)
 			return umigame::cli::raguard(globals, args);
 		if (cmd == "esp")
 			return umigame::cli::esp(globals, args);
+		if (cmd == "classify")
+			return umigame::cli::classify(globals, args);
 		if (cmd == "sa")
 			return umigame::cli::sa(globals, args);
 		if (cmd == "dhcp6")

@@ -31,6 +31,30 @@ std::string hex_string(std::span<const uint8_t> bytes)
 	return s;
 }
 
+std::optional<std::vector<uint8_t>> hex_bytes(std::string_view text)
+{
+	if (text.size() % 2)
+		return std::nullopt;
+	auto digit = [](char c) {
+		if (c >= '0' && c <= '9')
+			return c - '0';
+		if (c >= 'a' && c <= 'f')
+			return c - 'a' + 10;
+		if (c >= 'A' && c <= 'F')
+			return c - 'A' + 10;
+		return -1;
+	};
+	std::vector<uint8_t> out;
+	out.reserve(text.size() / 2);
+	for (size_t i = 0; i < text.size(); i += 2) {
+		const int high = digit(text[i]), low = digit(text[i + 1]);
+		if (high < 0 || low < 0)
+			return std::nullopt;
+		out.push_back(uint8_t(high << 4 | low));
+	}
+	return out;
+}
+
 std::string Ipv6Address::str() const
 {
 	char buf[INET6_ADDRSTRLEN];

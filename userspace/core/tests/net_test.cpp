@@ -89,3 +89,15 @@ TEST(IpPrefix, ContainsAndBounds)
 	EXPECT_FALSE(umigame::IpPrefix::parse("10.1.0.1/16")); // host bits set
 	EXPECT_FALSE(umigame::IpPrefix::parse("10.0.0.0/33"));
 }
+
+// hex_bytes() reads back what hex_string() writes, and nothing else.
+TEST(Hex, BytesRoundTripAndRefusals)
+{
+	const std::vector<uint8_t> bytes = {0x00, 0x0a, 0xff, 0x42};
+	EXPECT_EQ(umigame::hex_string(bytes), "000aff42");
+	EXPECT_EQ(umigame::hex_bytes("000aff42"), bytes);
+	EXPECT_EQ(umigame::hex_bytes("000AFF42"), bytes);
+	EXPECT_EQ(umigame::hex_bytes(""), std::vector<uint8_t>{});
+	for (const char *bad : {"0", "00a", "0g", "00 0a", "00:0a", "-1"})
+		EXPECT_FALSE(umigame::hex_bytes(bad)) << bad;
+}

@@ -31,17 +31,6 @@ uint32_t get32(const std::vector<uint8_t> &b, size_t at)
 	return uint32_t{get16(b, at)} << 16 | get16(b, at + 2);
 }
 
-int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 } // namespace
 
 Duid Duid::from_bytes(std::span<const uint8_t> bytes)
@@ -56,15 +45,13 @@ Duid Duid::from_bytes(std::span<const uint8_t> bytes)
 
 std::optional<Duid> Duid::from_hex(std::string_view text)
 {
-	std::vector<uint8_t> out;
+	// Two digits per byte, each pair optionally followed by ':' or '-'.
+	std::string digits;
 	size_t i = 0;
 	while (i < text.size()) {
 		if (i + 1 >= text.size())
 			return std::nullopt;
-		int hi = hex_digit(text[i]), lo = hex_digit(text[i + 1]);
-		if (hi < 0 || lo < 0)
-			return std::nullopt;
-		out.push_back(static_cast<uint8_t>(hi << 4 | lo));
+		digits.append(text.substr(i, 2));
 		i += 2;
 		if (i < text.size() && (text[i] == ':' || text[i] == '-')) {
 			if (i + 1 == text.size())
@@ -72,10 +59,11 @@ std::optional<Duid> Duid::from_hex(std::string_view text)
 			i++;
 		}
 	}
-	if (out.size() < kMinSize || out.size() > kMaxSize)
+	std::optional<std::vector<uint8_t>> out = hex_bytes(digits);
+	if (!out || out->size() < kMinSize || out->size() > kMaxSize)
 		return std::nullopt;
 	Duid d;
-	d.bytes_ = std::move(out);
+	d.bytes_ = std::move(*out);
 	return d;
 }
 

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace umigame {
 
@@ -39,6 +40,9 @@ struct Ipv6Prefix {
 // Lower-case hex, two digits per byte, nothing between: how DUIDs appear in
 // journals and test fixtures.
 std::string hex_string(std::span<const uint8_t> bytes);
+// The inverse: two hex digits (either case) per byte and nothing else;
+// nullopt for anything else (an odd count, a stray character).
+std::optional<std::vector<uint8_t>> hex_bytes(std::string_view text);
 
 struct MacAddress {
 	std::array<uint8_t, 6> bytes{};

@@ -2,7 +2,7 @@
 
 #include "umigame/log.h"
 
-#include <utility>
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstring>
@@ -11,8 +11,10 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utility>
 #include <zlib.h>
 
 namespace umigame::dhcp6d {
@@ -110,6 +112,10 @@ std::string format_line(char op, const Lease &l)
 		s << " via=" << l.next_hop->str();
 	if (!l.interface.empty())
 		s << " dev=" << l.interface;
+	if (l.reconfigure_key)
+		s << " rk=" << hex_string(*l.reconfigure_key);
+	if (!l.relay_path.empty())
+		s << " relay=" << hex_string(l.relay_path);
 	std::string text = s.str();
 	char crc[16];
 	std::snprintf(crc, sizeof(crc), " %08x", crc_of(text));
@@ -148,6 +154,18 @@ std::pair<char, Lease> parse_line(const std::string &line)
 			if (l.interface.empty() || l.interface.size() > 15 ||
 			    l.interface.find('/') != std::string::npos)
 				throw std::invalid_argument("bad interface '" + extra + "'");
+		} else if (extra.starts_with("rk=") && !l.reconfigure_key) {
+			auto key = hex_bytes(std::string_view(extra).substr(3));
+			if (!key || key->size() != 16)
+				throw std::invalid_argument("bad Reconfigure Key field");
+			l.reconfigure_key.emplace();
+			std::copy(key->begin(), key->end(), l.reconfigure_key->begin());
+		} else if (extra.starts_with("relay=") && l.relay_path.empty()) {
+			// At most what one UDP payload can carry.
+			auto path = hex_bytes(std::string_view(extra).substr(6));
+			if (!path || path->empty() || path->size() > 65535)
+				throw std::invalid_argument("bad relay field");
+			l.relay_path = std::move(*path);
 		} else {
 			throw std::invalid_argument("unknown or repeated field '" + extra + "'");
 		}
@@ -155,15 +173,10 @@ std::pair<char, Lease> parse_line(const std::string &line)
 	if (op != "B" && op != "R")
 		throw std::invalid_argument("unknown record '" + op + "'");
 	// RFC 8415 §11.1: a DUID is 1 to 130 bytes.
-	if (duid.empty() || duid.size() % 2 || duid.size() > 260)
+	auto duid_bytes = hex_bytes(duid);
+	if (!duid_bytes || duid_bytes->empty() || duid_bytes->size() > 130)
 		throw std::invalid_argument("bad DUID");
-	for (size_t i = 0; i < duid.size(); i += 2) {
-		unsigned v;
-		if (std::sscanf(duid.c_str() + i, "%2x", &v) != 1 ||
-		    !std::isxdigit(uint8_t(duid[i])) || !std::isxdigit(uint8_t(duid[i + 1])))
-			throw std::invalid_argument("bad DUID");
-		l.key.duid.push_back(uint8_t(v));
-	}
+	l.key.duid = std::move(*duid_bytes);
 	auto p = Ipv6Prefix::parse(prefix);
 	if (!p)
 		throw std::invalid_argument("bad prefix '" + prefix + "'");

@@ -84,6 +84,29 @@ TEST(LeaseLine, OptionalFieldsAndOldLines)
 	}
 }
 
+// RFC 8415 §20.4.1: the client's Reconfigure Key and, behind relays, the
+// relay path round-trip; a damaged one is refused like any bad field.
+TEST(LeaseLine, ReconfigureKeyAndRelayPath)
+{
+	Lease l = lease(key(7, 42), pfx("2001:db8:1200::/56"));
+	l.reconfigure_key.emplace();
+	for (size_t i = 0; i < 16; i++)
+		(*l.reconfigure_key)[i] = uint8_t(0xa0 + i);
+	l.relay_path = {0x0c, 0x00, 0xfe, 0x80};
+	std::string line = format_line('B', l);
+	EXPECT_NE(line.find(" rk=a0a1a2a3a4a5a6a7a8a9aaabacadaeaf relay=0c00fe80 "), std::string::npos) << line;
+	auto [op, back] = parse_line(line);
+	EXPECT_EQ(back.reconfigure_key, l.reconfigure_key);
+	EXPECT_EQ(back.relay_path, l.relay_path);
+	for (const char *bad : {" rk=a0a1", " rk=zz", " rk=" /* empty */, " relay=0", " relay=xy",
+				" rk=a0a1a2a3a4a5a6a7a8a9aaabacadaeaf rk=a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"}) {
+		std::string text = "B 0003000102 1 2001:db8::/56 1 2 3" + std::string(bad);
+		char crc[16];
+		std::snprintf(crc, sizeof(crc), " %08x", unsigned(crc32(0, reinterpret_cast<const Bytef *>(text.data()), uInt(text.size()))));
+		EXPECT_THROW(parse_line(text + crc), std::invalid_argument) << bad;
+	}
+}
+
 // What a route sync must look at: every prefix a change touched, the old
 // one too when a key moves to another prefix.
 TEST_F(LeaseStoreTest, ChangedPrefixesIncludeWhereALeaseMovedFrom)

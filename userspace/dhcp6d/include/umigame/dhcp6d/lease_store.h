@@ -16,9 +16,14 @@
 //   na            an IA_NA address lease (a /128) instead of an IA_PD prefix
 //   via=<addr>    the next hop of the route towards the delegated prefix
 //   dev=<ifname>  the interface that route leaves by
-// A restarted server re-installs its routes from them.
+//   rk=<hex>      the client's Reconfigure Key (RFC 8415 §20.4.1), 16 bytes
+//   relay=<hex>   the Relay-Forward wrappers the client's messages came in,
+//                 around an empty message: how a Reconfigure reaches it
+// A restarted server re-installs its routes from them, and can still send
+// a Reconfigure to a client it gave a key before the restart.
 #pragma once
 
+#include <array>
 #include <compare>
 #include <cstdint>
 #include <functional>
@@ -51,11 +56,21 @@ struct Lease {
 	uint32_t preferred = 0; // lifetimes last granted, seconds
 	uint32_t valid = 0;
 	int64_t expires = 0;    // when the valid lifetime ends (or ended)
-	// Where the route towards a delegated prefix points (the requesting
-	// router's or its relay's address) and the interface it leaves by;
-	// unset for addresses and for leases written before these existed.
+	// Where the client's messages came from (the requesting router's or
+	// its relay's address) and the interface they arrived on: the route
+	// towards a delegated prefix, and where a Reconfigure goes. Unset for
+	// leases written before these existed.
 	std::optional<Ipv6Address> next_hop{};
 	std::string interface{};
+	// RFC 8415 §20.4.1: the Reconfigure Key the client was given (every
+	// lease of one client carries the same), when it sent Reconfigure
+	// Accept (§21.20) and the server sends Reconfigure.
+	std::optional<std::array<uint8_t, 16>> reconfigure_key{};
+	// A relayed client's Relay-Forward wrappers as received, serialized
+	// around an empty message (RFC 8415 §19.3: a Reconfigure goes back
+	// through them); empty for a client on our own link. Kept only with a
+	// Reconfigure Key.
+	std::vector<uint8_t> relay_path{};
 	bool live(int64_t now) const { return expires > now; }
 };
 

@@ -8,6 +8,12 @@
 // Beyond "no crash, no sanitizer report": whatever the engine answers must
 // parse again, echo the transaction-id, and every prefix it hands out with
 // a non-zero lifetime must be held, in the journal, by that client.
+//
+// Relays are taken only from 2001:db8:ee::/64 (the fe80::1 source is
+// refused), eth0's own prefixes are known for Confirm, and every so often
+// the pools are renumbered: the Reconfigures the engine then sends (to
+// clients that sent Reconfigure Accept) must parse and carry a valid
+// HMAC-MD5 under the key their lease holds (RFC 8415 §20.4.2).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -16,6 +22,7 @@
 #include <span>
 #include <unistd.h>
 
+#include "umigame/dhcp6/auth.h"
 #include "umigame/dhcp6d/server_engine.h"
 
 namespace {
@@ -30,13 +37,13 @@ void require(bool ok)
 		std::abort();
 }
 
-ServerConfig make_config()
+ServerConfig make_config(bool renumbered = false)
 {
 	ServerConfig c;
 	c.interfaces = {"eth0"};
 	PoolConfig direct;
 	direct.interface = "eth0";
-	direct.prefix = *Ipv6Prefix::parse("2001:db8:100::/44");
+	direct.prefix = *Ipv6Prefix::parse(renumbered ? "2001:db8:500::/44" : "2001:db8:100::/44");
 	direct.delegated_length = 56;
 	c.pools.push_back(direct);
 	PoolConfig relayed;
@@ -54,6 +61,9 @@ ServerConfig make_config()
 				  *Ipv6Prefix::parse("2001:db8:100:ff00::/56"), {}});
 	c.dns_servers = {*Ipv6Address::parse("2001:db8::53")};
 	c.domain_search = {*DomainName::from_text("example.net")};
+	c.relay_allow = std::vector<Ipv6Prefix>{*Ipv6Prefix::parse("2001:db8:ee::/64")};
+	if (renumbered)
+		c.reservations.clear(); // its prefix is outside the renumbered pool
 	return c;
 }
 
@@ -63,6 +73,7 @@ struct World {
 	std::unique_ptr<ServerEngine> engine;
 	int64_t now = 1'800'000'000;
 	uint64_t runs = 0;
+	bool renumbered = false;
 
 	World()
 	{
@@ -73,6 +84,7 @@ struct World {
 		store = std::make_unique<LeaseStore>(dir + "/leases");
 		engine = std::make_unique<ServerEngine>(make_config(), *store,
 							*Duid::from_hex("00:01:00:01:2c:00:00:01:02:00:00:00:00:01"));
+		engine->set_link_prefixes({{"eth0", {*Ipv6Prefix::parse("2001:db8:1::/64")}}});
 	}
 	~World() { std::filesystem::remove_all(dir); }
 };
@@ -105,6 +117,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	w.store->commit();
 	if (++w.runs % 4096 == 0)
 		w.store->compact(w.now, 600);
+	if (w.runs % 1024 == 0) {
+		// A reload that moves eth0's pool: Reconfigure whoever accepts it.
+		w.renumbered = !w.renumbered;
+		w.engine->reconfigure(make_config(w.renumbered));
+		w.engine->schedule_reconfigures(Seconds(double(w.now)));
+		for (const Outgoing &rc : w.engine->due_reconfigures(Seconds(double(w.now)))) {
+			Message m = Message::parse(rc.payload);
+			const Message &inner = m.innermost();
+			require(inner.type == MessageType::Reconfigure && inner.transaction_id == 0);
+			require(inner.client_id() != nullptr);
+			const LeaseKey first{inner.client_id()->bytes(), 0, LeaseKind::prefix};
+			auto lease = w.store->all().lower_bound(first);
+			while (lease != w.store->all().end() && lease->first.duid == first.duid &&
+			       !lease->second.reconfigure_key)
+				++lease;
+			require(lease != w.store->all().end() && lease->first.duid == first.duid);
+			require(verify_reconfigure(inner.serialize(), *lease->second.reconfigure_key) ==
+				AuthCheck::Valid);
+		}
+	}
 	if (!out)
 		return 0;
 

@@ -37,6 +37,12 @@ constexpr int kMaxBatch = 256;
 
 int64_t wall_now() { return int64_t(std::time(nullptr)); }
 
+// The wall clock with sub-second precision, for Reconfigure timing.
+Seconds wall_seconds()
+{
+	return std::chrono::duration_cast<Seconds>(std::chrono::system_clock::now().time_since_epoch());
+}
+
 std::string errno_text(const std::string &what) { return what + ": " + std::strerror(errno); }
 
 sockaddr_in6 socket_address(const Ipv6Address &address, uint16_t port, uint32_t ifindex)
@@ -306,8 +312,10 @@ Server::Server(EventLoop &loop, Rtnetlink &rtnl, const ServerConfig &config, con
 			interface_names_.clear();
 			join_interfaces();
 			sync_routes();
+			update_link_prefixes();
 		},
-		RtnetlinkMonitor::kLinks);
+		RtnetlinkMonitor::kLinks | RtnetlinkMonitor::kIpv6Addresses);
+	update_link_prefixes();
 
 	// Routes of ours left by the previous run: adopt them, then make them
 	// match the journal (re-install the live ones, drop the rest).
@@ -316,6 +324,8 @@ Server::Server(EventLoop &loop, Rtnetlink &rtnl, const ServerConfig &config, con
 			routes_[r.destination] = {*r.gateway, r.ifindex};
 	maybe_compact();
 	sync_routes();
+	// A restart with a changed file is a reload too.
+	schedule_reconfigures();
 	log::notice("delegating router: " + std::to_string(config_.pools.size()) + " pool(s), " +
 		    std::to_string(leases_->size()) + " remembered lease(s), DUID " +
 		    engine_->duid().str());
@@ -373,8 +383,71 @@ const std::string &Server::interface_name_of(uint32_t ifindex)
 	return known->second;
 }
 
+void Server::update_link_prefixes()
+{
+	// Every global address of a served interface names a prefix of its
+	// link (a /128 names none); tentative ones too: the prefix is there.
+	std::map<std::string, std::vector<Ipv6Prefix>> prefixes;
+	std::vector<InterfaceAddress> addresses;
+	try {
+		addresses = rtnl_.addresses();
+	} catch (const std::exception &e) {
+		log::warning(std::string("cannot read interface addresses for Confirm: ") + e.what());
+		return;
+	}
+	for (const InterfaceAddress &a : addresses) {
+		if (a.scope != RT_SCOPE_UNIVERSE || a.prefix_length == 0 || a.prefix_length >= 128 || a.dad_failed())
+			continue;
+		const std::string &name = interface_name_of(a.ifindex);
+		if (std::find(config_.interfaces.begin(), config_.interfaces.end(), name) == config_.interfaces.end())
+			continue;
+		Ipv6Prefix p = Ipv6Prefix{a.address, a.prefix_length}.masked();
+		auto &list = prefixes[name];
+		if (std::find(list.begin(), list.end(), p) == list.end())
+			list.push_back(p);
+	}
+	engine_->set_link_prefixes(std::move(prefixes));
+}
+
+void Server::schedule_reconfigures()
+{
+	if (size_t n = engine_->schedule_reconfigures(wall_seconds()))
+		log::notice("telling " + std::to_string(n) +
+			    " requesting router(s) to Renew at once (Reconfigure, RFC 8415 §18.3.11): "
+			    "their leases are outside the pools now");
+	send_due_reconfigures();
+}
+
+void Server::send_due_reconfigures()
+{
+	std::vector<Outgoing> out = engine_->due_reconfigures(wall_seconds());
+	std::erase_if(out, [](Outgoing &o) {
+		o.ifindex = if_nametoindex(o.interface.c_str());
+		return o.ifindex == 0; // the interface is gone: the retransmission may find it back
+	});
+	if (!out.empty())
+		send_errors_ += socket_->send_batch(out);
+	arm_reconfigure_timer();
+}
+
+void Server::arm_reconfigure_timer()
+{
+	reconfigure_timer_.reset();
+	const std::optional<Seconds> next = engine_->next_reconfigure();
+	if (!next)
+		return;
+	const Seconds wait = std::max(Seconds(0), *next - wall_seconds());
+	reconfigure_timer_ = loop_.after(std::chrono::duration_cast<EventLoop::Duration>(wait) +
+						 std::chrono::milliseconds(1),
+					 [this] { send_due_reconfigures(); });
+}
+
 void Server::on_link_event(const RtnetlinkEvent &event)
 {
+	if (std::holds_alternative<AddressEvent>(event)) {
+		update_link_prefixes();
+		return;
+	}
 	const auto *link = std::get_if<LinkEvent>(&event);
 	if (!link)
 		return;
@@ -613,6 +686,8 @@ void Server::reconfigure(const ServerConfig &config)
 	config_ = std::move(next);
 	join_interfaces();
 	sync_routes();
+	update_link_prefixes();
+	schedule_reconfigures();
 }
 
 nlohmann::json Server::status() const
@@ -645,6 +720,7 @@ nlohmann::json Server::status() const
 		j["route"] = routes_.count(l.prefix) > 0;
 		if (l.key.duid == ServerEngine::declined_owner())
 			j["declined"] = true;
+		j["reconfigure_key"] = l.reconfigure_key.has_value();
 		leases.push_back(std::move(j));
 	}
 	out["leases"] = std::move(leases);
@@ -654,10 +730,21 @@ nlohmann::json Server::status() const
 			   {"sent", c.sent},
 			   {"dropped", c.dropped},
 			   {"malformed", c.malformed},
+			   {"reconfigure", c.reconfigure},
 			   {"batches", batches_},
 			   {"largest_batch", largest_batch_},
 			   {"send_errors", send_errors_},
 			   {"route_errors", route_errors_}};
+	out["reconfigure"] = config_.reconfigure;
+	out["reconfigure_pending"] = engine_->reconfigure_status();
+	if (config_.relay_allow) {
+		nlohmann::json allow = nlohmann::json::array();
+		for (const Ipv6Prefix &p : *config_.relay_allow)
+			allow.push_back(p.str());
+		out["relay_allow"] = std::move(allow);
+	} else {
+		out["relay_allow"] = "any";
+	}
 	out["routes"] = routes_.size();
 	out["route_protocol"] = config_.route_protocol;
 	out["journal"] = {{"path", leases_->path()}, {"lines", leases_->journal_lines()}};

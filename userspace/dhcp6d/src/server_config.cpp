@@ -138,6 +138,20 @@ ServerConfig parse_server_config(ConfigTable &table)
 	c.route_protocol = uint8_t(u32(table, "route_protocol", c.route_protocol, 5, 255));
 	c.route_metric = u32(table, "route_metric", c.route_metric);
 	c.remember_ended = u32(table, "remember_ended", c.remember_ended);
+	if (table.has("relay_allow")) {
+		// An address is a /128; a prefix must have its host bits clear.
+		std::vector<Ipv6Prefix> allow;
+		for (const auto &v : table.string_array("relay_allow")) {
+			if (v.value.find('/') == std::string::npos)
+				allow.push_back({table.convert<Ipv6Address>(v, Ipv6Address::parse,
+									    "IPv6 address or prefix"),
+						 128});
+			else
+				allow.push_back(prefix_value(table, v, "relay address or prefix"));
+		}
+		c.relay_allow = std::move(allow);
+	}
+	c.reconfigure = table.boolean("reconfigure", c.reconfigure);
 	if (auto t = table.table("address_selection"))
 		c.address_selection = parse_address_selection(*t);
 

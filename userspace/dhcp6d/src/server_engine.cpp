@@ -1,7 +1,11 @@
 #include "umigame/dhcp6d/server_engine.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
+#include <random>
+
+#include <openssl/rand.h>
 
 #include "umigame/dhcp6/error.h"
 
@@ -59,6 +63,53 @@ bool is_client_message(MessageType type)
 	}
 }
 
+// RFC 8415 §7.6: REC_TIMEOUT 2 s, REC_MAX_RC 8 (no MRT, no MRD).
+const RetransmitParams kReconfigureRetransmit{Seconds(2), Seconds(0), 8, Seconds(0), false};
+
+std::optional<ReconfigureKey> random_key()
+{
+	// §20.4.1: 128 bits from a cryptographically strong generator.
+	ReconfigureKey key{};
+	if (RAND_bytes(key.data(), int(key.size())) != 1)
+		return std::nullopt;
+	return key;
+}
+
+// RFC 8415 §13.1: the link-address of the relay closest to the client, or
+// the next one out when that one is 0 or link-local (a relay without a
+// global address on the client's link). `chain` is outermost first.
+std::optional<Ipv6Address> relay_link_address(const std::vector<const Message *> &chain)
+{
+	for (auto it = chain.rbegin(); it != chain.rend(); ++it)
+		if (!is_unspecified((*it)->link_address) && !(*it)->link_address.is_link_local())
+			return (*it)->link_address;
+	return std::nullopt;
+}
+
+// The Relay-Forward levels of `received`, outermost first, without the
+// client's message or relay options other than Interface-Id: all a
+// Relay-Reply echoes (§19.3), serialized around an empty message.
+std::vector<uint8_t> relay_path_of(const Message &received)
+{
+	std::vector<const Message *> chain;
+	for (const Message *m = &received; m && m->is_relay(); m = m->relayed())
+		chain.push_back(m);
+	Message inner;
+	inner.type = MessageType::Reconfigure;
+	for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+		Message level;
+		level.type = MessageType::RelayForw;
+		level.hop_count = (*it)->hop_count;
+		level.link_address = (*it)->link_address;
+		level.peer_address = (*it)->peer_address;
+		if (const InterfaceId *id = (*it)->get<InterfaceId>())
+			level.options.add(*id);
+		level.options.add(RelayMessage(std::move(inner)));
+		inner = std::move(level);
+	}
+	return inner.serialize();
+}
+
 int64_t expiry(int64_t now, uint32_t valid)
 {
 	// RFC 8415 §7.7: all ones is forever.
@@ -76,6 +127,11 @@ struct ServerEngine::Exchange {
 	Link link;
 	const ReceiveContext &context;
 	int64_t now;
+	const Message &received; // as it arrived: the client's, or the outermost Relay-Forward
+	// §21.20: the client sent Reconfigure Accept and we send Reconfigure.
+	bool reconfigure_accept = false;
+	// The key its leases get in this exchange (§20.4.1), once one is bound.
+	mutable std::optional<ReconfigureKey> key{};
 };
 
 const std::vector<uint8_t> &ServerEngine::declined_owner()
@@ -85,9 +141,16 @@ const std::vector<uint8_t> &ServerEngine::declined_owner()
 	return owner;
 }
 
-ServerEngine::ServerEngine(const ServerConfig &config, LeaseStore &leases, Duid server_duid)
-	: leases_(leases), duid_(std::move(server_duid))
+ServerEngine::ServerEngine(const ServerConfig &config, LeaseStore &leases, Duid server_duid,
+			   ReconfigureKeySource keys, std::function<double()> rand)
+	: leases_(leases), duid_(std::move(server_duid)), keys_(std::move(keys)), rand_(std::move(rand))
 {
+	if (!keys_)
+		keys_ = random_key;
+	if (!rand_) {
+		auto gen = std::make_shared<std::mt19937>(std::random_device{}());
+		rand_ = [gen] { return std::uniform_real_distribution<double>(-0.1, 0.1)(*gen); };
+	}
 	reconfigure(config);
 }
 
@@ -99,6 +162,21 @@ void ServerEngine::reconfigure(const ServerConfig &config)
 	config_ = config;
 	pools_ = std::move(pools);
 	full_.assign(pools_.size(), FullMark{});
+	if (!config_.reconfigure)
+		reconfigures_.clear();
+}
+
+void ServerEngine::set_link_prefixes(std::map<std::string, std::vector<Ipv6Prefix>> prefixes)
+{
+	link_prefixes_ = std::move(prefixes);
+}
+
+bool ServerEngine::relay_allowed(const Ipv6Address &source) const
+{
+	if (!config_.relay_allow)
+		return true;
+	return std::any_of(config_.relay_allow->begin(), config_.relay_allow->end(),
+			   [&](const Ipv6Prefix &p) { return p.contains({source, 128}); });
 }
 
 std::optional<Message> ServerEngine::drop(const std::string &reason)
@@ -158,10 +236,11 @@ std::optional<Message> ServerEngine::handle(const Message &received, const Recei
 		return drop("relay-reply received");
 	Link link;
 	if (received.type == MessageType::RelayForw) {
+		// Only from the relays we were told of ([server] relay_allow):
+		// anyone who reaches port 547 could otherwise speak for any link.
+		if (!relay_allowed(context.source))
+			return drop("relay not allowed");
 		link.relayed = true;
-		// RFC 8415 §13.1: the link-address of the relay closest to the
-		// client, or the next one out when that one is 0 (a relay
-		// without a global address on the client's link).
 		std::vector<const Message *> chain;
 		unsigned depth = 0;
 		for (const Message *m = &received; m && m->is_relay(); m = m->relayed()) {
@@ -174,18 +253,15 @@ std::optional<Message> ServerEngine::handle(const Message &received, const Recei
 			if (++depth > kHopCountLimit + 1u)
 				return drop("too many relay levels");
 		}
-		for (auto it = chain.rbegin(); it != chain.rend(); ++it)
-			if (!is_unspecified((*it)->link_address) && !(*it)->link_address.is_link_local()) {
-				link.relay_link_address = (*it)->link_address;
-				break;
-			}
+		// RFC 8415 §13.1.
+		link.relay_link_address = relay_link_address(chain);
 	} else {
 		link.interface = context.interface;
 		if (std::find(config_.interfaces.begin(), config_.interfaces.end(), context.interface) ==
 		    config_.interfaces.end())
 			return drop("interface not served");
 	}
-	std::optional<Message> reply = answer(inner, link, context, now);
+	std::optional<Message> reply = answer(received, inner, link, context, now);
 	if (!reply)
 		return std::nullopt;
 	if (received.type == MessageType::RelayForw)
@@ -195,17 +271,19 @@ std::optional<Message> ServerEngine::handle(const Message &received, const Recei
 	return reply;
 }
 
-std::optional<Message> ServerEngine::answer(const Message &message, const Link &link,
-					    const ReceiveContext &context, int64_t now)
+std::optional<Message> ServerEngine::answer(const Message &received, const Message &message,
+					    const Link &link, const ReceiveContext &context, int64_t now)
 {
 	if (!is_client_message(message.type))
 		return drop("not a client message");
-	// RFC 8415 §16: Solicit, Confirm and Rebind sent straight to a
-	// unicast address are discarded (they are for every server).
+	// RFC 8415 §16: Solicit, Confirm, Rebind and Information-request sent
+	// straight to a unicast address are discarded: they are for every
+	// server, and we never send Server Unicast (§21.12) that would allow
+	// it.
 	const ServerIdRule rule = server_id_rule(message.type);
 	if (!link.relayed && !context.multicast &&
 	    (message.type == MessageType::Solicit || message.type == MessageType::Confirm ||
-	     message.type == MessageType::Rebind))
+	     message.type == MessageType::Rebind || message.type == MessageType::InformationRequest))
 		return drop("unicast " + message_type_name(message.type));
 
 	const std::vector<const ClientId *> client_ids = message.all<ClientId>();
@@ -230,7 +308,8 @@ std::optional<Message> ServerEngine::answer(const Message &message, const Link &
 		return drop("IA in Information-request");
 
 	static const Duid kNone;
-	Exchange x{message, client_ids.empty() ? kNone : client_ids[0]->duid, link, context, now};
+	Exchange x{message, client_ids.empty() ? kNone : client_ids[0]->duid, link, context, now, received};
+	x.reconfigure_accept = config_.reconfigure && message.has<ReconfigureAccept>();
 
 	// §18.3.2, §18.3.4, §18.3.7, §18.3.8: we send no Server Unicast
 	// option, so a client that unicasts to us is told to multicast.
@@ -240,24 +319,47 @@ std::optional<Message> ServerEngine::answer(const Message &message, const Link &
 		return reply;
 	}
 
+	// §18.3.11: a Renew or Rebind is what our Reconfigure asked for (the
+	// client may have been in an exchange already and Rebinds instead).
+	if (message.type == MessageType::Renew || message.type == MessageType::Rebind)
+		if (reconfigures_.erase(x.client.bytes()))
+			counters_.reconfigure["answered"]++;
+
+	std::optional<Message> reply;
 	switch (message.type) {
 	case MessageType::Solicit:
-		return solicit(x);
+		reply = solicit(x);
+		break;
 	case MessageType::Request:
-		return request(x);
+		reply = request(x);
+		break;
 	case MessageType::Renew:
-		return renew_or_rebind(x, false);
+		reply = renew_or_rebind(x, false);
+		break;
 	case MessageType::Rebind:
-		return renew_or_rebind(x, true);
+		reply = renew_or_rebind(x, true);
+		break;
 	case MessageType::Release:
-		return release(x);
+		reply = release(x);
+		break;
 	case MessageType::Decline:
-		return decline(x);
+		reply = decline(x);
+		break;
 	case MessageType::Confirm:
-		return confirm(x);
+		reply = confirm(x);
+		break;
 	default:
-		return information_request(x);
+		reply = information_request(x);
+		break;
 	}
+	// §20.4.1, §21.20: leases were bound with a Reconfigure Key: the
+	// client learns the key (again: one that lost it after a restart can
+	// be reached too) and that we may send Reconfigure.
+	if (reply && x.key && reply->type == MessageType::Reply) {
+		reply->add(ReconfigureAccept{});
+		reply->add(reconfigure_key_option(*x.key, next_replay_detection(Seconds(double(now)))));
+	}
+	return reply;
 }
 
 std::vector<ServerEngine::IaRequest> ServerEngine::ias_of(const Message &message) const
@@ -409,14 +511,32 @@ void ServerEngine::bind(const Exchange &x, const LeaseKey &key, const Ipv6Prefix
 	lease.preferred = config_.preferred_lifetime;
 	lease.valid = config_.valid_lifetime;
 	lease.expires = expiry(x.now, config_.valid_lifetime);
-	if (key.kind == LeaseKind::prefix) {
-		// The route towards a delegated prefix points at whoever sent
-		// us the message: the requesting router itself, or the relay
-		// nearest to us, which knows the way on.
-		lease.next_hop = x.context.source;
-		lease.interface = x.context.interface;
+	// The route towards a delegated prefix points at whoever sent us the
+	// message: the requesting router itself, or the relay nearest to us,
+	// which knows the way on. A Reconfigure goes there too (§18.3.11).
+	lease.next_hop = x.context.source;
+	lease.interface = x.context.interface;
+	if (x.reconfigure_accept) {
+		// §20.4.1: one key per client, made once, kept with every lease.
+		if (!x.key)
+			x.key = key_of_client(key.duid);
+		if (!x.key)
+			x.key = keys_();
+		lease.reconfigure_key = x.key;
+		if (x.key && x.link.relayed)
+			lease.relay_path = relay_path_of(x.received);
 	}
 	leases_.bind(lease, x.now);
+}
+
+std::optional<ReconfigureKey> ServerEngine::key_of_client(const std::vector<uint8_t> &duid) const
+{
+	const auto &all = leases_.all();
+	for (auto it = all.lower_bound(LeaseKey{duid, 0, LeaseKind::prefix});
+	     it != all.end() && it->first.duid == duid; ++it)
+		if (it->second.reconfigure_key)
+			return it->second.reconfigure_key;
+	return std::nullopt;
 }
 
 void ServerEngine::add_ia(Message &reply, const IaAnswer &a) const
@@ -523,24 +643,25 @@ Message ServerEngine::solicit(const Exchange &x)
 		}
 		answers.push_back(std::move(a));
 	}
-	if (!any_granted && !rapid) {
-		// §18.3.1: nothing to offer: an Advertise with only a Status
-		// Code, Server and Client Identifier, so the client can try
-		// other servers.
-		Message advertise = Message::advertise(x.message, duid_);
+	Message reply = rapid ? Message::reply(x.message, duid_) : Message::advertise(x.message, duid_);
+	if (rapid) {
+		reply.add(RapidCommit{});
+	} else if (!any_granted) {
+		// §18.3.9 (and RFC 3633 §11.2 with its verified erratum 2470):
+		// nothing to offer: every IA comes back empty with NoPrefixAvail
+		// or NoAddrsAvail inside it (below). The top-level Status Code
+		// is what RFC 3315 §17.2.2 clients look for; RFC 8415 clients
+		// ignore an Advertise without leases either way (§18.2.9). No
+		// Preference: it would only draw a client to an empty offer.
 		bool wants_prefix = std::any_of(ias.begin(), ias.end(), [](const IaRequest &ia) {
 			return ia.kind == LeaseKind::prefix;
 		});
 		LeaseKind kind = wants_prefix || (ias.empty() && !has_ia_ta(x.message)) ? LeaseKind::prefix
 											 : LeaseKind::address;
-		advertise.add(StatusCode{no_lease_status(kind), no_lease_message(kind)});
-		return advertise;
-	}
-	Message reply = rapid ? Message::reply(x.message, duid_) : Message::advertise(x.message, duid_);
-	if (rapid)
-		reply.add(RapidCommit{});
-	else if (config_.preference)
+		reply.add(StatusCode{no_lease_status(kind), no_lease_message(kind)});
+	} else if (config_.preference) {
 		reply.add(Preference{*config_.preference});
+	}
 	for (const IaAnswer &a : answers)
 		add_ia(reply, a);
 	answer_ia_tas(reply, x.message, Status::NoAddrsAvail, "no temporary addresses here");
@@ -677,7 +798,7 @@ Message ServerEngine::decline(const Exchange &x)
 }
 
 // Whether every address lies in an address pool's prefix of the client's
-// link: what the link's prefixes are is what the address pools say.
+// link (what Request may assign there, §18.3.2).
 bool ServerEngine::all_on_link(const Exchange &x, const std::vector<Ipv6Prefix> &addresses) const
 {
 	const std::vector<const Pool *> pools = pools_for(x.link, LeaseKind::address);
@@ -699,10 +820,28 @@ std::optional<Message> ServerEngine::confirm(const Exchange &x)
 	// the test cannot be made and the server MUST NOT reply.
 	if (addresses.empty())
 		return drop("Confirm without addresses");
-	if (pools_for(x.link, LeaseKind::address).empty())
-		return drop("Confirm on a link without address pools");
+	// The link's prefixes: on a link of ours, those of the interface's own
+	// global addresses (kept current from rtnetlink); behind a relay, the
+	// relay_link of the pools serving it; on either, the address pools'.
+	std::vector<Ipv6Prefix> on_link;
+	if (x.link.relayed) {
+		for (const Pool &p : pools_)
+			if (p.config.relay_link && x.link.relay_link_address &&
+			    p.config.relay_link->contains({*x.link.relay_link_address, 128}))
+				on_link.push_back(*p.config.relay_link);
+	} else if (auto known = link_prefixes_.find(x.link.interface); known != link_prefixes_.end()) {
+		on_link = known->second;
+	}
+	for (const Pool *p : pools_for(x.link, LeaseKind::address))
+		on_link.push_back(p->config.prefix);
+	if (on_link.empty())
+		return drop("Confirm on a link of unknown prefixes");
+	const bool all_fit = std::all_of(addresses.begin(), addresses.end(), [&](const Ipv6Prefix &a) {
+		return std::any_of(on_link.begin(), on_link.end(),
+				   [&](const Ipv6Prefix &p) { return p.contains(a); });
+	});
 	Message reply = Message::reply(x.message, duid_);
-	if (all_on_link(x, addresses))
+	if (all_fit)
 		reply.add(StatusCode{Status::Success, "all addresses on link"});
 	else
 		reply.add(StatusCode{Status::NotOnLink, "an address is not on this link"});
@@ -715,6 +854,162 @@ Message ServerEngine::information_request(const Exchange &x)
 	Message reply = Message::reply(x.message, duid_);
 	add_requested_options(reply, x.message);
 	return reply;
+}
+
+uint64_t ServerEngine::next_replay_detection(Seconds now)
+{
+	// NTP format: seconds since 1900 in the upper half, the fraction in
+	// the lower; never the same value twice, never smaller.
+	const double t = std::max(0.0, now.count());
+	const uint64_t seconds = uint64_t(t) + 2208988800ULL;
+	const uint64_t fraction = uint64_t((t - std::floor(t)) * 4294967296.0) & 0xffffffffULL;
+	last_replay_detection_ = std::max(last_replay_detection_ + 1, seconds << 32 | fraction);
+	return last_replay_detection_;
+}
+
+bool ServerEngine::still_fits(const Lease &lease) const
+{
+	if (reserved_for_other(lease.prefix, lease.key))
+		return false;
+	Link link;
+	if (!lease.relay_path.empty()) {
+		Message path;
+		try {
+			path = Message::parse(lease.relay_path);
+		} catch (const ParseError &) {
+			return in_any_pool(lease); // not ours to judge: leave it be
+		}
+		std::vector<const Message *> chain;
+		for (const Message *m = &path; m && m->is_relay(); m = m->relayed())
+			chain.push_back(m);
+		link.relayed = true;
+		link.relay_link_address = relay_link_address(chain);
+	} else {
+		link.interface = lease.interface;
+	}
+	return appropriate(lease.prefix, link, lease.key.kind);
+}
+
+const Lease *ServerEngine::reconfigure_target(const std::vector<uint8_t> &duid, int64_t now) const
+{
+	const auto &all = leases_.all();
+	for (auto it = all.lower_bound(LeaseKey{duid, 0, LeaseKind::prefix});
+	     it != all.end() && it->first.duid == duid; ++it) {
+		const Lease &l = it->second;
+		if (l.live(now) && l.reconfigure_key && l.next_hop && !l.interface.empty())
+			return &l;
+	}
+	return nullptr;
+}
+
+// RFC 8415 §18.3.11.
+size_t ServerEngine::schedule_reconfigures(Seconds now)
+{
+	if (!config_.reconfigure)
+		return 0;
+	const int64_t t = int64_t(now.count());
+	size_t queued = 0;
+	for (const auto &[key, lease] : leases_.all()) {
+		if (!lease.live(t) || !lease.reconfigure_key || !lease.next_hop || lease.interface.empty() ||
+		    key.duid == declined_owner() || reconfigures_.count(key.duid) || still_fits(lease))
+			continue;
+		reconfigures_.emplace(key.duid, PendingReconfigure{Retransmission(kReconfigureRetransmit, rand_), now});
+		counters_.reconfigure["queued"]++;
+		queued++;
+	}
+	return queued;
+}
+
+std::optional<Outgoing> ServerEngine::reconfigure_message(const Lease &lease, Seconds now)
+{
+	// §18.3.11: transaction-id 0, Server and Client Identifier, the
+	// message to answer with (§21.19), and §20.4.2's HMAC-MD5 with the
+	// client's key. Renew: the client comes back to us, and its next
+	// Reply withdraws the lease that no longer fits (§18.3.4).
+	Message m;
+	try {
+		m = Message::reconfigure(duid_, Duid::from_bytes(lease.key.duid), MessageType::Renew);
+	} catch (const std::invalid_argument &) {
+		return std::nullopt; // a journal DUID no Client Identifier can carry
+	}
+	sign_reconfigure(m, *lease.reconfigure_key, next_replay_detection(now));
+	Outgoing out;
+	out.destination = *lease.next_hop;
+	out.interface = lease.interface;
+	out.type = MessageType::Reconfigure;
+	if (lease.relay_path.empty()) {
+		// §18.3.11: to an address of the client (the one it sent from).
+		out.port = kClientPort;
+		out.payload = m.serialize();
+	} else {
+		// A relayed client: through its relays, as a Relay-Reply (§19.3)
+		// to the relay nearest to us, on the relay port (§7.2).
+		try {
+			out.payload = Message::relay_reply(Message::parse(lease.relay_path), std::move(m)).serialize();
+		} catch (const std::exception &) {
+			return std::nullopt;
+		}
+		out.port = kServerPort;
+	}
+	return out;
+}
+
+std::vector<Outgoing> ServerEngine::due_reconfigures(Seconds now)
+{
+	std::vector<Outgoing> out;
+	const int64_t t = int64_t(now.count());
+	for (auto it = reconfigures_.begin(); it != reconfigures_.end();) {
+		PendingReconfigure &p = it->second;
+		if (p.next > now) {
+			++it;
+			continue;
+		}
+		const Lease *lease = reconfigure_target(it->first, t);
+		std::optional<Seconds> wait = p.retransmission.transmissions() == 0 ? p.retransmission.first(now)
+										 : p.retransmission.next(now);
+		std::optional<Outgoing> message;
+		if (lease && wait)
+			message = reconfigure_message(*lease, now);
+		if (!message) {
+			// §18.3.11: after REC_MAX_RC transmissions the server
+			// SHOULD give up; a lease that ended needs nothing more.
+			counters_.reconfigure[!lease ? "lease ended" : !wait ? "unanswered" : "cannot send"]++;
+			it = reconfigures_.erase(it);
+			continue;
+		}
+		counters_.sent[message_type_name(MessageType::Reconfigure)]++;
+		out.push_back(std::move(*message));
+		p.next = now + *wait;
+		++it;
+	}
+	return out;
+}
+
+std::optional<Seconds> ServerEngine::next_reconfigure() const
+{
+	std::optional<Seconds> next;
+	for (const auto &[duid, p] : reconfigures_)
+		if (!next || p.next < *next)
+			next = p.next;
+	return next;
+}
+
+nlohmann::json ServerEngine::reconfigure_status() const
+{
+	nlohmann::json out = nlohmann::json::array();
+	for (const auto &[duid, p] : reconfigures_)
+	{
+		std::string text;
+		for (uint8_t b : duid) {
+			static const char digits[] = "0123456789abcdef";
+			if (!text.empty())
+				text += ':';
+			text += digits[b >> 4];
+			text += digits[b & 15];
+		}
+		out.push_back({{"duid", text}, {"transmissions", p.retransmission.transmissions()}});
+	}
+	return out;
 }
 
 nlohmann::json ServerEngine::pools_status(int64_t now) const

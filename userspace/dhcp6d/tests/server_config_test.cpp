@@ -18,6 +18,8 @@ rapid_commit = true
 preference = 255
 dns_servers = ["2001:db8::53"]
 domain_search = ["example.net"]
+relay_allow = ["2001:db8:ee::/64", "fe80::1"]
+reconfigure = true
 
 [[server.pool]]
 interface = "eth0"
@@ -60,6 +62,11 @@ TEST(ServerConfig, SampleParses)
 	ASSERT_EQ(s.reservations.size(), 1u);
 	EXPECT_EQ(s.reservations[0].iaid, 1u);
 	EXPECT_EQ(s.preference, 255);
+	// An address in relay_allow is a /128.
+	ASSERT_TRUE(s.relay_allow);
+	EXPECT_EQ(*s.relay_allow, (std::vector<Ipv6Prefix>{*Ipv6Prefix::parse("2001:db8:ee::/64"),
+							   *Ipv6Prefix::parse("fe80::1/128")}));
+	EXPECT_TRUE(s.reconfigure);
 	ASSERT_TRUE(s.address_selection);
 	EXPECT_EQ(s.address_selection->policies().size(), 1u);
 }
@@ -74,6 +81,12 @@ TEST(ServerConfig, DefaultsFollowRfc)
 	EXPECT_EQ(c.server->t1, 500u);
 	EXPECT_EQ(c.server->t2, 800u);
 	EXPECT_EQ(c.server->interfaces, std::vector<std::string>{"lan"});
+	// Relays: any, as Kea does; Reconfigure to clients that accept it.
+	EXPECT_FALSE(c.server->relay_allow);
+	EXPECT_TRUE(c.server->reconfigure);
+	DaemonConfig none = parse_daemon_config("[server]\ninterfaces = [\"lan\"]\nrelay_allow = []\n", "n.toml");
+	ASSERT_TRUE(none.server->relay_allow);
+	EXPECT_TRUE(none.server->relay_allow->empty());
 }
 
 struct Bad {
@@ -144,7 +157,17 @@ INSTANTIATE_TEST_SUITE_P(
 		Bad{"unknown key in [server]", "[server]\ninterfaces = [\"a\"]\nrapid_comit = true\n",
 		    "bad.toml:3", "rapid_comit"},
 		Bad{"bad DNS server", "[server]\ninterfaces = [\"a\"]\ndns_servers = [\"10.0.0.1\"]\n",
-		    "bad.toml:3", "invalid IPv6 address"}));
+		    "bad.toml:3", "invalid IPv6 address"},
+		Bad{"relay_allow entry that is no address",
+		    "[server]\ninterfaces = [\"a\"]\nrelay_allow = [\"2001:db8::/32\", \"relay1\"]\n", "bad.toml:3:",
+		    "invalid IPv6 address or prefix"},
+		Bad{"relay_allow prefix with host bits",
+		    "[server]\ninterfaces = [\"a\"]\nrelay_allow = [\"2001:db8::1/32\"]\n", "bad.toml:3:",
+		    "invalid relay address or prefix"},
+		Bad{"relay_allow not a list", "[server]\ninterfaces = [\"a\"]\nrelay_allow = \"2001:db8::/32\"\n",
+		    "bad.toml:3", "relay_allow"},
+		Bad{"reconfigure not a boolean", "[server]\ninterfaces = [\"a\"]\nreconfigure = \"yes\"\n",
+		    "bad.toml:3", "reconfigure"}));
 
 } // namespace
 } // namespace umigame::dhcp6d

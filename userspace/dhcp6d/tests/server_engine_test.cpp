@@ -4,7 +4,10 @@
 #include "umigame/dhcp6d/server_engine.h"
 
 #include <filesystem>
+#include <set>
 #include <unistd.h>
+
+#include "umigame/dhcp6/auth.h"
 
 #include <gtest/gtest.h>
 
@@ -72,8 +75,18 @@ protected:
 	{
 		engine_.reset();
 		store_ = std::make_unique<LeaseStore>((dir_ / "leases").string());
-		engine_ = std::make_unique<ServerEngine>(config, *store_, kServerDuid);
+		engine_ = std::make_unique<ServerEngine>(config, *store_, kServerDuid, keys_, rand_);
 	}
+
+	// Reconfigure Keys 1, 2, 3, ... (all 16 octets that number), so that
+	// tests can tell whose key is whose; RAND 0 for exact retransmissions.
+	uint8_t next_key_ = 0;
+	ReconfigureKeySource keys_ = [this]() -> std::optional<ReconfigureKey> {
+		ReconfigureKey k;
+		k.fill(++next_key_);
+		return k;
+	};
+	std::function<double()> rand_ = [] { return 0.0; };
 
 	// Through the bytes path, like the daemon: serialize, parse, answer.
 	std::optional<Message> exchange(const Message &m, const ReceiveContext &ctx = direct(),
@@ -200,6 +213,13 @@ TEST_F(ServerEngineTest, DiscardsWhatSection16Says)
 		{"unicast Solicit", Message::solicit(1, c).add(IaPd{.iaid = 1}), direct("fe80::1", false),
 		 "unicast Solicit"},
 		{"unicast Rebind", Message::rebind(1, c), direct("fe80::1", false), "unicast Rebind"},
+		{"unicast Confirm",
+		 Message::confirm(1, c).add(IaNa{.iaid = 1, .options = {IaAddress{addr("2001:db8:ffff::9"), 0, 0, {}}}}),
+		 direct("fe80::1", false), "unicast Confirm"},
+		// RFC 8415 §16: an Information-request too, as we never sent
+		// Server Unicast (§21.12).
+		{"unicast Information-request", Message::information_request(1, c), direct("2001:db8:1::1", false),
+		 "unicast Information-request"},
 		// §16.4
 		{"Request for another server", Message::request(1, c, kOtherServer), direct(),
 		 "another server's identifier"},
@@ -309,8 +329,8 @@ TEST_F(ServerEngineTest, Release)
 	EXPECT_EQ(store_->holder(*granted, kNow), nullptr);
 }
 
-// RFC 8415 §18.3.1, §21.13: an exhausted pool answers NoPrefixAvail, in an
-// Advertise with only the status and the identifiers.
+// RFC 8415 §18.3.9, §21.13: an exhausted pool answers NoPrefixAvail inside
+// the IA_PD of the Advertise (see AdvertiseOfNothingCarriesEachIa).
 TEST_F(ServerEngineTest, ExhaustedPoolNoPrefixAvail)
 {
 	ServerConfig c = base_config();
@@ -326,7 +346,8 @@ TEST_F(ServerEngineTest, ExhaustedPoolNoPrefixAvail)
 	auto adv = exchange(Message::solicit(10, client_duid(5)).add(IaPd{.iaid = 1}));
 	ASSERT_TRUE(adv);
 	EXPECT_EQ(adv->status(), Status::NoPrefixAvail);
-	EXPECT_FALSE(adv->has<IaPd>());
+	ASSERT_TRUE(adv->has<IaPd>());
+	EXPECT_EQ(adv->get<IaPd>()->status(), Status::NoPrefixAvail);
 	auto reply = exchange(Message::request(11, client_duid(5), kServerDuid).add(IaPd{.iaid = 1}));
 	ASSERT_TRUE(reply);
 	EXPECT_EQ(reply->get<IaPd>()->status(), Status::NoPrefixAvail);
@@ -711,6 +732,443 @@ TEST_F(ServerEngineTest, MalformedDatagramsDroppedAndCounted)
 						  addr("2001:db8:200::1"), addr("fe80::2"));
 	EXPECT_FALSE(exchange(wrapped, {"eth1", 3, addr("fe80::9"), false}));
 	EXPECT_TRUE(obtain(1));
+}
+
+// RFC 8415 §18.3.9 (and RFC 3633 §11.2 with its verified erratum 2470): an
+// Advertise that offers nothing still carries every IA the client asked
+// for, without leases and with NoPrefixAvail / NoAddrsAvail inside it; the
+// top-level Status Code stays for RFC 3315 clients (§17.2.2 there), the
+// options the client asked for come along, no Preference draws it to an
+// empty offer.
+TEST_F(ServerEngineTest, AdvertiseOfNothingCarriesEachIa)
+{
+	ServerConfig c = base_config();
+	c.interfaces.push_back("eth1"); // served, but no pool there
+	c.preference = 255;
+	open(c);
+	const ReceiveContext on_eth1 = {"eth1", 3, addr("fe80::1"), true};
+	struct Case {
+		const char *what;
+		Message solicit;
+		Status top;
+		std::vector<std::pair<LeaseKind, uint32_t>> ias; // what must come back, each empty
+	} cases[] = {
+		{"IA_PD", Message::solicit(1, client_duid(1)).add(IaPd{.iaid = 7}), Status::NoPrefixAvail,
+		 {{LeaseKind::prefix, 7}}},
+		{"IA_NA", Message::solicit(2, client_duid(1)).add(IaNa{.iaid = 3}), Status::NoAddrsAvail,
+		 {{LeaseKind::address, 3}}},
+		{"IA_PD with a hint and IA_NA",
+		 Message::solicit(3, client_duid(1))
+			 .add(IaNa{.iaid = 3})
+			 .add(IaPd{.iaid = 7, .options = {IaPrefix{0, 0, pfx("2001:db8:100:1100::/56"), {}}}})
+			 .add(IaPd{.iaid = 8}),
+		 Status::NoPrefixAvail,
+		 {{LeaseKind::address, 3}, {LeaseKind::prefix, 7}, {LeaseKind::prefix, 8}}},
+	};
+	for (Case &k : cases) {
+		k.solicit.add(OptionRequest{{OPTION_DNS_SERVERS}});
+		auto adv = exchange(k.solicit, on_eth1);
+		ASSERT_TRUE(adv) << k.what;
+		EXPECT_EQ(adv->type, MessageType::Advertise) << k.what;
+		EXPECT_EQ(adv->status(), k.top) << k.what;
+		EXPECT_EQ(*adv->client_id(), client_duid(1)) << k.what;
+		EXPECT_EQ(*adv->server_id(), kServerDuid) << k.what;
+		EXPECT_FALSE(adv->has<Preference>()) << k.what;
+		EXPECT_TRUE(adv->has<DnsServers>()) << k.what; // erratum 2470: other options SHOULD come too
+		EXPECT_EQ(adv->all<IaPd>().size() + adv->all<IaNa>().size(), k.ias.size()) << k.what;
+		for (auto [kind, iaid] : k.ias) {
+			if (kind == LeaseKind::prefix) {
+				auto pds = adv->all<IaPd>();
+				auto ia = std::find_if(pds.begin(), pds.end(), [&](const IaPd *p) { return p->iaid == iaid; });
+				ASSERT_NE(ia, pds.end()) << k.what << " IA_PD " << iaid;
+				EXPECT_TRUE((*ia)->prefixes().empty()) << k.what;
+				EXPECT_EQ((*ia)->status(), Status::NoPrefixAvail) << k.what;
+				EXPECT_EQ((*ia)->t1, 0u) << k.what;
+			} else {
+				auto nas = adv->all<IaNa>();
+				auto ia = std::find_if(nas.begin(), nas.end(), [&](const IaNa *p) { return p->iaid == iaid; });
+				ASSERT_NE(ia, nas.end()) << k.what << " IA_NA " << iaid;
+				EXPECT_TRUE((*ia)->addresses().empty()) << k.what;
+				EXPECT_EQ((*ia)->status(), Status::NoAddrsAvail) << k.what;
+			}
+		}
+	}
+	// An offer of something keeps its Preference and has no top-level status.
+	auto adv = exchange(Message::solicit(4, client_duid(1)).add(IaPd{.iaid = 1}));
+	ASSERT_TRUE(adv);
+	EXPECT_TRUE(adv->has<Preference>());
+	EXPECT_FALSE(adv->has<StatusCode>());
+	EXPECT_TRUE(store_->leases().empty());
+}
+
+// RFC 8415 §16: the unicast rule is about the client's own datagram; an
+// Information-request that a relay forwards to our unicast address is the
+// client's multicast one and is answered (§18.3.6).
+TEST_F(ServerEngineTest, RelayedInformationRequestIsAnswered)
+{
+	Message info = Message::information_request(9, client_duid(1)).add(OptionRequest{{OPTION_DNS_SERVERS}});
+	auto out = exchange(Message::relay_forward(info, addr("2001:db8:200::1"), addr("fe80::c1")),
+			    {"eth1", 3, addr("2001:db8:ee::2"), false});
+	ASSERT_TRUE(out);
+	EXPECT_EQ(out->innermost().type, MessageType::Reply);
+	EXPECT_TRUE(out->innermost().has<DnsServers>());
+	EXPECT_FALSE(exchange(info, direct("2001:db8:1::1", false)));
+	EXPECT_EQ(dropped("unicast Information-request"), 1u);
+}
+
+// RFC 8415 §18.3.3: without an address pool, the link's prefixes come from
+// the interface's own global addresses (set_link_prefixes, fed from
+// rtnetlink by the daemon) or, behind a relay, from the pools' relay_link.
+// Unknown prefixes: no reply at all.
+TEST_F(ServerEngineTest, ConfirmWithoutAddressPool)
+{
+	ServerConfig c = base_config();
+	c.pools.pop_back(); // no address pool anywhere
+	c.interfaces.push_back("eth1");
+	open(c);
+	auto confirm_of = [](const char *address) {
+		return Message::confirm(16, client_duid(1))
+			.add(IaNa{.iaid = 1, .options = {IaAddress{*Ipv6Address::parse(address), 0, 0, {}}}});
+	};
+	// Nothing known about eth0 yet.
+	EXPECT_FALSE(exchange(confirm_of("2001:db8:1::1234")));
+	EXPECT_EQ(dropped("Confirm on a link of unknown prefixes"), 1u);
+
+	engine_->set_link_prefixes({{"eth0", {pfx("2001:db8:1::/64"), pfx("2001:db8:2::/64")}}});
+	struct Case {
+		const char *what;
+		const char *address;
+		ReceiveContext context;
+		std::optional<Status> answer; // nullopt: no reply
+	} cases[] = {
+		{"an address of eth0's first prefix", "2001:db8:1::1234", direct(), Status::Success},
+		{"an address of eth0's second prefix", "2001:db8:2::9", direct(), Status::Success},
+		{"an address of another link", "2001:db8:7777::1", direct(), Status::NotOnLink},
+		{"on eth1, whose prefixes are unknown", "2001:db8:1::1234", {"eth1", 3, addr("fe80::1"), true},
+		 std::nullopt},
+	};
+	for (const Case &k : cases) {
+		auto reply = exchange(confirm_of(k.address), k.context);
+		ASSERT_EQ(reply.has_value(), k.answer.has_value()) << k.what;
+		if (reply) {
+			EXPECT_EQ(reply->status(), *k.answer) << k.what;
+		}
+	}
+	// Renumbered: the interface's addresses moved, and so does the answer.
+	engine_->set_link_prefixes({{"eth0", {pfx("2001:db8:3::/64")}}});
+	EXPECT_EQ(exchange(confirm_of("2001:db8:1::1234"))->status(), Status::NotOnLink);
+	EXPECT_EQ(exchange(confirm_of("2001:db8:3::1"))->status(), Status::Success);
+
+	// Behind a relay: the relay_link of the pool serving its link-address.
+	const ReceiveContext from_relay = {"eth1", 3, addr("2001:db8:ee::2"), false};
+	auto relayed = [&](const char *address, const char *link) {
+		return exchange(Message::relay_forward(confirm_of(address), addr(link), addr("fe80::c1")), from_relay);
+	};
+	auto on = relayed("2001:db8:200::55", "2001:db8:200::1");
+	ASSERT_TRUE(on);
+	EXPECT_EQ(on->innermost().status(), Status::Success);
+	auto off = relayed("2001:db8:1::55", "2001:db8:200::1");
+	ASSERT_TRUE(off);
+	EXPECT_EQ(off->innermost().status(), Status::NotOnLink);
+	EXPECT_FALSE(relayed("2001:db8:aaaa::5", "2001:db8:aaaa::1")); // a link we know nothing of
+}
+
+// The relay allow-list ([server] relay_allow): a Relay-Forward is taken
+// only from a listed relay address or prefix (its link-address picks the
+// pool, RFC 8415 §13.1, so an unlisted sender could claim any link); the
+// rest is dropped and counted. Default: any relay; an empty list: none.
+// Messages straight from clients are not affected.
+TEST_F(ServerEngineTest, RelayAllowList)
+{
+	Message solicit = Message::solicit(20, client_duid(1)).add(IaPd{.iaid = 1});
+	Message relayed = Message::relay_forward(solicit, addr("2001:db8:200::1"), addr("fe80::c1"));
+	auto from = [](const char *source) { return ReceiveContext{"eth1", 3, addr(source), false}; };
+	struct Case {
+		const char *what;
+		std::optional<std::vector<Ipv6Prefix>> allow;
+		const char *source;
+		bool answered;
+	} cases[] = {
+		{"no list: anyone", std::nullopt, "2001:db8:ef::2", true},
+		{"inside an allowed prefix", std::vector{pfx("2001:db8:ee::/64"), pfx("fe80::1/128")}, "2001:db8:ee::2",
+		 true},
+		{"an allowed address", std::vector{pfx("2001:db8:ee::/64"), pfx("fe80::1/128")}, "fe80::1", true},
+		{"outside every entry", std::vector{pfx("2001:db8:ee::/64"), pfx("fe80::1/128")}, "2001:db8:ef::2",
+		 false},
+		{"another link-local", std::vector{pfx("2001:db8:ee::/64"), pfx("fe80::1/128")}, "fe80::2", false},
+		{"an empty list", std::vector<Ipv6Prefix>{}, "2001:db8:ee::2", false},
+	};
+	for (const Case &k : cases) {
+		ServerConfig c = base_config();
+		c.relay_allow = k.allow;
+		engine_->reconfigure(c);
+		const uint64_t before = dropped("relay not allowed");
+		auto out = exchange(relayed, from(k.source));
+		EXPECT_EQ(out.has_value(), k.answered) << k.what;
+		EXPECT_EQ(dropped("relay not allowed"), before + (k.answered ? 0 : 1)) << k.what;
+		// The client on our own link is served whatever the list says.
+		EXPECT_TRUE(exchange(solicit)) << k.what;
+	}
+}
+
+// What a Reply gives a client in the way of Reconfigure: the Reconfigure
+// Accept option and the key in an Authentication option (protocol 3,
+// algorithm 1, RDM 0, type 1), or nothing.
+std::optional<ReconfigureKey> key_in(const Message &reply)
+{
+	const Authentication *auth = reply.get<Authentication>();
+	if (!auth || !reply.has<ReconfigureAccept>())
+		return std::nullopt;
+	auto info = reconfigure_key_info(*auth);
+	if (!info || info->type != ReconfigureKeyType::Key)
+		return std::nullopt;
+	return info->value;
+}
+
+// RFC 8415 §20.4.1, §21.20: a client that sends Reconfigure Accept gets a
+// key of its own with its leases, the same one in every Reply (a client that
+// lost it after a restart learns it again), kept in the journal with each
+// lease. Without Reconfigure Accept, or with `reconfigure = false`, no key.
+TEST_F(ServerEngineTest, ReconfigureKeyPerClient)
+{
+	auto request = [](uint8_t client, uint32_t iaid, bool accept) {
+		Message m = Message::request(30, client_duid(client), kServerDuid).add(IaPd{.iaid = iaid});
+		if (accept)
+			m.add(ReconfigureAccept{});
+		return m;
+	};
+	auto first = exchange(request(1, 1, true));
+	ASSERT_TRUE(first);
+	auto key1 = key_in(*first);
+	ASSERT_TRUE(key1);
+	EXPECT_EQ(first->get<Authentication>()->protocol, kAuthProtocolReconfigureKey);
+	EXPECT_EQ(first->get<Authentication>()->algorithm, kAuthAlgorithmHmacMd5);
+	EXPECT_EQ(first->get<Authentication>()->rdm, kAuthRdmMonotonicCounter);
+	const Lease *lease = store_->find({client_duid(1).bytes(), 1});
+	ASSERT_TRUE(lease && lease->reconfigure_key);
+	EXPECT_EQ(*lease->reconfigure_key, *key1);
+
+	// A second IA of the same client: the same key, a later counter.
+	auto second = exchange(request(1, 2, true));
+	ASSERT_TRUE(second);
+	EXPECT_EQ(key_in(*second), key1);
+	EXPECT_GT(second->get<Authentication>()->replay_detection, first->get<Authentication>()->replay_detection);
+	// Another client: another key.
+	auto other = exchange(request(2, 1, true));
+	ASSERT_TRUE(other && key_in(*other));
+	EXPECT_NE(*key_in(*other), *key1);
+	// A Renew: the key again.
+	Message renew = Message::renew(31, client_duid(1), kServerDuid)
+				.add(IaPd{.iaid = 1, .options = {IaPrefix{0, 0, lease->prefix, {}}}})
+				.add(ReconfigureAccept{});
+	auto renewed = exchange(renew, direct(), kNow + 10);
+	ASSERT_TRUE(renewed);
+	EXPECT_EQ(key_in(*renewed), key1);
+	// No Reconfigure Accept: no key, and the lease forgets its key.
+	auto without = exchange(request(3, 1, false));
+	ASSERT_TRUE(without);
+	EXPECT_FALSE(without->has<Authentication>());
+	EXPECT_FALSE(without->has<ReconfigureAccept>());
+	EXPECT_FALSE(store_->find({client_duid(3).bytes(), 1})->reconfigure_key);
+	// The journal keeps the key: a restarted server knows it.
+	open(base_config());
+	ASSERT_TRUE(store_->find({client_duid(1).bytes(), 2})->reconfigure_key);
+	EXPECT_EQ(*store_->find({client_duid(1).bytes(), 2})->reconfigure_key, *key1);
+	// `reconfigure = false`: Reconfigure Accept is not taken up.
+	ServerConfig c = base_config();
+	c.reconfigure = false;
+	open(c);
+	auto off = exchange(request(4, 1, true));
+	ASSERT_TRUE(off);
+	EXPECT_FALSE(off->has<Authentication>());
+	EXPECT_FALSE(off->has<ReconfigureAccept>());
+}
+
+// RFC 8415 §20.4.1: the default key source is OpenSSL's CSPRNG: 128 bits,
+// a different key for each client.
+TEST_F(ServerEngineTest, ReconfigureKeysFromCsprng)
+{
+	keys_ = {};
+	open(base_config());
+	std::set<ReconfigureKey> keys;
+	for (uint8_t client = 1; client <= 8; client++) {
+		auto reply = exchange(Message::request(32, client_duid(client), kServerDuid)
+					      .add(IaPd{.iaid = 1})
+					      .add(ReconfigureAccept{}));
+		ASSERT_TRUE(reply && key_in(*reply));
+		keys.insert(*key_in(*reply));
+	}
+	EXPECT_EQ(keys.size(), 8u);
+	EXPECT_FALSE(keys.count(ReconfigureKey{}));
+}
+
+// RFC 8415 §18.3.11, §20.4.2, §21.19: a reload that renumbers the pool
+// queues a Reconfigure for the client that accepts them: transaction-id 0,
+// our Server Identifier, its Client Identifier, Reconfigure Message Renew,
+// HMAC-MD5 under its key with a replay counter above the one its key came
+// with, to the address it sent from on its port 546. Its Renew ends the
+// retransmissions and moves it to the new pool (§18.3.4).
+TEST_F(ServerEngineTest, RenumberingReloadSendsReconfigure)
+{
+	auto reply = exchange(Message::request(40, client_duid(1), kServerDuid)
+				      .add(IaPd{.iaid = 1})
+				      .add(ReconfigureAccept{}));
+	ASSERT_TRUE(reply && key_in(*reply));
+	const ReconfigureKey key = *key_in(*reply);
+	const uint64_t key_counter = reply->get<Authentication>()->replay_detection;
+	const Ipv6Prefix old = reply->get<IaPd>()->prefixes()[0]->prefix;
+
+	// Nothing to do while the pool stays.
+	EXPECT_EQ(engine_->schedule_reconfigures(Seconds(kNow + 5)), 0u);
+	EXPECT_FALSE(engine_->next_reconfigure());
+
+	ServerConfig c = base_config();
+	c.pools[0] = prefix_pool("eth0", "2001:db8:500::/40", 56); // renumbered
+	engine_->reconfigure(c);
+	ASSERT_EQ(engine_->schedule_reconfigures(Seconds(kNow + 5)), 1u);
+	EXPECT_EQ(engine_->schedule_reconfigures(Seconds(kNow + 5)), 0u); // queued once
+	auto sent = engine_->due_reconfigures(Seconds(kNow + 5));
+	ASSERT_EQ(sent.size(), 1u);
+	const Outgoing &out = sent[0];
+	EXPECT_EQ(out.destination, addr("fe80::1"));
+	EXPECT_EQ(out.port, kClientPort);
+	EXPECT_EQ(out.interface, "eth0");
+	EXPECT_EQ(out.type, MessageType::Reconfigure);
+	Message rc = Message::parse(out.payload);
+	EXPECT_EQ(rc.type, MessageType::Reconfigure);
+	EXPECT_EQ(rc.transaction_id, 0u);
+	EXPECT_EQ(*rc.server_id(), kServerDuid);
+	EXPECT_EQ(*rc.client_id(), client_duid(1));
+	ASSERT_TRUE(rc.get<ReconfigureMessage>());
+	EXPECT_EQ(rc.get<ReconfigureMessage>()->type, MessageType::Renew);
+	EXPECT_EQ(verify_reconfigure(out.payload, key), AuthCheck::Valid);
+	ReconfigureKey wrong = key;
+	wrong[0] ^= 1;
+	EXPECT_EQ(verify_reconfigure(out.payload, wrong), AuthCheck::BadDigest);
+	const uint64_t counter1 = rc.get<Authentication>()->replay_detection;
+	EXPECT_GT(counter1, key_counter);
+	EXPECT_EQ(engine_->counters().sent.at("Reconfigure"), 1u);
+
+	// §15: again after REC_TIMEOUT (2 s, RAND 0 here), with a new counter.
+	EXPECT_TRUE(engine_->due_reconfigures(Seconds(kNow + 6.9)).empty());
+	auto again = engine_->due_reconfigures(Seconds(kNow + 7));
+	ASSERT_EQ(again.size(), 1u);
+	EXPECT_GT(Message::parse(again[0].payload).get<Authentication>()->replay_detection, counter1);
+	EXPECT_EQ(verify_reconfigure(again[0].payload, key), AuthCheck::Valid);
+
+	// The client Renews: no more Reconfigures; the old prefix comes back
+	// with lifetimes 0, a new one from the renumbered pool with it.
+	Message renew = Message::renew(41, client_duid(1), kServerDuid)
+				.add(IaPd{.iaid = 1, .options = {IaPrefix{0, 0, old, {}}}})
+				.add(ReconfigureAccept{});
+	auto renewed = exchange(renew, direct(), kNow + 8);
+	ASSERT_TRUE(renewed);
+	EXPECT_FALSE(engine_->next_reconfigure());
+	EXPECT_EQ(engine_->counters().reconfigure.at("answered"), 1u);
+	bool withdrawn = false, fresh = false;
+	for (const IaPrefix *p : renewed->get<IaPd>()->prefixes()) {
+		withdrawn |= p->prefix == old && p->valid_lifetime == 0;
+		fresh |= pfx("2001:db8:500::/40").contains(p->prefix) && p->valid_lifetime > 0;
+	}
+	EXPECT_TRUE(withdrawn);
+	EXPECT_TRUE(fresh);
+	EXPECT_TRUE(engine_->due_reconfigures(Seconds(kNow + 20)).empty());
+}
+
+// RFC 8415 §18.3.11, §7.6: REC_TIMEOUT 2 s doubling, REC_MAX_RC 8
+// transmissions, then the server gives up on that client.
+TEST_F(ServerEngineTest, ReconfigureRetransmitsThenGivesUp)
+{
+	ASSERT_TRUE(exchange(Message::request(42, client_duid(1), kServerDuid).add(IaPd{.iaid = 1}).add(ReconfigureAccept{})));
+	ServerConfig c = base_config();
+	c.pools[0] = prefix_pool("eth0", "2001:db8:500::/40", 56);
+	engine_->reconfigure(c);
+	ASSERT_EQ(engine_->schedule_reconfigures(Seconds(kNow)), 1u);
+	std::vector<double> at;
+	for (double t = 0; t <= 600; t += 0.5)
+		for (const Outgoing &o : engine_->due_reconfigures(Seconds(kNow + t))) {
+			(void)o;
+			at.push_back(t);
+		}
+	EXPECT_EQ(at, (std::vector<double>{0, 2, 6, 14, 30, 62, 126, 254}));
+	EXPECT_EQ(engine_->counters().reconfigure.at("unanswered"), 1u);
+	EXPECT_FALSE(engine_->next_reconfigure());
+}
+
+// RFC 8415 §18.3.11: only clients that accept Reconfigure, and only those
+// whose lease no longer fits: a pool taken away, a reservation made for
+// someone else (§18.3.4). A lease that ends meanwhile needs nothing more.
+TEST_F(ServerEngineTest, ReconfigureOnlyWhereTheLeaseNoLongerFits)
+{
+	ServerConfig c = base_config();
+	c.interfaces.push_back("eth1");
+	c.pools.push_back(prefix_pool("eth1", "2001:db8:600::/40", 56));
+	open(c);
+	const ReceiveContext on_eth1 = {"eth1", 3, addr("fe80::2"), true};
+	auto bind = [&](uint8_t client, const ReceiveContext &ctx, bool accept) {
+		Message m = Message::request(43, client_duid(client), kServerDuid).add(IaPd{.iaid = 1});
+		if (accept)
+			m.add(ReconfigureAccept{});
+		auto reply = exchange(m, ctx);
+		return reply ? reply->get<IaPd>()->prefixes()[0]->prefix : Ipv6Prefix{};
+	};
+	bind(1, direct(), true);              // eth0, accepts: its pool stays
+	bind(2, on_eth1, true);               // eth1, accepts: its pool goes
+	bind(3, on_eth1, false);              // eth1, does not accept
+	const Ipv6Prefix taken = bind(4, direct(), true); // eth0: reserved for client 9 below
+	c.pools.pop_back();
+	c.reservations.push_back({client_duid(9), std::nullopt, taken, {}});
+	engine_->reconfigure(c);
+	EXPECT_EQ(engine_->schedule_reconfigures(Seconds(kNow + 1)), 2u);
+	std::set<std::string> to;
+	for (const Outgoing &o : engine_->due_reconfigures(Seconds(kNow + 1)))
+		to.insert(Message::parse(o.payload).client_id()->str() + " via " + o.interface);
+	EXPECT_EQ(to, (std::set<std::string>{client_duid(2).str() + " via eth1", client_duid(4).str() + " via eth0"}));
+	// Past the leases' valid lifetime: nothing is sent, the attempt ends.
+	EXPECT_TRUE(engine_->due_reconfigures(Seconds(kNow + 3700)).empty());
+	EXPECT_EQ(engine_->counters().reconfigure.at("lease ended"), 2u);
+}
+
+// RFC 8415 §18.3.11, §19.3: a client behind relays is reached through them:
+// a Relay-Reply to the relay nearest to us (port 547) with every level's
+// hop-count, link- and peer-address and Interface-Id as its Relay-Forward
+// had them, the signed Reconfigure innermost. The path survives a restart.
+TEST_F(ServerEngineTest, RelayedClientIsReconfiguredThroughItsRelays)
+{
+	Message request = Message::request(44, client_duid(1), kServerDuid).add(IaPd{.iaid = 1}).add(ReconfigureAccept{});
+	Message inner = Message::relay_forward(request, addr("2001:db8:200::1"), addr("fe80::c1"));
+	inner.add(InterfaceId{{'l', 'a', 'n', '0'}});
+	Message outer = Message::relay_forward(inner, Ipv6Address{}, addr("fe80::a1"));
+	outer.add(InterfaceId{{'u', 'p'}});
+	auto reply = exchange(outer, {"eth1", 3, addr("2001:db8:ee::2"), false});
+	ASSERT_TRUE(reply);
+	auto key = key_in(reply->innermost());
+	ASSERT_TRUE(key);
+
+	open(base_config()); // a restart: the path comes from the journal
+	ServerConfig c = base_config();
+	c.pools[1].prefix = pfx("2001:db8:700::/48"); // the relayed link's pool renumbered
+	engine_->reconfigure(c);
+	ASSERT_EQ(engine_->schedule_reconfigures(Seconds(kNow + 1)), 1u);
+	auto sent = engine_->due_reconfigures(Seconds(kNow + 1));
+	ASSERT_EQ(sent.size(), 1u);
+	EXPECT_EQ(sent[0].destination, addr("2001:db8:ee::2"));
+	EXPECT_EQ(sent[0].port, kServerPort);
+	EXPECT_EQ(sent[0].interface, "eth1");
+	Message relay_reply = Message::parse(sent[0].payload);
+	ASSERT_EQ(relay_reply.type, MessageType::RelayRepl);
+	EXPECT_EQ(relay_reply.hop_count, 1);
+	EXPECT_EQ(relay_reply.peer_address, addr("fe80::a1"));
+	EXPECT_EQ(relay_reply.get<InterfaceId>()->id, (std::vector<uint8_t>{'u', 'p'}));
+	const Message *level2 = relay_reply.relayed();
+	ASSERT_TRUE(level2 && level2->type == MessageType::RelayRepl);
+	EXPECT_EQ(level2->link_address, addr("2001:db8:200::1"));
+	EXPECT_EQ(level2->peer_address, addr("fe80::c1"));
+	EXPECT_EQ(level2->get<InterfaceId>()->id, (std::vector<uint8_t>{'l', 'a', 'n', '0'}));
+	const Message *rc = level2->relayed();
+	ASSERT_TRUE(rc && rc->type == MessageType::Reconfigure);
+	EXPECT_EQ(verify_reconfigure(rc->serialize(), *key), AuthCheck::Valid);
+	EXPECT_EQ(*rc->client_id(), client_duid(1));
 }
 
 } // namespace

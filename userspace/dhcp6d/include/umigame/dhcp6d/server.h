@@ -73,6 +73,14 @@ struct ServerConfig {
 	// Ended leases are remembered this long so a returning client gets its
 	// old prefix back (RFC 8415 §18.3.1 stability), then compacted away.
 	uint32_t remember_ended = 7 * 86400;
+	// Where Relay-Forward messages may come from (the source address of
+	// the relay that sends them to us): addresses (as /128) or prefixes.
+	// Unset: from anyone, as Kea does; empty: relayed messages refused.
+	std::optional<std::vector<Ipv6Prefix>> relay_allow;
+	// RFC 8415 §18.3.11, §20.4: give each client that sends Reconfigure
+	// Accept a Reconfigure Key, and tell it to Renew at once when a reload
+	// (or a restart with a changed file) leaves its lease outside the pools.
+	bool reconfigure = true;
 };
 
 // Reads the [server] table; throws ConfigError naming file:line.
@@ -107,6 +115,14 @@ private:
 	void on_readable();
 	void on_link_event(const RtnetlinkEvent &event);
 	void join_interfaces();
+	// RFC 8415 §18.3.3: the prefixes of the served links, from their own
+	// global addresses, for Confirm; again on every address change.
+	void update_link_prefixes();
+	// RFC 8415 §18.3.11: queue Reconfigures for leases that no longer fit
+	// (after a reload, at start), send what is due, wake up for the next.
+	void schedule_reconfigures();
+	void send_due_reconfigures();
+	void arm_reconfigure_timer();
 	// Make the kernel's routes with our protocol match the live leases:
 	// add or move what is missing, delete what ended or moved away.
 	void sync_routes();
@@ -151,7 +167,7 @@ private:
 	std::unique_ptr<JournalFlusher> flusher_; // declared after leases_: stops first
 	FdWatch watch_;
 	std::unique_ptr<RtnetlinkMonitor> links_;
-	Timer expiry_timer_, join_retry_;
+	Timer expiry_timer_, join_retry_, reconfigure_timer_;
 	std::map<Ipv6Prefix, InstalledRoute> routes_;
 	int64_t next_expiry_ = std::numeric_limits<int64_t>::max();
 	std::map<std::string, uint32_t> joined_; // ff02::1:2 joined: name -> ifindex

@@ -6,9 +6,16 @@
 //
 // What is discarded is counted by reason, never answered: malformed bytes,
 // server messages, and what RFC 8415 §16 says a server MUST discard.
+//
+// Reconfigure (RFC 8415 §18.3.11, §20.4): a client that sends Reconfigure
+// Accept gets a Reconfigure Key with its leases. When the pools change so
+// that its lease no longer fits its link, schedule_reconfigures() queues a
+// Reconfigure (Renew) for it, and due_reconfigures() hands out what is to
+// be sent (and sent again, §15) until the client Renews or Rebinds.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -17,8 +24,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "umigame/dhcp6/auth.h"
 #include "umigame/dhcp6/message.h"
 #include "umigame/dhcp6d/lease_store.h"
+#include "umigame/dhcp6d/retransmit.h"
 #include "umigame/dhcp6d/server.h"
 
 namespace umigame::dhcp6d {
@@ -39,6 +48,9 @@ struct Outgoing {
 	Ipv6Address destination;
 	uint16_t port = 0;   // 546 to a client, 547 to a relay (RFC 8415 §7.2)
 	uint32_t ifindex = 0; // the arrival interface
+	// When ifindex is 0 (a Reconfigure, not an answer): the interface by
+	// name, as the lease remembers it.
+	std::string interface;
 	dhcp6::MessageType type = dhcp6::MessageType::Reply; // innermost, for counters
 };
 
@@ -47,13 +59,24 @@ struct ServerCounters {
 	std::map<std::string, uint64_t> sent;     // by message type (innermost)
 	std::map<std::string, uint64_t> dropped;  // by reason; a fixed set of names
 	std::map<std::string, uint64_t> malformed; // what the parser refused: header or option name
+	// RFC 8415 §18.3.11: clients queued, answered (they Renewed or
+	// Rebound), given up after REC_MAX_RC transmissions, or whose lease
+	// ended meanwhile.
+	std::map<std::string, uint64_t> reconfigure;
 };
+
+// A Reconfigure Key (RFC 8415 §20.4.1), from a CSPRNG; nullopt when none
+// could be had (then the client is given none).
+using ReconfigureKeySource = std::function<std::optional<dhcp6::ReconfigureKey>()>;
 
 class ServerEngine {
 public:
 	// Throws std::invalid_argument when a pool cannot be built (the
 	// configuration parser refuses those first).
-	ServerEngine(const ServerConfig &config, LeaseStore &leases, dhcp6::Duid server_duid);
+	// `keys` makes Reconfigure Keys (default: OpenSSL's RAND_bytes);
+	// `rand` the RAND factor of Reconfigure retransmissions (§15).
+	ServerEngine(const ServerConfig &config, LeaseStore &leases, dhcp6::Duid server_duid,
+		     ReconfigureKeySource keys = {}, std::function<double()> rand = {});
 
 	// New pools, options and reservations; leases stay as they are. A
 	// lease outside the new pools is answered with lifetimes 0 at its
@@ -69,6 +92,24 @@ public:
 	// Relay-Reply messages when `received` was a Relay-Forward.
 	std::optional<dhcp6::Message> handle(const dhcp6::Message &received,
 					     const ReceiveContext &context, int64_t now);
+
+	// RFC 8415 §18.3.3: the prefixes of each link we serve directly (from
+	// the interface's own global addresses), for Confirm. Replaces all.
+	void set_link_prefixes(std::map<std::string, std::vector<Ipv6Prefix>> prefixes);
+
+	// RFC 8415 §18.3.11: queue a Reconfigure (Renew) for every client with
+	// a Reconfigure Key and a live lease that no longer fits its link (a
+	// pool taken away or renumbered, a reservation for someone else).
+	// Returns how many clients were queued.
+	size_t schedule_reconfigures(Seconds now);
+	// The Reconfigures due at `now` (wall clock), signed (§20.4.2) and, for
+	// a relayed client, wrapped for its relays (§19.3). Each is sent again
+	// after REC_TIMEOUT, doubling, up to REC_MAX_RC times (§15, §7.6).
+	std::vector<Outgoing> due_reconfigures(Seconds now);
+	// When due_reconfigures() next has something; nullopt: nothing queued.
+	std::optional<Seconds> next_reconfigure() const;
+	// Clients with a Reconfigure outstanding (DUID, transmissions so far).
+	nlohmann::json reconfigure_status() const;
 
 	const ServerCounters &counters() const { return counters_; }
 	// For what the socket layer drops before the engine sees it.
@@ -112,8 +153,8 @@ private:
 	};
 	struct Exchange; // one client message being answered
 
-	std::optional<dhcp6::Message> answer(const dhcp6::Message &message, const Link &link,
-					     const ReceiveContext &context, int64_t now);
+	std::optional<dhcp6::Message> answer(const dhcp6::Message &received, const dhcp6::Message &message,
+					     const Link &link, const ReceiveContext &context, int64_t now);
 	std::optional<dhcp6::Message> drop(const std::string &reason);
 
 	dhcp6::Message solicit(const Exchange &x);
@@ -135,6 +176,17 @@ private:
 	void add_ia(dhcp6::Message &reply, const IaAnswer &answer) const;
 	void add_requested_options(dhcp6::Message &reply, const dhcp6::Message &received) const;
 	LeaseKey key_of(const Exchange &x, const IaRequest &ia) const;
+	bool relay_allowed(const Ipv6Address &source) const;
+	// The client's Reconfigure Key, from any lease of its.
+	std::optional<dhcp6::ReconfigureKey> key_of_client(const std::vector<uint8_t> &duid) const;
+	// A live lease of the client with a key and a way back to it.
+	const Lease *reconfigure_target(const std::vector<uint8_t> &duid, int64_t now) const;
+	// Whether a lease still fits the link it was bound on.
+	bool still_fits(const Lease &lease) const;
+	std::optional<Outgoing> reconfigure_message(const Lease &lease, Seconds now);
+	// §20.3, RDM 0: a strictly increasing counter (NTP-format time, or
+	// one more than the last value when the clock did not move on).
+	uint64_t next_replay_detection(Seconds now);
 
 	ServerConfig config_;
 	std::optional<std::string> upstream_captive_portal_;
@@ -149,6 +201,15 @@ private:
 	};
 	mutable std::vector<FullMark> full_;
 	ServerCounters counters_;
+	std::map<std::string, std::vector<Ipv6Prefix>> link_prefixes_;
+	ReconfigureKeySource keys_;
+	std::function<double()> rand_;
+	uint64_t last_replay_detection_ = 0;
+	struct PendingReconfigure {
+		Retransmission retransmission;
+		Seconds next{0};
+	};
+	std::map<std::vector<uint8_t>, PendingReconfigure> reconfigures_; // by client DUID
 };
 
 } // namespace umigame::dhcp6d

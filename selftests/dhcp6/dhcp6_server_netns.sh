@@ -37,6 +37,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
 # shellcheck source-path=SCRIPTDIR source=../lib/netns.sh
 source "$HERE/../lib/netns.sh"
+# shellcheck source-path=SCRIPTDIR source=ours.sh
+source "$HERE/ours.sh"
 DHCP6D=${UMIGAME_DHCP6D:-$TOP/build/release/userspace/dhcp6d/umigame-dhcp6d}
 PY=/usr/bin/python3 # the interpreter Debian's packages are installed for
 PROTO=214
@@ -111,12 +113,6 @@ start_server || umi_die "umigame-dhcp6d did not start: $(tail -5 "$(bg_log dhcp6
 
 # srv_route_via DEV: the delegated prefix our server routes out of DEV.
 srv_route_via() { ip -n "$(ns_name srv)" -6 route show proto $PROTO dev "$1" | awk '{print $1}'; }
-# in_prefix ADDRESS PREFIX
-in_prefix() {
-	"$PY" -c 'import ipaddress,sys; sys.exit(0 if ipaddress.ip_address(sys.argv[1]) in ipaddress.ip_network(sys.argv[2]) else 1)' "$1" "$2"
-}
-# lan_address NS: the global address the requesting router put on lan0.
-lan_address() { ip -n "$(ns_name "$1")" -6 addr show dev lan0 scope global | awk '/inet6/ {split($2, a, "/"); print a[1]; exit}'; }
 # delegated NS DEV: lan0 of NS holds an address inside the prefix routed out
 # of DEV on srv, and that route's next hop is NEXTHOP (optional).
 delegated() {
@@ -175,9 +171,8 @@ CPE1_PREFIX=$(srv_route_via eth0)
 tap_diag "cpe1: $CPE1_PREFIX via $CPE1_LL, lan0 $(lan_address cpe1)"
 
 # ---- dhcpcd (cpe2) ------------------------------------------------------------------
-DHCPCD_DIR=$(umi_tmp dhcpcd)
-mkdir -p "$DHCPCD_DIR/run" "$DHCPCD_DIR/lib"
-cat >"$DHCPCD_DIR/dhcpcd.conf" <<CONF
+DHCPCD_CONF=$(umi_tmp dhcpcd.conf)
+cat >"$DHCPCD_CONF" <<CONF
 # A requesting router: DHCPv6 only, no RA needed to start, no hooks (the
 # host's resolv.conf is not ours to touch).
 script /bin/true
@@ -195,8 +190,7 @@ interface lan0
 	noipv6rs
 CONF
 wait_for 10 "cpe2 eth0 link-local" link_local_ready cpe2 eth0
-bg_start cpe2 dhcpcd unshare --mount sh -c \
-	"mount -t tmpfs none /run && mkdir -p /run/dhcpcd && mount --bind '$DHCPCD_DIR/lib' /var/lib/dhcpcd && exec dhcpcd -B -6 -f '$DHCPCD_DIR/dhcpcd.conf' eth0 lan0"
+dhcpcd_start cpe2 "$DHCPCD_CONF"
 CPE2_LL=$(link_local_of cpe2 eth0)
 # RFC 8415 §18.3.1 with Rapid Commit (§21.14): dhcpcd asks for it.
 check_state "dhcpcd gets a /56 from eth1's pool, puts it on lan0; srv routes it via its link-local" \

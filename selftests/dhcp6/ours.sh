@@ -12,6 +12,14 @@
 #   ours_cli NS ARGS...   the umigame CLI against that daemon's socket
 #   ours_leases NS        "<duid hex> <iaid> <prefix>" per live lease, sorted
 #   ours_config NS        the path of its config file (tests rewrite it)
+#
+# And what the server tests share about their requesting routers:
+#   in_prefix ADDRESS PREFIX   whether ADDRESS lies inside PREFIX
+#   lan_address NS             the first global address on lan0 of NS
+#   dhcpcd_start NS CONF [ARG...]
+#       dhcpcd -B -6 -f CONF ARG... eth0 lan0 in NS as background job
+#       "dhcpcd", with a private /run and /var/lib/dhcpcd (the host's are
+#       never written)
 
 TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 DHCP6D=${UMIGAME_DHCP6D:-$TOP/build/release/userspace/dhcp6d/umigame-dhcp6d}
@@ -68,4 +76,19 @@ ours_leases() {
 	ours_cli "$1" dhcp6 show --json |
 		jq -r '.server.leases[] | select(.valid_left > 0) | "\(.duid | gsub(":"; "")) \(.iaid) \(.prefix)"' |
 		sort
+}
+
+in_prefix() {
+	/usr/bin/python3 -c 'import ipaddress,sys; sys.exit(0 if ipaddress.ip_address(sys.argv[1]) in ipaddress.ip_network(sys.argv[2]) else 1)' "$1" "$2"
+}
+
+lan_address() { ip -n "$(ns_name "$1")" -6 addr show dev lan0 scope global | awk '/inet6/ {split($2, a, "/"); print a[1]; exit}'; }
+
+dhcpcd_start() {
+	local ns=$1 conf=$2 lib
+	shift 2
+	lib=$(umi_tmp dhcpcd-lib-"$ns")
+	mkdir -p "$lib"
+	bg_start "$ns" dhcpcd unshare --mount sh -c \
+		"mount -t tmpfs none /run && mkdir -p /run/dhcpcd && mount --bind '$lib' /var/lib/dhcpcd && exec dhcpcd -B -6 $* -f '$conf' eth0 lan0"
 }

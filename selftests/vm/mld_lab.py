@@ -11,7 +11,12 @@ namespace (a Python start costs about a second under TCG).
       DIR/wire.log ("SEQ SOURCE GROUP TIME"), and every MLDv2 Report as
       "REPORT TIME TYPE GROUP SOURCES" lines. DIR/NAME.leave appearing makes
       NAME close its socket (the kernel then reports the leave);
-      DIR/NAME.leftat gets the time.
+      DIR/NAME.leftat gets the time. MLD Queries seen are logged as
+      "QUERY TIME SOURCE LENGTH GROUP". DIR/v1 appearing, holding
+      "report GROUP" or "done GROUP", sends that MLDv1 message (RFC 2710
+      §3: hop limit 1, Router Alert, from IFNAME's link-local address) as an
+      MLDv1 host would, and until the Done answers every query for the
+      group (general or its own) with a Report; DIR/v1.sent gets the time.
   mld_lab.py send DIR IFNAME PORT INTERVAL_MS SOURCE,... GROUP,...
       Every INTERVAL_MS, one datagram from each SOURCE to each GROUP
       (hop limit 8), payload "SEQ"; DIR/seq holds the last round sent.
@@ -30,6 +35,7 @@ MCAST_BLOCK_SOURCE = 43
 MCAST_JOIN_SOURCE_GROUP = 46
 IPV6_HOPOPTS = 54
 ETH_P_IPV6 = 0x86DD
+ETH_P_ALL = 0x0003
 
 
 def sockaddr(addr):
@@ -65,9 +71,12 @@ def listen(d, ifname, port, specs):
             for src in sources:
                 s.setsockopt(socket.IPPROTO_IPV6, MCAST_BLOCK_SOURCE, group_source_req(ifindex, group, src))
         receivers[name] = (s, open(os.path.join(d, name + ".log"), "a", buffering=1), group)
-    wire = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IPV6))
-    wire.bind((ifname, ETH_P_IPV6))
+    # ETH_P_ALL: frames both ways, and ahead of a bridge that IFNAME may
+    # become a port of (a tap for one protocol sees neither).
+    wire = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    wire.bind((ifname, ETH_P_ALL))
     wire_log = open(os.path.join(d, "wire.log"), "a", buffering=1)
+    v1_groups = set()
     open(os.path.join(d, "ready"), "w").close()
     while True:
         socks = [r[0] for r in receivers.values()] + [wire]
@@ -78,10 +87,28 @@ def listen(d, ifname, port, specs):
                 with open(os.path.join(d, name + ".leftat"), "w") as f:
                     f.write("%.6f\n" % time.time())
                 del receivers[name]
+        v1 = os.path.join(d, "v1")
+        if os.path.exists(v1):
+            with open(v1) as f:
+                kind, group = f.read().split()
+            os.unlink(v1)
+            mldv1(ifname, kind, group)
+            if kind == "report":
+                v1_groups.add(group)
+            else:
+                v1_groups.discard(group)
+            with open(os.path.join(d, "v1.sent"), "a") as f:
+                f.write("%s %s %.6f\n" % (kind, group, time.time()))
         for s in ready:
             if s is wire:
-                frame = wire.recv(65536)
-                log_frame(frame, port, wire_log)
+                frame, addr = wire.recvfrom(65536)
+                queried = log_frame(frame, port, wire_log)
+                # RFC 2710 §4: an MLDv1 host answers queries (not our own
+                # frames: addr[2] is the packet type, 4 = outgoing).
+                if queried is not None and addr[2] != socket.PACKET_OUTGOING:
+                    for g in v1_groups:
+                        if queried in ("::", g):
+                            mldv1(ifname, "report", g)
                 continue
             for name, (rs, log, group) in receivers.items():
                 if rs is s:
@@ -90,7 +117,10 @@ def listen(d, ifname, port, specs):
 
 
 def log_frame(frame, port, log):
-    """UDP to PORT and MLDv2 Reports, from an Ethernet frame."""
+    """UDP to PORT, MLD Queries and MLDv2 Reports, from an Ethernet frame;
+    returns the group of a Query (:: for a general one), else None."""
+    if frame[12:14] != b"\x86\xdd":
+        return
     ip = frame[14:]
     if len(ip) < 40:
         return
@@ -106,6 +136,11 @@ def log_frame(frame, port, log):
         dport = struct.unpack("!H", ip[off + 2:off + 4])[0]
         if dport == port:
             log.write("%s %s %s %.6f\n" % (ip[off + 8:].decode(errors="replace"), src, dst, now))
+    elif nxt == 58 and len(ip) >= off + 24 and ip[off] == 130:
+        length = struct.unpack("!H", ip[4:6])[0] - (off - 40)
+        group = socket.inet_ntop(socket.AF_INET6, ip[off + 8:off + 24])
+        log.write("QUERY %.6f %s %d %s\n" % (now, src, length, group))
+        return group
     elif nxt == 58 and len(ip) > off and ip[off] == 143 and len(ip) >= off + 8:
         count = struct.unpack("!H", ip[off + 6:off + 8])[0]
         at = off + 8
@@ -119,16 +154,29 @@ def log_frame(frame, port, log):
             at += 20 + 16 * n + 4 * aux
 
 
-def general_query(ifname):
+def mld_send(ifname, message, to):
+    """An MLD message as RFC 3810 §5 wants it: hop limit 1, Router Alert."""
     ifindex = socket.if_nametoindex(ifname)
     s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
     s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 1)
     s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)
     s.setsockopt(socket.IPPROTO_IPV6, IPV6_HOPOPTS, bytes([0, 0, 5, 2, 0, 0, 1, 0]))
-    # RFC 3810 §5.1: Max Resp Code 1000 ms, group ::, QRV 2, QQIC 125.
-    q = struct.pack("!BBHHH16sBBH", 130, 0, 0, 1000, 0, bytes(16), 2, 125, 0)
-    s.sendto(q, ("ff02::1", 0, 0, ifindex))
+    s.sendto(message, (to, 0, 0, ifindex))
     s.close()
+
+
+def general_query(ifname):
+    # RFC 3810 §5.1: Max Resp Code 1000 ms, group ::, QRV 2, QQIC 125.
+    mld_send(ifname, struct.pack("!BBHHH16sBBH", 130, 0, 0, 1000, 0, bytes(16), 2, 125, 0), "ff02::1")
+
+
+def mldv1(ifname, kind, group):
+    # RFC 2710 §3: Report (131) to the group, Done (132) to ff02::2.
+    body = socket.inet_pton(socket.AF_INET6, group)
+    if kind == "report":
+        mld_send(ifname, struct.pack("!BBHHH", 131, 0, 0, 0, 0) + body, group)
+    else:
+        mld_send(ifname, struct.pack("!BBHHH", 132, 0, 0, 0, 0) + body, "ff02::2")
 
 
 def send(d, ifname, port, interval_ms, sources, groups):

@@ -27,7 +27,7 @@ proxy_bin=${MLDPROXY_BIN:-$repo/build/release/userspace/mldproxy/umigame-mldprox
 cli=${UMIGAME_CLI:-$repo/build/release/tools/umigame/umigame}
 lab=(/usr/bin/python3 "$here/mld_lab.py")
 
-plan=16
+plan=21
 tap_plan $plan
 if [ "${UMIGAME_VM:-}" != 1 ] || [ "$EUID" -ne 0 ] || [ ! -x "$proxy_bin" ] || [ ! -x "$cli" ]; then
 	for _ in $(seq $plan); do tap_skip "mld_proxy" "needs the 6.1 guest (selftests/vm/run.sh) and a release build"; done
@@ -70,6 +70,8 @@ last_listener_query_interval_ms = 500
 [[downstream]]
 interface = "d3"
 last_listener_query_interval_ms = 500
+query_interval = 2
+query_response_interval_ms = 1000
 EOT
 show() { ns_nsenter px "$cli" mld show --json --socket "$sock"; }
 bg_start px proxy "$proxy_bin" -v -c "$conf"
@@ -199,6 +201,7 @@ leave_check() { # NAME DIR RECEIVER LOG S G [S G]
 		tap_fail "$name" "still forwarded: $(show | jq -c '.mfc')"
 	fi
 }
+flowing() { [ $(($(seq_now) - $(last_seq "$1" "$2" "$3"))) -lt 20 ] && [ "$(last_seq "$1" "$2" "$3")" -gt 0 ]; }
 leave_check "A leaves (S1,G1): d1 stops carrying it" "$r1d" A "$w1" $S1 $G1
 leave_check "C leaves G2: d2 stops carrying it" "$r2d" C "$w2" $S2 $G2
 s1g2_d1=$(last_seq "$w1" $S1 $G2) s2g1_d2=$(last_seq "$w2" $S2 $G1)
@@ -217,6 +220,78 @@ if json_holds "$merged_after" show && { [ "$blocks" = "$G2 $S2;$G1 $S1;" ] || [ 
 	tap_ok "upstream was told BLOCK($G1, {S1}) and BLOCK($G2, {S2}) (RFC 3810 §6.1)"
 else
 	tap_fail "upstream changes" "BLOCK records: $blocks; merged: $(show | jq -c .upstream.groups)"
+fi
+# An MLDv1 listener on d3 (RFC 2710 Report and Done, from the helper's raw
+# socket with hop limit 1 and a Router Alert, as an MLDv1 host sends them).
+r3d=$(umi_tmp r3)
+echo "report $G2" >"$r3d/v1"
+v1_filter='.downstream[2].groups[] | select(.group == "'$G2'") | .mode == "exclude" and .mldv1_host_ms > 0'
+if wait_for 10 "the MLDv1 Report is taken" json_holds "$v1_filter" show &&
+	wait_for 10 "G2 flows to d3" flowing "$w3" $S1 $G2 && flowing "$w3" $S2 $G2; then
+	tap_ok "an MLDv1 listener on d3 is served: G2 from both sources flows there (RFC 3810 §8.3.2)"
+else
+	tap_fail "MLDv1 listener" "$(show | jq -c '.downstream[2]')"
+fi
+echo "done $G2" >"$r3d/v1"
+wait_for 10 "the Done is sent" test -s "$r3d/v1.sent" && wait_for 10 "Done sent" sh -c "grep -q ^done $r3d/v1.sent"
+done_at=$(awk '$1 == "done" { print $3 }' "$r3d/v1.sent")
+if wait_for 10 "G2 stops on d3" stopped "$w3" $S1 $G2; then
+	gap=$(awk -v l="$done_at" -v t="$(last_time "$w3" $S1 $G2)" 'BEGIN { printf "%d", (t - l) * 1000 }')
+	v1q=$(awk -v t="$done_at" '$1 == "QUERY" && $2 > t && $4 == 24 && $5 == "'$G2'"' "$w3" | wc -l)
+	if [ "$v1q" -ge 1 ] && [ "$gap" -ge 0 ] && [ "$gap" -le $((LLQT_MS + 500)) ]; then
+		tap_ok "its Done gets MLDv1 group-specific queries ($v1q of 24 bytes) and G2 stops ${gap} ms later (LLQT ${LLQT_MS} ms)"
+	else
+		tap_fail "MLDv1 Done" "$v1q MLDv1 queries, stopped ${gap} ms after the Done"
+	fi
+else
+	tap_fail "MLDv1 Done" "G2 still flows to d3"
+fi
+
+# Two queriers on d3: a Linux bridge in r3 querying from fe80::1, below the
+# proxy's address. RFC 3810 §7.6.2: the proxy falls silent, and takes over
+# when the bridge stops, after Other Querier Present Timeout.
+r3n=$(ns_name r3)
+ns_sysctl r3 net.ipv6.conf.default.addr_gen_mode=1
+ip -n "$r3n" link add br0 type bridge mcast_querier 1 mcast_query_interval 100 \
+	mcast_query_response_interval 50 mcast_startup_query_interval 50
+ip -n "$r3n" link set e0 master br0
+ip -n "$r3n" addr add fe80::1/64 dev br0 nodad
+ip -n "$r3n" link set br0 up
+if wait_for 15 "the proxy yields to fe80::1" \
+	json_holds '.downstream[2] | .querier == false and .querier_address == "fe80::1"' show; then
+	tap_ok "a lower-addressed querier on d3 wins the election; the proxy becomes a non-querier"
+else
+	tap_fail "election" "$(show | jq -c '.downstream[2] | del(.groups)'); $(grep QUERY "$w3" | tail -3)"
+fi
+sent_before=$(show | jq '.downstream[2].counters.queries_sent')
+t0=$EPOCHREALTIME
+bridge_queries() { awk -v t="$t0" '$1 == "QUERY" && $2 > t && $3 == "fe80::1"' "$w3" | wc -l; }
+wait_for 15 "the bridge queries 4 times" sh -c "[ \$(awk -v t=$t0 '\$1 == \"QUERY\" && \$2 > t && \$3 == \"fe80::1\"' $w3 | wc -l) -ge 4 ]"
+sent_after=$(show | jq '.downstream[2].counters.queries_sent')
+if [ "$(bridge_queries)" -ge 4 ] && [ "$sent_after" = "$sent_before" ]; then
+	tap_ok "while the other querier keeps querying ($(bridge_queries) queries), the proxy sends none"
+else
+	tap_fail "non-querier silent" "bridge queries: $(bridge_queries); proxy queries sent $sent_before -> $sent_after"
+fi
+# §5.1.8, §5.1.9: a non-querier runs on the querier's QRV and QQIC, so its
+# Other Querier Present Timeout is theirs (§9.5: RV x QI + QRI / 2).
+read -r rv qi < <(show | jq -r '.downstream[2] | "\(.robustness) \(.query_interval_ms)"')
+oqpt=$((rv * qi + 500))
+ip -n "$r3n" link set br0 type bridge mcast_querier 0
+t1=$EPOCHREALTIME
+# Measured on the wire: from the bridge's last query to the proxy's first.
+proxy_query_after() { awk -v t="$1" '$1 == "QUERY" && $2 > t && $3 != "fe80::1" { print $2; exit }' "$w3"; }
+if wait_for 15 "the proxy takes over" json_holds '.downstream[2].querier' show &&
+	wait_for 5 "a query from the proxy on d3" sh -c "awk -v t=$t1 '\$1 == \"QUERY\" && \$2 > t && \$3 != \"fe80::1\"' $w3 | grep -q ."; then
+	last_bridge=$(awk '$1 == "QUERY" && $3 == "fe80::1" { t = $2 } END { printf "%.6f", t }' "$w3")
+	took=$(awk -v a="$last_bridge" -v b="$(proxy_query_after "$last_bridge")" 'BEGIN { printf "%d", (b - a) * 1000 }')
+	if [ "$took" -ge $((oqpt - 100)) ] && [ "$took" -le $((oqpt + 500)) ]; then
+		tap_ok "when the other querier stops, the proxy queries again ${took} ms after its last query (OQPT ${oqpt} ms with its QRV $rv, QQI $qi ms)"
+	else
+		tap_fail "takeover" "first query ${took} ms after the other querier's last, OQPT ${oqpt} ms"
+	fi
+else
+	tap_fail "takeover" "$(show | jq -c '.downstream[2] | del(.groups)')"
 fi
 if ns_nsenter px "$cli" mld show --socket "$sock" | grep -q "forwarding entries" && bg_running proxy; then
 	tap_ok "umigame mld show prints the state; the proxy is still running"

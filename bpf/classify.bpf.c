@@ -31,6 +31,15 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Set by the loader: whether umigame.ko's BTF (its kfuncs) is present. The
+ * verifier drops the CRC32c code when it is not, so the program still loads
+ * without the module (the 6.18 host). */
+const volatile __u8 have_module = 0;
+
+/* umigame.ko (kmod/umigame_csum.c): the CRC32c register after the frame's
+ * bytes [off, off + len), from crc; -EINVAL outside the linear area. */
+extern __s64 umigame_crc32c(struct xdp_md *ctx, __u32 off, __u32 len, __u32 crc) __ksym __weak;
+
 #ifndef IPPROTO_SCTP
 #define IPPROTO_SCTP 132
 #endif
@@ -498,6 +507,34 @@ __attribute__((noinline)) int umigame_cls_rules(struct xdp_md *ctx, const struct
 	return XDP_PASS;
 }
 
+/*
+ * RFC 9260 §6.8 and Appendix A: the CRC32c of the whole SCTP packet (common
+ * header at off, IP payload up to end) with the checksum field taken as
+ * zero, inverted, stored little-endian. The kfunc sums the bytes before and
+ * after the field; the field's four zero bytes are 32 steps of the
+ * reflected polynomial here.
+ */
+static __always_inline int sctp_checksum_ok(struct xdp_md *ctx, __u32 off, __u32 end)
+{
+	__u8 f[4];
+	__u32 crc, want, i;
+	__s64 c;
+
+	if (end < off + 12 || bpf_xdp_load_bytes(ctx, off + 8, f, 4))
+		return 0;
+	c = umigame_crc32c(ctx, off, 8, ~0U);
+	if (c < 0)
+		return 0;
+	crc = (__u32)c;
+	for (i = 0; i < 32; i++)
+		crc = (crc >> 1) ^ (0x82F63B78U & -(crc & 1));
+	c = umigame_crc32c(ctx, off + 12, end - off - 12, crc);
+	if (c < 0)
+		return 0;
+	want = ~(__u32)c;
+	return (f[0] | (__u32)f[1] << 8 | (__u32)f[2] << 16 | (__u32)f[3] << 24) == want;
+}
+
 /* Per-flow statistics (UMIGAME_CLS_F_FLOWS). */
 static __always_inline void account_flow(const struct cls_pkt *p, __u64 bytes)
 {
@@ -631,9 +668,15 @@ int umigame_classify(struct xdp_md *ctx)
 			end = MAX_PARSE_OFFSET;
 			partial = 1;
 		}
-		if (p.proto == IPPROTO_SCTP)
+		if (p.proto == IPPROTO_SCTP) {
 			reason = umigame_cls_sctp(ctx, &p, off, end, partial);
-		else
+			/* A first fragment or a cut frame holds only part of
+			 * what the checksum covers: not verified. */
+			if (have_module && reason == UMIGAME_CLS_SCTP && !partial &&
+			    (t->flags & UMIGAME_CLS_F_VERIFY_CSUM) &&
+			    !sctp_checksum_ok(ctx, (__u32)off, (__u32)end))
+				reason = UMIGAME_CLS_BAD_CHECKSUM;
+		} else
 			reason = umigame_cls_dccp(ctx, &p, off, end, partial);
 	}
 	if (t->slot < UMIGAME_CLS_MAX_PORTS)

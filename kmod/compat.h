@@ -41,4 +41,14 @@
 #define __bpf_kfunc __used noinline
 #endif
 
+/*
+ * 6.14 made crc32c() in <linux/crc32.h> the library's CRC32c and dropped
+ * __crc32c_le(); before that crc32c() was libcrc32c's, a module of its own.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 14, 0)
+#define umigame_crc32c_update(crc, p, len) crc32c(crc, p, len)
+#else
+#define umigame_crc32c_update(crc, p, len) __crc32c_le(crc, p, len)
+#endif
+
 #endif /* UMIGAME_COMPAT_H */

@@ -34,6 +34,9 @@ void umigame_esp_exit(void);
 int umigame_esp_decrypt(struct xdp_md *ctx, u32 sa_id, u32 esp_off, u32 seq_hi);
 void umigame_esp_note_replay(struct xdp_md *ctx, u32 sa_id, u64 seq);
 
+/* umigame_csum.c: CRC32c over an XDP frame (stateless, no init/exit). */
+s64 umigame_crc32c(struct xdp_md *ctx, u32 off, u32 len, u32 crc);
+
 /*
  * umigame_kfunc.c: the one BTF kfunc set of the module (6.1 takes one set
  * per program type and module), listing every piece's kfuncs.

@@ -18,6 +18,7 @@
 BTF_KFUNCS_START(umigame_xdp_kfunc_ids)
 BTF_ID_FLAGS(func, umigame_esp_decrypt)
 BTF_ID_FLAGS(func, umigame_esp_note_replay)
+BTF_ID_FLAGS(func, umigame_crc32c)
 BTF_KFUNCS_END(umigame_xdp_kfunc_ids)
 
 static const struct btf_kfunc_id_set umigame_xdp_kfunc_set = {
@@ -36,7 +37,7 @@ int umigame_kfunc_init(void)
 	 * "kfunc not found" to go on.
 	 */
 	if (!THIS_MODULE->btf_data_size)
-		pr_warn("built without BTF: the ESP kfuncs are not available to XDP (see docs/kmod.md)\n");
+		pr_warn("built without BTF: the kfuncs (ESP, CRC32c) are not available to XDP (see docs/kmod.md)\n");
 #endif
 	ret = register_btf_kfunc_id_set(BPF_PROG_TYPE_XDP, &umigame_xdp_kfunc_set);
 	if (ret)

@@ -39,7 +39,8 @@ enum umigame_cls_reason {
 	                                * be alone, a zero tag; a reserved DCCP type
 	                                * or X=0 where X=1 is required */
 	UMIGAME_CLS_TOO_MANY_CHUNKS,   /* more than UMIGAME_CLS_MAX_CHUNKS chunks */
-	UMIGAME_CLS_BAD_CHECKSUM,      /* SCTP CRC32c wrong (only with the module) */
+	UMIGAME_CLS_BAD_CHECKSUM,      /* SCTP CRC32c wrong (checksum = "verify",
+	                                * needs umigame.ko) */
 	UMIGAME_CLS_RATE_LIMITED,      /* INIT/Request over its source's budget */
 	UMIGAME_CLS_BAD_IP,            /* IPv4/IPv6 header broken or chain too long */
 	UMIGAME_CLS_REASON_COUNT,
@@ -93,6 +94,9 @@ struct umigame_cls_rule {
 #define UMIGAME_CLS_F_PASS_MALFORMED (1U << 0) /* pass malformed packets (counted)
                                                 * instead of dropping them */
 #define UMIGAME_CLS_F_FLOWS          (1U << 1) /* per-flow statistics in cls_flows */
+#define UMIGAME_CLS_F_VERIFY_CSUM    (1U << 2) /* verify SCTP CRC32c (umigame.ko's
+                                                * umigame_crc32c kfunc); a wrong
+                                                * one is bad_checksum, no rule */
 
 struct umigame_cls_table {
 	__u32 slot;      /* row in cls_counters / cls_rule_counters */

@@ -5,16 +5,24 @@
   classify_peer.py sctp-client ADDR PORT COUNT TIMEOUT
   classify_peer.py dccp-server ADDR PORT SERVICE[,SERVICE...]
   classify_peer.py dccp-client ADDR PORT SERVICE SPORT COUNT TIMEOUT
+  classify_peer.py sctp-frame IFACE DSTMAC SRC DST DPORT good|bad
+  classify_peer.py pcap-crc FILE
 
 ADDR picks the family (':' = IPv6). Servers print "listening", then one
 line per association/connection: "accepted N" after reading N messages to
 the end of the stream. Clients connect (within TIMEOUT seconds), send COUNT
 messages of 100 bytes, read one "ok" back, close, and print "connected" and
 "done"; a connect that does not complete prints "timeout" and exits 3.
+sctp-frame sends one Ethernet/IPv4/SCTP frame on IFACE (AF_PACKET): a
+DATA chunk, verification tag 0x12345678, from port 40000, with its
+CRC32c (RFC 9260 Appendix A) right or with its lowest bit flipped.
+pcap-crc reads an Ethernet pcap and prints how many IPv4 SCTP packets
+carry a right CRC32c, a wrong one, and zero in the field.
 A DCCP SERVICE is four printable characters, sent as they are (RFC 4340
 §8.1.2: a 32-bit number, big-endian).
 """
 import socket
+import struct
 import sys
 
 SOCK_DCCP = 6
@@ -80,6 +88,67 @@ def client(kind, addr, port, count, timeout, service=None, sport=0):
     return 0
 
 
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def ip_checksum(h):
+    s = sum(struct.unpack("!%dH" % (len(h) // 2), h))
+    s = (s & 0xFFFF) + (s >> 16)
+    s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def sctp_frame(iface, dstmac, src, dst, dport, good):
+    # DATA, flags B|E, length 20: TSN 1, stream 0, SSN 0, PPID 0, 4 bytes
+    chunk = struct.pack("!BBHIHHI", 0, 3, 20, 1, 0, 0, 0) + b"abcd"
+    hdr = struct.pack("!HHII", 40000, dport, 0x12345678, 0)
+    crc = crc32c(hdr + chunk)
+    if not good:
+        crc ^= 1
+    sctp = hdr[:8] + struct.pack("<I", crc) + chunk
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(sctp), 1, 0, 64, 132, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))
+    ip = ip[:10] + struct.pack("!H", ip_checksum(ip)) + ip[12:]
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((iface, 0))
+    with open("/sys/class/net/%s/address" % iface) as f:
+        mine = bytes.fromhex(f.read().strip().replace(":", ""))
+    s.send(bytes.fromhex(dstmac.replace(":", "")) + mine + b"\x08\x00" + ip + sctp)
+    print("sent", flush=True)
+    return 0
+
+
+def pcap_crc(path):
+    right = wrong = zero = 0
+    with open(path, "rb") as f:
+        data = f.read()
+    off = 24
+    while off + 16 <= len(data):
+        incl = struct.unpack_from("<I", data, off + 8)[0]
+        frame = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        if len(frame) < 34 or frame[12:14] != b"\x08\x00" or frame[23] != 132:
+            continue
+        ihl = (frame[14] & 15) * 4
+        end = 14 + struct.unpack_from("!H", frame, 16)[0]
+        sctp = frame[14 + ihl:end]
+        field = struct.unpack_from("<I", sctp, 8)[0]
+        if crc32c(sctp[:8] + bytes(4) + sctp[12:]) == field:
+            right += 1
+        elif field == 0:
+            zero += 1
+        else:
+            wrong += 1
+    print("right %d wrong %d zero %d" % (right, wrong, zero))
+    return 0
+
+
 def main(a):
     if a[0] == "sctp-server":
         serve("sctp", a[1], int(a[2]))
@@ -87,6 +156,10 @@ def main(a):
         serve("dccp", a[1], int(a[2]), a[3].split(","))
     elif a[0] == "sctp-client":
         return client("sctp", a[1], int(a[2]), int(a[3]), float(a[4]))
+    elif a[0] == "sctp-frame":
+        return sctp_frame(a[1], a[2], a[3], a[4], int(a[5]), a[6] == "good")
+    elif a[0] == "pcap-crc":
+        return pcap_crc(a[1])
     elif a[0] == "dccp-client":
         return client("dccp", a[1], int(a[2]), int(a[5]), float(a[6]), a[3], int(a[4]))
     else:

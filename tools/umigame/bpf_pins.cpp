@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
+#include <vector>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -85,6 +86,24 @@ void create_pin_dir(const std::string &dir)
 std::string xdp_link_pin_path(const std::string &dir, uint32_t ifindex)
 {
 	return dir + "/link_" + std::to_string(ifindex);
+}
+
+bool pinned_rodata_flag(const std::string &path)
+{
+	int fd = bpf_obj_get(path.c_str());
+	bool flag = false;
+	if (fd < 0)
+		return false;
+	bpf_map_info info{};
+	uint32_t len = sizeof(info);
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.value_size > 0) {
+		std::vector<uint8_t> ro(info.value_size);
+		uint32_t zero = 0;
+		if (bpf_map_lookup_elem(fd, &zero, ro.data()) == 0)
+			flag = ro[0] != 0;
+	}
+	close(fd);
+	return flag;
 }
 
 void remove_pin_dir(const std::string &dir)

@@ -27,6 +27,10 @@ void close_fd(int &fd);
 // Create dir (and its parents) on the BPF filesystem; throws naming it.
 void create_pin_dir(const std::string &dir);
 
+// The first byte of a pinned .rodata map (a program's `const volatile`
+// flag set before load, e.g. have_module); false when it cannot be read.
+bool pinned_rodata_flag(const std::string &path);
+
 // Where a component pins the XDP link of port ifindex (bpffs refuses dots
 // in names, hence link_<ifindex>).
 std::string xdp_link_pin_path(const std::string &dir, uint32_t ifindex);

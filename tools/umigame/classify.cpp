@@ -49,9 +49,15 @@ bool Classifier::open(bool create)
 		struct classify *skel = classify__open_opts(&opts);
 		if (!skel)
 			fail_errno("cannot open the classifier's BPF object", errno);
+		// Without umigame.ko's BTF the CRC32c kfunc cannot resolve; the
+		// verifier then drops checksum verification (rules load refuses
+		// checksum = "verify" against such a program).
+		skel->rodata->have_module = access("/sys/kernel/btf/umigame", F_OK) == 0;
 		int err = classify__load(skel);
 		if (!err)
 			err = bpf_program__pin(skel->progs.umigame_classify, prog_path.c_str());
+		if (!err)
+			err = bpf_map__pin(skel->maps.rodata, (pin_dir_ + "/cls_rodata").c_str());
 		classify__destroy(skel);
 		if (err)
 			fail_errno("cannot load the classifier (see the verifier log above)", -err);
@@ -96,6 +102,12 @@ void Classifier::detach(const std::string &dev)
 	remove_pin_dir(pin_dir_);
 }
 
+bool Classifier::have_module() const
+{
+	// The whole .rodata section: have_module is its first (only) byte.
+	return pinned_rodata_flag(pin_dir_ + "/cls_rodata");
+}
+
 umigame_cls_counter Classifier::sum(int fd, uint32_t idx) const
 {
 	const int n = libbpf_num_possible_cpus();
@@ -123,6 +135,11 @@ std::vector<std::string> Classifier::load(const ClassifyRules &rules)
 				throw ConfigError(r.where, "no interface " + r.target_dev);
 		ifindexes.push_back(ifindex);
 	}
+	for (const auto &p : rules.ports)
+		if ((p.flags & UMIGAME_CLS_F_VERIFY_CSUM) && !have_module())
+			throw ConfigError(p.where, "checksum = \"verify\" needs umigame.ko's CRC32c kfunc, and the "
+						   "classifier was loaded without the module: load umigame.ko, "
+						   "detach every port and attach again");
 	// Slots in use by ports not in this file stay theirs.
 	std::vector<bool> used(UMIGAME_CLS_MAX_PORTS);
 	std::map<uint32_t, uint32_t> slot_of;

@@ -52,6 +52,8 @@ public:
 private:
 	std::string link_path(uint32_t ifindex) const;
 	umigame_cls_counter sum(int fd, uint32_t idx) const;
+	// Whether the pinned program was loaded with umigame.ko's kfuncs.
+	bool have_module() const;
 
 	std::string pin_dir_;
 	int prog_fd_ = -1, tables_fd_ = -1, counters_fd_ = -1, rule_counters_fd_ = -1,

@@ -93,7 +93,8 @@ int show(Classifier &c, const Args &a)
 		if (a.json_out) {
 			json j = {{"interface", p.dev}, {"ifindex", p.ifindex}, {"attached", p.attached},
 				  {"malformed", (p.table.flags & UMIGAME_CLS_F_PASS_MALFORMED) ? "pass" : "drop"},
-				  {"flows", bool(p.table.flags & UMIGAME_CLS_F_FLOWS)}};
+				  {"flows", bool(p.table.flags & UMIGAME_CLS_F_FLOWS)},
+				  {"checksum", (p.table.flags & UMIGAME_CLS_F_VERIFY_CSUM) ? "verify" : "ignore"}};
 			json reasons = json::object();
 			for (int r = 0; r < UMIGAME_CLS_REASON_COUNT; r++)
 				reasons[cls_reason_names[r]] = counter_json(p.reasons[r]);

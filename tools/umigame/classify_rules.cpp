@@ -250,6 +250,12 @@ ClassifyRules parse(const toml::table &doc, const std::string &file)
 			else if (v->value != "drop")
 				throw ConfigError(v->where, "malformed must be drop or pass, not '" + v->value + "'");
 		}
+		if (auto v = p.string("checksum")) {
+			if (v->value == "verify")
+				port.flags |= UMIGAME_CLS_F_VERIFY_CSUM;
+			else if (v->value != "ignore")
+				throw ConfigError(v->where, "checksum must be verify or ignore, not '" + v->value + "'");
+		}
 		if (!p.boolean("flows", true))
 			port.flags &= ~UMIGAME_CLS_F_FLOWS;
 		if (auto v = p.integer("cpus")) {

@@ -271,19 +271,8 @@ EspStats Esp::stats() const
 	std::sort(s.sas.begin(), s.sas.end(),
 		  [](const EspStats::Sa &a, const EspStats::Sa &b) { return a.sa_id < b.sa_id; });
 
-	int rodata = bpf_obj_get((pin_dir_ + "/esp_rodata").c_str());
-	if (rodata >= 0) {
-		// The whole .rodata section: have_module is its first (only) byte.
-		bpf_map_info info{};
-		uint32_t len = sizeof(info);
-		if (bpf_obj_get_info_by_fd(rodata, &info, &len) == 0 && info.value_size > 0) {
-			std::vector<uint8_t> ro(info.value_size);
-			uint32_t zero = 0;
-			if (bpf_map_lookup_elem(rodata, &zero, ro.data()) == 0)
-				s.have_module = ro[0] != 0;
-		}
-		close(rodata);
-	}
+	// The whole .rodata section: have_module is its first (only) byte.
+	s.have_module = pinned_rodata_flag(pin_dir_ + "/esp_rodata");
 	s.ports = ports();
 	return s;
 }

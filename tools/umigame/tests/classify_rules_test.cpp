@@ -113,6 +113,8 @@ TEST(ClassifyRules, RefusedWithFileLineColumn)
 		 "only applies to action"},
 		{"[[port]]\ninterface = \"a\"\n[[port.rule]]\naction = \"drop\"\nservice = \"AB\\u0001C\"\n",
 		 "r.toml:5:11", "service must be"},
+		{"[[port]]\ninterface = \"a\"\nchecksum = \"check\"\n", "r.toml:3:12",
+		 "checksum must be verify or ignore"},
 		{"[[port]]\ninterface = \"a\"\ncolour = \"red\"\n", "r.toml:3:1", "colour"},
 		{"[[port]]\ninterface = \"a\"\n[[port]]\ninterface = \"a\"\n", "r.toml:4:13",
 		 "has rules above"},
@@ -128,6 +130,16 @@ TEST(ClassifyRules, RefusedWithFileLineColumn)
 				<< c.text << " -> " << e.what();
 		}
 	}
+}
+
+TEST(ClassifyRules, ChecksumVerifyIsAPortFlag)
+{
+	auto r = parse_classify_rules("[[port]]\ninterface = \"a\"\nchecksum = \"verify\"\n"
+				      "[[port]]\ninterface = \"b\"\nchecksum = \"ignore\"\n",
+				      "r.toml");
+	ASSERT_EQ(r.ports.size(), 2u);
+	EXPECT_EQ(r.ports[0].flags, uint32_t(UMIGAME_CLS_F_FLOWS | UMIGAME_CLS_F_VERIFY_CSUM));
+	EXPECT_EQ(r.ports[1].flags, uint32_t(UMIGAME_CLS_F_FLOWS));
 }
 
 TEST(ClassifyRules, AtMost32RulesPerPort)

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Real kernel SCTP and DCCP endpoints for selftests/vm/classify_sctp.sh.
 
-  classify_peer.py sctp-server ADDR PORT
+  classify_peer.py sctp-server ADDR[,ADDR...] PORT
   classify_peer.py sctp-client ADDR PORT COUNT TIMEOUT
+  classify_peer.py sctp-mh-client LADDR,LADDR RADDR PORT COUNT GOFILE TIMEOUT
   classify_peer.py dccp-server ADDR PORT SERVICE[,SERVICE...]
   classify_peer.py dccp-client ADDR PORT SERVICE SPORT COUNT TIMEOUT
   classify_peer.py sctp-frame IFACE DSTMAC SRC DST DPORT good|bad
@@ -18,13 +19,21 @@ DATA chunk, verification tag 0x12345678, from port 40000, with its
 CRC32c (RFC 9260 Appendix A) right or with its lowest bit flipped.
 pcap-crc reads an Ethernet pcap and prints how many IPv4 SCTP packets
 carry a right CRC32c, a wrong one, and zero in the field.
+More than one IPv4 ADDR makes a multihomed endpoint (the first bound, the
+others added with SCTP_SOCKOPT_BINDX_ADD, what sctp_bindx(3) does).
+sctp-mh-client binds both local addresses, sends COUNT messages and reads
+the "ok" ("phase1"), waits for GOFILE to exist, then does it again.
 A DCCP SERVICE is four printable characters, sent as they are (RFC 4340
 §8.1.2: a 32-bit number, big-endian).
 """
+import os
 import socket
 import struct
 import sys
+import time
 
+SOL_SCTP = 132
+SCTP_SOCKOPT_BINDX_ADD = 100
 SOCK_DCCP = 6
 IPPROTO_DCCP = 33
 SOL_DCCP = 269
@@ -41,12 +50,21 @@ def sock(kind, addr):
     return socket.socket(family(addr), SOCK_DCCP, IPPROTO_DCCP)
 
 
+def bind_all(s, addrs, port):
+    s.bind((addrs[0], port))
+    port = s.getsockname()[1]
+    for a in addrs[1:]:
+        sa = struct.pack("=H", socket.AF_INET) + struct.pack("!H", port) + socket.inet_aton(a)
+        s.setsockopt(SOL_SCTP, SCTP_SOCKOPT_BINDX_ADD, sa + bytes(8))
+
+
 def serve(kind, addr, port, services=None):
-    s = sock(kind, addr)
+    addrs = addr.split(",")
+    s = sock(kind, addrs[0])
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if services:
         s.setsockopt(SOL_DCCP, DCCP_SOCKOPT_SERVICE, b"".join(x.encode() for x in services))
-    s.bind((addr, port))
+    bind_all(s, addrs, port)
     s.listen(8)
     print("listening", flush=True)
     while True:
@@ -63,6 +81,38 @@ def serve(kind, addr, port, services=None):
         c.close()
 
 
+def exchange(s, count):
+    for i in range(count):
+        body = (b"m%03d" % i).ljust(96, b".") + (b"last" if i == count - 1 else b"more")
+        s.send(body)
+    if s.recv(16) != b"ok":
+        print("no answer", flush=True)
+        return False
+    return True
+
+
+def mh_client(laddrs, raddr, port, count, gofile, timeout):
+    s = sock("sctp", raddr)
+    bind_all(s, laddrs.split(","), 0)
+    s.settimeout(timeout)
+    s.connect((raddr, port))
+    print("connected", flush=True)
+    if not exchange(s, count):
+        return 4
+    print("phase1", flush=True)
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(gofile):
+        if time.monotonic() > deadline:
+            print("no go", flush=True)
+            return 5
+        time.sleep(0.05)
+    if not exchange(s, count):
+        return 4
+    s.close()
+    print("done", flush=True)
+    return 0
+
+
 def client(kind, addr, port, count, timeout, service=None, sport=0):
     s = sock(kind, addr)
     if service:
@@ -77,11 +127,7 @@ def client(kind, addr, port, count, timeout, service=None, sport=0):
         s.close()
         return 3
     print("connected", flush=True)
-    for i in range(count):
-        body = (b"m%03d" % i).ljust(96, b".") + (b"last" if i == count - 1 else b"more")
-        s.send(body)
-    if s.recv(16) != b"ok":
-        print("no answer", flush=True)
+    if not exchange(s, count):
         return 4
     s.close()
     print("done", flush=True)
@@ -158,6 +204,8 @@ def main(a):
         return client("sctp", a[1], int(a[2]), int(a[3]), float(a[4]))
     elif a[0] == "sctp-frame":
         return sctp_frame(a[1], a[2], a[3], a[4], int(a[5]), a[6] == "good")
+    elif a[0] == "sctp-mh-client":
+        return mh_client(a[1], a[2], int(a[3]), int(a[4]), a[5], float(a[6]))
     elif a[0] == "pcap-crc":
         return pcap_crc(a[1])
     elif a[0] == "dccp-client":

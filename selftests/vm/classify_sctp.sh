@@ -5,6 +5,7 @@
 #
 #   tx (clients: classify_peer.py)           rx (servers: classify_peer.py)
 #   tx0 10.0.0.1/24                          rx0 10.0.0.2/24
+#       10.0.1.1/24                              10.0.1.2/24
 #       2001:db8::1/64  <------ veth ------>     2001:db8::2/64
 #                                            XDP classifier, native (veth),
 #                                            ingress: sees every tx -> rx packet
@@ -17,10 +18,11 @@
 # the wire; a drop rule on INIT for one port stops exactly the associations
 # to it while another port's association comes up meanwhile; a drop rule on
 # one DCCP service code stops exactly those connections while another
-# service code connects; real traffic is never counted malformed.
+# service code connects; a multihomed association survives the loss of its
+# primary path as one flow; real traffic is never counted malformed.
 #
-# Not here: multihoming (needs sctp_bindx, which Python's socket module does
-# not offer), the rate limit under a flood, port rewrite, CRC32c (issue 17).
+# Not here: the rate limit under a flood, port rewrite (issue 17); CRC32c
+# is classify_crc32c.sh (it needs umigame.ko).
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -31,7 +33,7 @@ umigame=${UMIGAME_CLI:-$repo/build/release/tools/umigame/umigame}
 peer=$here/classify_peer.py
 py=/usr/bin/python3
 pins=/sys/fs/bpf/umigame-cls-$$ # bpffs refuses dots in names
-plan=10
+plan=11
 
 tap_plan $plan
 if [ "$EUID" -ne 0 ] || [ ! -x "$umigame" ] || ! command -v tcpdump >/dev/null ||
@@ -96,6 +98,8 @@ if {
 	ns_create tx && ns_create rx && veth_pair tx tx0 rx rx0 &&
 		ip -n "$(ns_name tx)" addr add 10.0.0.1/24 dev tx0 &&
 		ip -n "$(ns_name rx)" addr add 10.0.0.2/24 dev rx0 &&
+		ip -n "$(ns_name tx)" addr add 10.0.1.1/24 dev tx0 &&
+		ip -n "$(ns_name rx)" addr add 10.0.1.2/24 dev rx0 &&
 		ip -n "$(ns_name tx)" addr add 2001:db8::1/64 dev tx0 nodad &&
 		ip -n "$(ns_name rx)" addr add 2001:db8::2/64 dev rx0 nodad &&
 		ns_exec tx ping -c1 -W5 10.0.0.2 && ns_exec tx ping -c1 -W5 2001:db8::2
@@ -264,7 +268,54 @@ else
 fi
 bg_stop srv_d
 
-# 9: the kernel's own traffic is never malformed, truncated or too long
+# 9: a multihomed association (RFC 9260 §6.4): each side bound to two
+# addresses. After a first exchange over the primary path (to 10.0.0.2),
+# a drop rule cuts that path; the client retransmits to the other address
+# (10.0.1.2, §6.4.1) and the second exchange completes. cls_flows keys SCTP
+# by verification tag, so the association stays one flow across the
+# switch: its packets plus the INIT's (tag 0) are all tx sent to the port.
+load_rules '
+[[port.rule]]
+action = "count"
+protocol = "sctp"
+dport = 5004' >/dev/null
+go=$(umi_tmp go)
+bg_start rx srv_mh "$py" "$peer" sctp-server 10.0.0.2,10.0.1.2 5004
+diag=
+if listening srv_mh && cap_start mh "sctp and dst port 5004" &&
+	bg_start tx cli_mh "$py" "$peer" sctp-mh-client 10.0.0.1,10.0.1.1 10.0.0.2 5004 5 "$go" 60 &&
+	wait_for 30 "the first exchange" grep -q phase1 "$(bg_log cli_mh)"; then
+	before=$(rule_pkts 0)
+	load_rules '
+[[port.rule]]
+action = "drop"
+dst = "10.0.0.2/32"
+dport = 5004
+[[port.rule]]
+action = "count"
+dst = "10.0.1.2/32"
+dport = 5004' >/dev/null
+	: >"$go"
+	wait_for 60 "the second exchange" grep -qx "done" "$(bg_log cli_mh)"
+	wait_for 30 "the multihomed association gone in rx and tx" no_assoc_both
+	wire=$(cap_count mh)
+	cut=$(rule_pkts 0) alt=$(rule_pkts 1)
+	flows=$(in_rx "$umigame" classify flows --json | jq -c '[.[] | select(.protocol == "sctp" and .dport == 5004) | {vtag, packets}]')
+	tagged=$(jq '[.[] | select(.vtag != 0)] | length' <<<"$flows")
+	total=$(jq '[.[].packets] | add' <<<"$flows")
+	diag="client: $(oneline "$(bg_log cli_mh)"); server: $(oneline "$(bg_log srv_mh)"); tcpdump to 5004: $wire"
+	diag+="; before the cut: $before; dropped to 10.0.0.2: $cut; counted to 10.0.1.2: $alt; flows: $flows"
+	grep -qx "done" "$(bg_log cli_mh)" && [ "$(seen srv_mh "accepted 10")" = 1 ] &&
+		[ "$before" -ge 1 ] && [ "$cut" -ge 1 ] && [ "$alt" -ge 1 ] &&
+		[ "$tagged" = 1 ] && [ "$total" = "$wire" ]
+	report $? "multihomed: the primary path cut, the association goes on over the other address as one flow (RFC 9260 §6.4)"
+else
+	diag="$(show) $(cat "$(bg_log srv_mh)" "$(bg_log cli_mh)" 2>&1)"
+	report 1 "multihomed: the primary path cut, the association goes on over the other address as one flow (RFC 9260 §6.4)"
+fi
+bg_stop cli_mh; bg_stop srv_mh
+
+# 10: the kernel's own traffic is never malformed, truncated or too long
 bad=$(show | jq -r '.[0].reasons | [.truncated, .bad_length, .malformed_chunk, .too_many_chunks, .bad_checksum, .bad_ip, .rate_limited] | map(.packets) | add')
 if [ "$bad" = 0 ] && [ "$(reason_pkts sctp)" -gt 0 ] && [ "$(reason_pkts dccp)" -gt 0 ]; then
 	tap_ok "real SCTP and DCCP: counted as sctp/dccp, never under an error reason"
@@ -272,7 +323,7 @@ else
 	tap_fail "real SCTP and DCCP: counted as sctp/dccp, never under an error reason" "$(show)"
 fi
 
-# 10: detach leaves rx0 without XDP
+# 11: detach leaves rx0 without XDP
 if in_rx "$umigame" classify detach rx0 >/dev/null 2>&1 &&
 	! ip -n "$(ns_name rx)" -d link show rx0 | grep -q "prog/xdp"; then
 	tap_ok "detach: rx0 without XDP"

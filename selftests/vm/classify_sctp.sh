@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# vm-timeout: 600 (more than the default 300 s: under TCG on a busy machine it runs long)
 # KTAP test, run INSIDE the VM guest (selftests/vm/run.sh classify_sctp.sh):
 # the XDP SCTP/DCCP classifier (bpf/classify.bpf.c, issue 17) under real
 # kernel SCTP associations and DCCP connections (the 6.18 host has neither).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# vm-timeout: 450 (more than the default 300 s: under TCG on a busy machine it runs long)
 # KTAP test, run INSIDE the VM guest (selftests/vm/run.sh esp_module_cycle.sh):
 # load umigame.ko, add SAs of every suite, attach and detach the ESP program,
 # unload with the SAs still there; 50 times. The kernel log must stay clean

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# vm-timeout: 450 (more than the default 300 s: under TCG on a busy machine it runs long)
 # KTAP test, run INSIDE the VM guest (selftests/vm/run.sh esp_xfrm.sh): the
 # kernel's own xfrm encrypts, umigame's XDP program and umigame.ko decrypt.
 # The receiver has no inbound xfrm state at all, so whatever reaches its

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# vm-timeout: 600 (more than the default 300 s: under TCG on a busy machine it runs long)
 # KTAP test, run INSIDE the VM guest (selftests/vm/run.sh ike_interop.sh):
 # umigame-iked against strongSwan 5.9 (charon-systemd), each keying the
 # kernel's xfrm of its own namespace, our daemon as initiator and as

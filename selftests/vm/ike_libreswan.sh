@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# vm-timeout: 450 (more than the default 300 s: under TCG on a busy machine it runs long)
 # KTAP test, run INSIDE the VM guest (selftests/vm/run.sh ike_libreswan.sh):
 # umigame-iked against libreswan 4.10 (pluto), each keying the kernel's xfrm
 # of its own namespace, our daemon as initiator and as responder.

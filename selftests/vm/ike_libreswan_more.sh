@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# vm-timeout: 450 (more than the default 300 s: under TCG on a busy machine it runs long)
 # KTAP test, run INSIDE the VM guest (selftests/vm/run.sh ike_libreswan_more.sh,
 # or tools/vm/vm-run --timeout 600 -- selftests/vm/ike_libreswan_more.sh after
 # ike_libreswan.prepare): umigame-iked against libreswan 4.10 (pluto) with

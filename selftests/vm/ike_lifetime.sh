@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# vm-timeout: 450 (more than the default 300 s: under TCG on a busy machine it runs long)
 # KTAP test, run INSIDE the VM guest (selftests/vm/run.sh ike_lifetime.sh):
 # SA lifetimes. umigame-iked puts its rekey and life times into the xfrm
 # states as soft and hard limits; the kernel's soft expire

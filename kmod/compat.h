@@ -51,4 +51,15 @@
 #define umigame_crc32c_update(crc, p, len) __crc32c_le(crc, p, len)
 #endif
 
+/*
+ * 6.12 turned the NETIF_F_NETNS_LOCAL feature into dev->netns_local: a
+ * device that must stay in the namespace it was made in.
+ */
+#include <linux/netdevice.h>
+#ifdef NETIF_F_NETNS_LOCAL
+#define umigame_netdev_pin_netns(dev) ((dev)->features |= NETIF_F_NETNS_LOCAL)
+#else
+#define umigame_netdev_pin_netns(dev) ((dev)->netns_local = true)
+#endif
+
 #endif /* UMIGAME_COMPAT_H */

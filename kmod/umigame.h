@@ -38,6 +38,13 @@ void umigame_esp_note_replay(struct xdp_md *ctx, u32 sa_id, u64 seq);
 s64 umigame_crc32c(struct xdp_md *ctx, u32 off, u32 len, u32 crc);
 
 /*
+ * umigame_isatap.c: the ISATAP link type "umigame-isatap" (RFC 5214),
+ * links per network namespace.
+ */
+int umigame_isatap_init(void);
+void umigame_isatap_exit(void);
+
+/*
  * umigame_kfunc.c: the one BTF kfunc set of the module (6.1 takes one set
  * per program type and module), listing every piece's kfuncs.
  */

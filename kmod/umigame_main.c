@@ -31,6 +31,9 @@ static int __init umigame_mod_init(void)
 	ret = umigame_esp_init();
 	if (ret < 0)
 		goto err_esp;
+	ret = umigame_isatap_init();
+	if (ret < 0)
+		goto err_isatap;
 	/* Last: the kfuncs list every piece's functions. */
 	ret = umigame_kfunc_init();
 	if (ret < 0)
@@ -40,6 +43,8 @@ static int __init umigame_mod_init(void)
 	return 0;
 
 err_kfunc:
+	umigame_isatap_exit();
+err_isatap:
 	umigame_esp_exit();
 err_esp:
 	debugfs_remove(umigame_debugfs);
@@ -50,6 +55,7 @@ static void __exit umigame_mod_exit(void)
 {
 	/* Undo umigame_mod_init() in reverse order. */
 	umigame_kfunc_exit();
+	umigame_isatap_exit();
 	umigame_esp_exit();
 	debugfs_remove(umigame_debugfs);
 	pr_info("version " UMIGAME_VERSION " unloaded\n");

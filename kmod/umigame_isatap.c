@@ -1,0 +1,580 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * umigame.ko: the ISATAP link type (RFC 5214), "umigame-isatap".
+ *
+ *	ip link add isa0 address 192.0.2.10 type umigame-isatap
+ *	tools/umigame-isatap prl isa0 192.0.2.1      # the Potential Router List
+ *
+ * The link's own 4-byte address is its IPv4 locator. The device is of type
+ * ARPHRD_SIT with IFF_ISATAP, so the kernel's addrconf gives it the
+ * link-local address fe80::0:5efe:a.b.c.d, or fe80::200:5efe:a.b.c.d when
+ * the IPv4 address is global (RFC 5214 §6.1, §6.2: the u bit), and does not
+ * send multicast Router Solicitations on it.
+ *
+ * Transmit (§7.1): the IPv4 destination is the IPv4 address embedded in the
+ * ISATAP interface identifier of the packet's next hop (the gateway of its
+ * route, or the destination when on-link); anything else is dropped and
+ * counted. The IPv6 packet goes out in IPv4 protocol 41 from the link's
+ * address.
+ *
+ * Receive (§7.3): protocol-41 packets to the link's IPv4 address in the
+ * link's namespace are ours. They are accepted when their IPv4 source is in
+ * the PRL (a router: its RAs are then processed as a default router's), or
+ * when the IPv6 source is an ISATAP address on a prefix of the link whose
+ * embedded IPv4 address is the IPv4 source (a host); everything else is
+ * dropped and counted (a spoofed source). Packets for no link of ours go on
+ * to the next protocol-41 handler (sit), so both work side by side.
+ *
+ * Per network namespace: each namespace keeps its own list of links (a
+ * pernet_operations area, with the namespace's netfilter hook that takes
+ * protocol-41 packets for its links); a link cannot move to another
+ * namespace.
+ *
+ * Counters per link: /sys/kernel/debug/umigame/isatap, and the link's own
+ * statistics (`ip -s link`: rx errors for spoofed sources, tx errors for
+ * next hops that are not ISATAP addresses or have no IPv4 route).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/debugfs.h>
+#include <linux/etherdevice.h>
+#include <linux/if_arp.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/module.h>
+#include <linux/netdevice.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/rculist.h>
+#include <linux/seq_file.h>
+#include <net/addrconf.h>
+#include <net/ip.h>
+#include <net/ip6_route.h>
+#include <net/ip_tunnels.h>
+#include <net/ipv6.h>
+#include <net/net_namespace.h>
+#include <net/netns/generic.h>
+#include <net/rtnetlink.h>
+#include <net/route.h>
+
+#include "umigame/isatap.h"
+
+#include "compat.h"
+#include "umigame.h"
+
+struct umigame_isatap_prl {
+	struct rcu_head rcu;
+	unsigned int n;
+	__be32 addr[];
+};
+
+struct umigame_isatap {
+	struct list_head list; /* umigame_isatap_net.links, RCU */
+	struct net_device *dev;
+	__be32 local;
+	bool listed;
+	struct umigame_isatap_prl __rcu *prl;
+	atomic_long_t rx_ok;
+	atomic_long_t rx_spoofed;   /* §7.3 source checks failed */
+	atomic_long_t rx_bad;       /* could not be decapsulated */
+	atomic_long_t tx_ok;
+	atomic_long_t tx_not_isatap; /* next hop has no ISATAP identifier */
+	atomic_long_t tx_no_route;  /* no IPv4 route to the next hop */
+	atomic_long_t tx_bad;       /* not IPv6, no headroom, ... */
+};
+
+struct umigame_isatap_net {
+	struct list_head links; /* writers hold RTNL */
+};
+
+static unsigned int umigame_isatap_net_id __read_mostly;
+static struct dentry *umigame_isatap_debugfs;
+
+static struct umigame_isatap_net *umigame_isatap_net(struct net *net)
+{
+	return net_generic(net, umigame_isatap_net_id);
+}
+
+/* ::0:5efe:a.b.c.d or ::200:5efe:a.b.c.d (the u bit set, §6.1). */
+static bool umigame_isatap_addr(const struct in6_addr *a)
+{
+	return (a->s6_addr32[2] | htonl(0x02000000)) == htonl(0x02005efe);
+}
+
+static bool umigame_isatap_in_prl(struct umigame_isatap *t, __be32 v4)
+{
+	struct umigame_isatap_prl *prl = rcu_dereference(t->prl);
+	unsigned int i;
+
+	for (i = 0; prl && i < prl->n; i++)
+		if (prl->addr[i] == v4)
+			return true;
+	return false;
+}
+
+/* ---- transmit ---------------------------------------------------------- */
+
+static netdev_tx_t umigame_isatap_xmit(struct sk_buff *skb, struct net_device *dev)
+{
+	struct umigame_isatap *t = netdev_priv(dev);
+	const struct in6_addr *nh;
+	const struct ipv6hdr *ip6h;
+	struct dst_entry *dst;
+	struct flowi4 fl4;
+	struct rtable *rt;
+	__be32 dst4;
+	u8 ttl;
+
+	if (skb->protocol != htons(ETH_P_IPV6) ||
+	    !pskb_may_pull(skb, sizeof(struct ipv6hdr)))
+		goto bad;
+	ip6h = ipv6_hdr(skb);
+	nh = &ip6h->daddr;
+	dst = skb_dst(skb);
+	if (dst && dst->ops->family == AF_INET6)
+		nh = rt6_nexthop(container_of(dst, struct rt6_info, dst), &ip6h->daddr);
+	if (!umigame_isatap_addr(nh) || ipv6_addr_is_multicast(nh)) {
+		atomic_long_inc(&t->tx_not_isatap);
+		goto err;
+	}
+	dst4 = nh->s6_addr32[3];
+
+	rt = ip_route_output_ports(dev_net(dev), &fl4, NULL, dst4, t->local,
+				   0, 0, IPPROTO_IPV6, 0, 0);
+	if (IS_ERR(rt)) {
+		atomic_long_inc(&t->tx_no_route);
+		goto err;
+	}
+	if (rt->dst.dev == dev || rt->rt_type != RTN_UNICAST) {
+		/* A route back into ourselves, or broadcast/multicast. */
+		ip_rt_put(rt);
+		atomic_long_inc(&t->tx_no_route);
+		goto err;
+	}
+	if (skb_cow_head(skb, LL_RESERVED_SPACE(rt->dst.dev) + sizeof(struct iphdr)) ||
+	    iptunnel_handle_offloads(skb, SKB_GSO_IPXIP4)) {
+		ip_rt_put(rt);
+		goto bad;
+	}
+	skb_set_inner_ipproto(skb, IPPROTO_IPV6);
+	ttl = ip4_dst_hoplimit(&rt->dst);
+	atomic_long_inc(&t->tx_ok);
+	/* No DF: the IPv4 network may fragment (RFC 4213 §3.2, static MTU). */
+	iptunnel_xmit(NULL, rt, skb, fl4.saddr, dst4, IPPROTO_IPV6, 0, ttl, 0, false);
+	return NETDEV_TX_OK;
+
+bad:
+	atomic_long_inc(&t->tx_bad);
+err:
+	DEV_STATS_INC(dev, tx_errors);
+	kfree_skb(skb);
+	return NETDEV_TX_OK;
+}
+
+/* ---- receive ----------------------------------------------------------- */
+
+static struct umigame_isatap *umigame_isatap_find(struct net *net, __be32 local)
+{
+	struct umigame_isatap *t;
+
+	list_for_each_entry_rcu(t, &umigame_isatap_net(net)->links, list)
+		if (t->local == local && netif_running(t->dev))
+			return t;
+	return NULL;
+}
+
+/*
+ * The protocol-41 hook: netfilter LOCAL_IN in every namespace, last in line
+ * (after the firewall and reassembly). Not tunnel4: an out-of-tree module
+ * cannot take tunnel4's hook without a hard dependency on it (symbol_get()
+ * refuses its non-GPL exports), and inet_add_protocol(41) is refused once
+ * tunnel4 (sit) holds protocol 41.
+ */
+static unsigned int umigame_isatap_nf_in(void *priv, struct sk_buff *skb,
+					 const struct nf_hook_state *state)
+{
+	const struct ipv6hdr *ip6h;
+	const struct iphdr *iph;
+	struct umigame_isatap *t;
+	struct net_device *dev;
+	unsigned int hlen;
+
+	iph = ip_hdr(skb);
+	if (iph->protocol != IPPROTO_IPV6)
+		return NF_ACCEPT;
+	t = umigame_isatap_find(state->net, iph->daddr);
+	if (!t)
+		return NF_ACCEPT; /* not ours: sit's, or nobody's */
+	dev = t->dev;
+	hlen = ip_hdrlen(skb);
+	if (!pskb_may_pull(skb, hlen + sizeof(struct ipv6hdr))) {
+		atomic_long_inc(&t->rx_bad);
+		DEV_STATS_INC(dev, rx_length_errors);
+		return NF_DROP;
+	}
+	iph = ip_hdr(skb);
+	ip6h = (const struct ipv6hdr *)(skb_network_header(skb) + hlen);
+
+	/* RFC 5214 §7.3: the IPv4 source must fit the IPv6 source. */
+	if (umigame_isatap_in_prl(t, iph->saddr)) {
+#if IS_ENABLED(CONFIG_IPV6_NDISC_NODETYPE)
+		skb->ndisc_nodetype = NDISC_NODETYPE_DEFAULT;
+#endif
+	} else if (umigame_isatap_addr(&ip6h->saddr) &&
+		   ip6h->saddr.s6_addr32[3] == iph->saddr &&
+		   ipv6_chk_prefix(&ip6h->saddr, dev)) {
+#if IS_ENABLED(CONFIG_IPV6_NDISC_NODETYPE)
+		skb->ndisc_nodetype = NDISC_NODETYPE_HOST;
+#endif
+	} else {
+		net_dbg_ratelimited("%s: spoofed %pI4/%pI6c dropped\n",
+				    dev->name, &iph->saddr, &ip6h->saddr);
+		atomic_long_inc(&t->rx_spoofed);
+		DEV_STATS_INC(dev, rx_errors);
+		return NF_DROP;
+	}
+
+	skb->dev = dev;
+	if (iptunnel_pull_header(skb, hlen, htons(ETH_P_IPV6), false)) {
+		atomic_long_inc(&t->rx_bad);
+		DEV_STATS_INC(dev, rx_errors);
+		kfree_skb(skb);
+		return NF_STOLEN;
+	}
+	skb_reset_network_header(skb);
+	skb_reset_mac_header(skb);
+	skb->pkt_type = PACKET_HOST;
+	dev_sw_netstats_rx_add(dev, skb->len);
+	atomic_long_inc(&t->rx_ok);
+	netif_rx(skb);
+	return NF_STOLEN;
+}
+
+static const struct nf_hook_ops umigame_isatap_nf_ops = {
+	.hook = umigame_isatap_nf_in,
+	.pf = NFPROTO_IPV4,
+	.hooknum = NF_INET_LOCAL_IN,
+	.priority = NF_IP_PRI_LAST,
+};
+
+/* ---- the device ---------------------------------------------------------- */
+
+static int umigame_isatap_dev_init(struct net_device *dev)
+{
+	dev->tstats = netdev_alloc_pcpu_stats(struct pcpu_sw_netstats);
+	return dev->tstats ? 0 : -ENOMEM;
+}
+
+static void umigame_isatap_dev_uninit(struct net_device *dev)
+{
+	struct umigame_isatap *t = netdev_priv(dev);
+
+	if (t->listed) {
+		list_del_rcu(&t->list);
+		t->listed = false;
+	}
+}
+
+static void umigame_isatap_dev_free(struct net_device *dev)
+{
+	struct umigame_isatap *t = netdev_priv(dev);
+
+	kfree(rcu_dereference_protected(t->prl, 1));
+	free_percpu(dev->tstats);
+}
+
+static const struct net_device_ops umigame_isatap_netdev_ops = {
+	.ndo_init = umigame_isatap_dev_init,
+	.ndo_uninit = umigame_isatap_dev_uninit,
+	.ndo_start_xmit = umigame_isatap_xmit,
+	.ndo_get_stats64 = dev_get_tstats64,
+};
+
+static void umigame_isatap_setup(struct net_device *dev)
+{
+	dev->netdev_ops = &umigame_isatap_netdev_ops;
+	dev->needs_free_netdev = true;
+	dev->priv_destructor = umigame_isatap_dev_free;
+	dev->type = ARPHRD_SIT;
+	dev->flags = IFF_NOARP;
+	dev->priv_flags |= IFF_ISATAP;
+	dev->addr_len = 4;
+	dev->needed_headroom = LL_MAX_HEADER + sizeof(struct iphdr);
+	dev->mtu = ETH_DATA_LEN - sizeof(struct iphdr);
+	dev->min_mtu = IPV6_MIN_MTU;
+	dev->max_mtu = IP_MAX_MTU - sizeof(struct iphdr);
+	umigame_netdev_pin_netns(dev);
+	netif_keep_dst(dev);
+}
+
+/* ---- rtnetlink ----------------------------------------------------------- */
+
+static const struct nla_policy umigame_isatap_prl_policy[UMIGAME_ISATAP_PRL_A_MAX + 1] = {
+	[UMIGAME_ISATAP_PRL_A_ADDR] = { .type = NLA_BE32 },
+};
+
+static const struct nla_policy umigame_isatap_policy[UMIGAME_ISATAP_A_MAX + 1] = {
+	[UMIGAME_ISATAP_A_PRL] = { .type = NLA_NESTED },
+	[UMIGAME_ISATAP_A_PRL_ENTRY] = { .type = NLA_REJECT },
+};
+
+static bool umigame_isatap_v4_unicast(__be32 a)
+{
+	return !ipv4_is_zeronet(a) && !ipv4_is_multicast(a) &&
+	       !ipv4_is_lbcast(a) && !ipv4_is_loopback(a);
+}
+
+/* Parses UMIGAME_ISATAP_A_PRL into a new list (NULL when there is none). */
+static int umigame_isatap_parse_prl(struct nlattr *data[], struct umigame_isatap_prl **out,
+				    struct netlink_ext_ack *extack)
+{
+	struct nlattr *tb[UMIGAME_ISATAP_PRL_A_MAX + 1];
+	struct umigame_isatap_prl *prl;
+	struct nlattr *e;
+	int rem, ret;
+	__be32 a;
+
+	*out = NULL;
+	if (!data || !data[UMIGAME_ISATAP_A_PRL])
+		return 0;
+	prl = kzalloc(struct_size(prl, addr, UMIGAME_ISATAP_PRL_MAX), GFP_KERNEL);
+	if (!prl)
+		return -ENOMEM;
+	nla_for_each_nested(e, data[UMIGAME_ISATAP_A_PRL], rem) {
+		ret = -EINVAL;
+		if (nla_type(e) != UMIGAME_ISATAP_A_PRL_ENTRY) {
+			NL_SET_ERR_MSG_ATTR(extack, e, "a PRL holds PRL_ENTRY attributes only");
+			goto err;
+		}
+		ret = nla_parse_nested(tb, UMIGAME_ISATAP_PRL_A_MAX, e,
+				       umigame_isatap_prl_policy, extack);
+		if (ret < 0)
+			goto err;
+		ret = -EINVAL;
+		if (!tb[UMIGAME_ISATAP_PRL_A_ADDR]) {
+			NL_SET_ERR_MSG_ATTR(extack, e, "a PRL entry needs its IPv4 address");
+			goto err;
+		}
+		a = nla_get_be32(tb[UMIGAME_ISATAP_PRL_A_ADDR]);
+		if (!umigame_isatap_v4_unicast(a)) {
+			NL_SET_ERR_MSG_ATTR(extack, e, "a PRL entry must be a unicast IPv4 address");
+			goto err;
+		}
+		if (prl->n == UMIGAME_ISATAP_PRL_MAX) {
+			NL_SET_ERR_MSG_ATTR(extack, e, "too many PRL entries");
+			goto err;
+		}
+		prl->addr[prl->n++] = a;
+	}
+	*out = prl;
+	return 0;
+
+err:
+	kfree(prl);
+	return ret;
+}
+
+static int umigame_isatap_validate(struct nlattr *tb[], struct nlattr *data[],
+				   struct netlink_ext_ack *extack)
+{
+	if (tb[IFLA_ADDRESS]) {
+		if (nla_len(tb[IFLA_ADDRESS]) != 4) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[IFLA_ADDRESS],
+					    "the link's address is its IPv4 address (a.b.c.d)");
+			return -EINVAL;
+		}
+		if (!umigame_isatap_v4_unicast(nla_get_in_addr(tb[IFLA_ADDRESS]))) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[IFLA_ADDRESS],
+					    "the link's IPv4 address must be unicast");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int umigame_isatap_newlink(struct net *src_net, struct net_device *dev,
+				  struct nlattr *tb[], struct nlattr *data[],
+				  struct netlink_ext_ack *extack)
+{
+	struct umigame_isatap *t = netdev_priv(dev);
+	struct umigame_isatap_net *in = umigame_isatap_net(dev_net(dev));
+	struct umigame_isatap_prl *prl;
+	struct umigame_isatap *o;
+	int ret;
+
+	if (!tb[IFLA_ADDRESS]) {
+		NL_SET_ERR_MSG(extack, "an ISATAP link needs its IPv4 address: "
+			       "ip link add NAME address A.B.C.D type " UMIGAME_ISATAP_KIND);
+		return -EINVAL;
+	}
+	t->dev = dev;
+	t->local = nla_get_in_addr(tb[IFLA_ADDRESS]);
+	list_for_each_entry(o, &in->links, list) {
+		if (o->local == t->local) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[IFLA_ADDRESS],
+					    "another ISATAP link has this IPv4 address");
+			return -EEXIST;
+		}
+	}
+	ret = umigame_isatap_parse_prl(data, &prl, extack);
+	if (ret < 0)
+		return ret;
+	ret = register_netdevice(dev);
+	if (ret < 0) {
+		kfree(prl);
+		return ret;
+	}
+	RCU_INIT_POINTER(t->prl, prl);
+	list_add_rcu(&t->list, &in->links);
+	t->listed = true;
+	return 0;
+}
+
+static int umigame_isatap_changelink(struct net_device *dev, struct nlattr *tb[],
+				     struct nlattr *data[], struct netlink_ext_ack *extack)
+{
+	struct umigame_isatap *t = netdev_priv(dev);
+	struct umigame_isatap_prl *prl, *old;
+	int ret;
+
+	if (tb[IFLA_ADDRESS] && nla_get_in_addr(tb[IFLA_ADDRESS]) != t->local) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[IFLA_ADDRESS],
+				    "the IPv4 address of an ISATAP link is fixed at creation");
+		return -EOPNOTSUPP;
+	}
+	if (!data || !data[UMIGAME_ISATAP_A_PRL])
+		return 0;
+	ret = umigame_isatap_parse_prl(data, &prl, extack);
+	if (ret < 0)
+		return ret;
+	old = rtnl_dereference(t->prl);
+	rcu_assign_pointer(t->prl, prl);
+	if (old)
+		kfree_rcu(old, rcu);
+	return 0;
+}
+
+static size_t umigame_isatap_get_size(const struct net_device *dev)
+{
+	return nla_total_size(0) + /* PRL */
+	       UMIGAME_ISATAP_PRL_MAX * (nla_total_size(0) + nla_total_size(4));
+}
+
+static int umigame_isatap_fill_info(struct sk_buff *skb, const struct net_device *dev)
+{
+	struct umigame_isatap *t = netdev_priv(dev);
+	struct umigame_isatap_prl *prl = rtnl_dereference(t->prl);
+	struct nlattr *list, *e;
+	unsigned int i;
+
+	list = nla_nest_start(skb, UMIGAME_ISATAP_A_PRL);
+	if (!list)
+		return -EMSGSIZE;
+	for (i = 0; prl && i < prl->n; i++) {
+		e = nla_nest_start(skb, UMIGAME_ISATAP_A_PRL_ENTRY);
+		if (!e || nla_put_in_addr(skb, UMIGAME_ISATAP_PRL_A_ADDR, prl->addr[i]))
+			return -EMSGSIZE;
+		nla_nest_end(skb, e);
+	}
+	nla_nest_end(skb, list);
+	return 0;
+}
+
+static struct rtnl_link_ops umigame_isatap_link_ops __read_mostly = {
+	.kind = UMIGAME_ISATAP_KIND,
+	.maxtype = UMIGAME_ISATAP_A_MAX,
+	.policy = umigame_isatap_policy,
+	.priv_size = sizeof(struct umigame_isatap),
+	.setup = umigame_isatap_setup,
+	.validate = umigame_isatap_validate,
+	.newlink = umigame_isatap_newlink,
+	.changelink = umigame_isatap_changelink,
+	.get_size = umigame_isatap_get_size,
+	.fill_info = umigame_isatap_fill_info,
+};
+
+/* ---- per namespace, debugfs, init/exit ------------------------------------ */
+
+static int __net_init umigame_isatap_net_init(struct net *net)
+{
+	INIT_LIST_HEAD(&umigame_isatap_net(net)->links);
+	return nf_register_net_hook(net, &umigame_isatap_nf_ops);
+}
+
+static void __net_exit umigame_isatap_net_exit(struct net *net)
+{
+	nf_unregister_net_hook(net, &umigame_isatap_nf_ops);
+	/* The links went before (rtnl_link_ops devices leave with the netns). */
+	WARN_ON_ONCE(!list_empty(&umigame_isatap_net(net)->links));
+}
+
+static struct pernet_operations umigame_isatap_net_ops = {
+	.init = umigame_isatap_net_init,
+	.exit = umigame_isatap_net_exit,
+	.id = &umigame_isatap_net_id,
+	.size = sizeof(struct umigame_isatap_net),
+};
+
+/*
+ * debugfs umigame/isatap: one line per link, every namespace:
+ * NAME netns INODE local A.B.C.D prl A,B rx_ok N rx_spoofed N rx_bad N
+ * tx_ok N tx_not_isatap N tx_no_route N tx_bad N
+ */
+static int umigame_isatap_show(struct seq_file *m, void *v)
+{
+	struct umigame_isatap_prl *prl;
+	struct umigame_isatap *t;
+	struct net *net;
+	unsigned int i;
+
+	rcu_read_lock();
+	for_each_net_rcu(net) {
+		list_for_each_entry_rcu(t, &umigame_isatap_net(net)->links, list) {
+			seq_printf(m, "%s netns %u local %pI4 prl ", t->dev->name,
+				   net->ns.inum, &t->local);
+			prl = rcu_dereference(t->prl);
+			for (i = 0; prl && i < prl->n; i++)
+				seq_printf(m, "%s%pI4", i ? "," : "", &prl->addr[i]);
+			if (!prl || !prl->n)
+				seq_puts(m, "-");
+			seq_printf(m, " rx_ok %ld rx_spoofed %ld rx_bad %ld tx_ok %ld tx_not_isatap %ld tx_no_route %ld tx_bad %ld\n",
+				   atomic_long_read(&t->rx_ok), atomic_long_read(&t->rx_spoofed),
+				   atomic_long_read(&t->rx_bad), atomic_long_read(&t->tx_ok),
+				   atomic_long_read(&t->tx_not_isatap),
+				   atomic_long_read(&t->tx_no_route), atomic_long_read(&t->tx_bad));
+		}
+	}
+	rcu_read_unlock();
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(umigame_isatap);
+
+int umigame_isatap_init(void)
+{
+	int ret;
+
+	ret = register_pernet_subsys(&umigame_isatap_net_ops);
+	if (ret < 0)
+		return ret;
+	ret = rtnl_link_register(&umigame_isatap_link_ops);
+	if (ret < 0)
+		goto err_link;
+	umigame_isatap_debugfs = debugfs_create_file("isatap", 0400, umigame_debugfs, NULL,
+						     &umigame_isatap_fops);
+	return 0;
+
+err_link:
+	unregister_pernet_subsys(&umigame_isatap_net_ops);
+	return ret;
+}
+
+void umigame_isatap_exit(void)
+{
+	/* Undo umigame_isatap_init() in reverse order. */
+	debugfs_remove(umigame_isatap_debugfs);
+	/* Deletes every link of ours, in every namespace. */
+	rtnl_link_unregister(&umigame_isatap_link_ops);
+	unregister_pernet_subsys(&umigame_isatap_net_ops);
+}
+
+MODULE_ALIAS_RTNL_LINK(UMIGAME_ISATAP_KIND);

@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# KTAP test, run INSIDE the VM guest (selftests/vm/run.sh isatap.sh):
+# umigame.ko's ISATAP link type (RFC 5214) against the 6.1 kernel's own sit
+# ISATAP, across a network that carries IPv4 only.
+#
+#   host (ours)                  mid (IPv4 only, forwards)        rtr (sit ISATAP)               srv
+#   isa0 umigame-isatap                                           is0 mode isatap local 192.0.2.1
+#     address 203.0.113.10                                          fe80::5efe:c000:201
+#     fe80::200:5efe:cb00:710a                                      2001:db8:a::5efe:c000:201/64
+#     2001:db8:a::200:5efe:cb00:710a/64                            forwarding on
+#     PRL 192.0.2.1
+#   h0 203.0.113.10/24 <-veth-> m0 203.0.113.1/24
+#                               m1 192.0.2.254/24 <-veth-> r0 192.0.2.1/24
+#                                                          r1 2001:db8:b::1/64 <-veth-> s0 2001:db8:b::2/64
+#
+# 203.0.113.10 is a global IPv4 address, so the host's interface identifier
+# has the u bit (::200:5efe:, RFC 5214 §6.1); 192.0.2.1 (TEST-NET-1) is not
+# global in the kernel's eyes, so sit's is ::0:5efe:. Shows: the link is made
+# with stock iproute2 (and refused without its IPv4 address); link-local
+# pings both ways; the PRL set and read back with tools/umigame-isatap; a
+# ping to srv's global address behind the router, whose replies come from a
+# non-ISATAP IPv6 source and are accepted because 192.0.2.1 is in the PRL;
+# packets from mid with a spoofed embedded IPv4 address, or a non-ISATAP
+# source from outside the PRL, dropped and counted (debugfs and the link's rx
+# errors) while a genuine ISATAP host's passes; a next hop that is not an
+# ISATAP address dropped and counted on transmit; rmmod with the link in
+# place, clean kernel log.
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=../lib/netns.sh
+source "$repo/selftests/lib/netns.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/kmsg.sh
+source "$repo/selftests/lib/kmsg.sh"
+
+ko=${UMIGAME_KO:-$repo/build/kmod/umigame.ko}
+tool=$repo/tools/umigame-isatap
+dbg=/sys/kernel/debug/umigame/isatap
+H_V4=203.0.113.10
+R_V4=192.0.2.1
+H_LL=fe80::200:5efe:cb00:710a
+R_LL=fe80::5efe:c000:201
+H_GUA=2001:db8:a::200:5efe:cb00:710a
+R_GUA=2001:db8:a::5efe:c000:201
+S_GUA=2001:db8:b::2
+plan=12
+
+tap_plan $plan
+if [ ! -e /proc/modules ] || [ "$EUID" -ne 0 ] || ! modprobe -q sit 2>/dev/null; then
+	for _ in $(seq $plan); do
+		tap_skip isatap "needs root, module support and sit (selftests/vm/run.sh)"
+	done
+	tap_finish
+fi
+mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
+
+on_cleanup 'rmmod umigame 2>/dev/null; true'
+rmmod umigame 2>/dev/null
+kmsg_mark isatap
+
+in_ns() { # NS CMD...
+	local ns=$1
+	shift
+	ns_exec "$ns" "$@"
+}
+# counter NAME: the host link's counter NAME in debugfs umigame/isatap
+counter() {
+	local -a f
+	local line i
+	while IFS= read -r line; do
+		[[ $line == "isa0 netns $host_inum "* ]] || continue
+		read -ra f <<<"$line"
+		for ((i = 0; i < ${#f[@]} - 1; i++)); do
+			[ "${f[i]}" = "$1" ] && { echo "${f[i + 1]}"; return; }
+		done
+	done <"$dbg"
+	echo missing
+}
+counter_is() { [ "$(counter "$1")" = "$2" ]; }
+counter_at_least() { local v; v=$(counter "$1"); [[ $v =~ ^[0-9]+$ ]] && [ "$v" -ge "$2" ]; }
+
+# 1: load
+if out=$(insmod "$ko" 2>&1); then
+	tap_ok "insmod ${ko##*/}"
+else
+	tap_fail "insmod ${ko##*/}" "$out"
+	tap_finish
+fi
+
+ns_create host
+host_inum=$(stat -L -c %i "/run/netns/$REPLY")
+ns_create mid
+ns_create rtr
+ns_create srv
+ns_sysctl mid net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1 \
+	net.ipv4.ip_forward=1
+ns_sysctl rtr net.ipv6.conf.all.forwarding=1
+veth_pair host h0 mid m0
+veth_pair mid m1 rtr r0
+veth_pair rtr r1 srv s0
+in_ns host ip addr add $H_V4/24 dev h0
+in_ns host ip route add default via 203.0.113.1
+in_ns mid ip addr add 203.0.113.1/24 dev m0
+in_ns mid ip addr add 192.0.2.254/24 dev m1
+in_ns rtr ip addr add $R_V4/24 dev r0
+in_ns rtr ip route add default via 192.0.2.254
+in_ns rtr ip addr add 2001:db8:b::1/64 dev r1 nodad
+in_ns srv ip addr add $S_GUA/64 dev s0 nodad
+in_ns srv ip -6 route add default via 2001:db8:b::1
+in_ns rtr ip tunnel add is0 mode isatap local $R_V4 ttl 64
+in_ns rtr ip link set is0 up
+in_ns rtr ip addr add $R_GUA/64 dev is0
+
+# 2: no IPv4 address, no link (iproute2 passes no attributes of its own here)
+if ! out=$(in_ns host ip link add bad0 type umigame-isatap 2>&1) &&
+	[[ $out == *"needs its IPv4 address"* ]]; then
+	tap_ok "ip link add without an address: refused, with the reason"
+else
+	tap_fail "ip link add without an address: refused" "$out"
+fi
+
+# 3: the link, from stock iproute2
+if out=$(in_ns host ip link add isa0 address $H_V4 type umigame-isatap 2>&1) &&
+	in_ns host ip link set isa0 up &&
+	json_holds '.[0].linkinfo.info_kind == "umigame-isatap" and .[0].link_type == "sit"
+		and .[0].address == "'$H_V4'"' in_ns host ip -d -j link show isa0; then
+	tap_ok "ip link add isa0 address $H_V4 type umigame-isatap"
+else
+	tap_fail "ip link add isa0 address $H_V4 type umigame-isatap" \
+		"$out$(in_ns host ip -d link show isa0 2>&1)"
+fi
+in_ns host ip addr add $H_GUA/64 dev isa0
+in_ns host ip -6 route add 2001:db8:b::/64 via $R_LL dev isa0
+
+# 4: link-local addresses (RFC 5214 §6.2), the u bit from the IPv4 address
+has_addr() { ip -n "$(ns_name "$1")" -6 addr show dev "$2" | grep -q "inet6 $3/64"; }
+if wait_for 10 "host $H_LL" has_addr host isa0 $H_LL &&
+	wait_for 10 "router $R_LL" has_addr rtr is0 $R_LL; then
+	tap_ok "link-local $H_LL (global IPv4: u bit) on isa0, $R_LL on sit's is0"
+else
+	tap_fail "link-local addresses" \
+		"$(in_ns host ip -6 addr show dev isa0; in_ns rtr ip -6 addr show dev is0)"
+fi
+
+# 5, 6: link-local both ways (the host check of §7.3 on each side)
+if out=$(in_ns host ping -6 -c 1 -w 10 -I isa0 $R_LL 2>&1); then
+	tap_ok "ping6 host -> router link-local $R_LL"
+else
+	tap_fail "ping6 host -> router link-local" "$out
+$(cat $dbg)"
+fi
+if out=$(in_ns rtr ping -6 -c 1 -w 10 -I is0 $H_LL 2>&1); then
+	tap_ok "ping6 router (sit) -> host link-local $H_LL"
+else
+	tap_fail "ping6 router -> host link-local" "$out
+$(cat $dbg)"
+fi
+
+# 7: the PRL, through the tool (iproute2 cannot send it)
+if out=$(in_ns host "$tool" prl isa0 $R_V4 2>&1) &&
+	json_holds '.local == "'$H_V4'" and ([.prl[].addr] == ["'$R_V4'"])' \
+		in_ns host "$tool" show isa0 --json &&
+	grep -q "^isa0 netns $host_inum local $H_V4 prl $R_V4 " $dbg; then
+	tap_ok "PRL $R_V4 set and read back (tool, debugfs)"
+else
+	tap_fail "PRL set and read back" "$out$(in_ns host "$tool" show isa0 2>&1; cat $dbg)"
+fi
+
+# 8: a global address behind the router; its replies carry a non-ISATAP
+# IPv6 source, accepted because their IPv4 source is in the PRL
+if out=$(in_ns host ping -6 -c 1 -w 10 $S_GUA 2>&1); then
+	tap_ok "ping6 host -> $S_GUA behind the router (replies from a PRL router)"
+else
+	tap_fail "ping6 host -> $S_GUA" "$out
+$(cat $dbg)"
+fi
+
+# 9: sources outside the checks, sent from mid (not in the PRL): a spoofed
+# embedded address, a non-ISATAP source; then a genuine ISATAP host
+ok0=$(counter rx_ok)
+errs() { ip -n "$(ns_name host)" -s -j link show isa0 | jq '.[0].stats64.rx.errors'; }
+err0=$(errs)
+in_ns mid /usr/bin/python3 - <<EOF
+from scapy.all import IP, IPv6, ICMPv6EchoRequest, send, conf
+conf.verb = 0
+for src6 in ("$R_LL", "$S_GUA", "fe80::200:5efe:cb00:7101"):
+    send(IP(src="203.0.113.1", dst="$H_V4") / IPv6(src=src6, dst="$H_LL") / ICMPv6EchoRequest())
+EOF
+if wait_for 10 "rx_spoofed 2" counter_is rx_spoofed 2 &&
+	wait_for 10 "rx_ok + 1" counter_at_least rx_ok $((ok0 + 1)) &&
+	[ "$(errs)" -eq $((err0 + 2)) ]; then
+	tap_ok "spoofed embedded IPv4 and non-ISATAP source outside the PRL: dropped, counted; a true ISATAP host passes"
+else
+	tap_fail "spoofed sources dropped and counted" "rx errors $err0 -> $(errs)
+$(cat $dbg)"
+fi
+
+# 10: a next hop that is not an ISATAP address cannot be reached
+in_ns host bash -c 'echo x >/dev/udp/2001:db8:a::1/9' 2>/dev/null
+if wait_for 10 "tx_not_isatap 1" counter_is tx_not_isatap 1; then
+	tap_ok "next hop 2001:db8:a::1 (no ISATAP identifier): dropped and counted"
+else
+	tap_fail "next hop without ISATAP identifier counted" "$(cat $dbg)"
+fi
+
+# 11: unload with the link in place
+if wait_for 10 "rmmod umigame succeeds" rmmod umigame &&
+	! ip -n "$(ns_name host)" link show isa0 >/dev/null 2>&1 &&
+	[ ! -e /sys/kernel/debug/umigame ]; then
+	tap_ok "rmmod with isa0 in place: the link and debugfs umigame/ gone"
+else
+	tap_fail "rmmod with the link in place" "$(in_ns host ip link show 2>&1)"
+fi
+
+# 12: the kernel log
+log=$(kmsg_since)
+bad=$(kmsg_trouble leak)
+if [ -z "$bad" ] && [[ $log == *"umigame: version "*" unloaded"* ]]; then
+	tap_ok "kernel log: no WARNING/BUG/Oops/leak"
+else
+	tap_fail "kernel log: clean unload" "${bad:+trouble: $bad
+}$log"
+fi
+
+tap_finish

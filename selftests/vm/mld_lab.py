@@ -22,6 +22,13 @@ namespace (a Python start costs about a second under TCG).
       (hop limit 8), payload "SEQ"; DIR/seq holds the last round sent.
       DIR/query appearing sends an MLDv2 General Query (hop limit 1,
       Router Alert, link-local source, Max Resp Code 1000) on IFNAME.
+  mld_lab.py bad IFNAME
+      Send MLD messages that lie about their lengths and counts (hop limit
+      1, Router Alert, to ff02::16), one valid MLDv2 Report with hop limit 2
+      and one without a Router Alert; print how many of each kind.
+  mld_lab.py joinmany DIR IFNAME COUNT
+      Join COUNT groups ff0e::10:0 upwards (sockets of 200 joins each) and
+      stay; DIR/joined appears once every join is done.
 """
 import os
 import select
@@ -102,7 +109,10 @@ def listen(d, ifname, port, specs):
         for s in ready:
             if s is wire:
                 frame, addr = wire.recvfrom(65536)
-                queried = log_frame(frame, port, wire_log)
+                try:
+                    queried = log_frame(frame, port, wire_log)
+                except (ValueError, struct.error):
+                    queried = None
                 # RFC 2710 §4: an MLDv1 host answers queries (not our own
                 # frames: addr[2] is the packet type, 4 = outgoing).
                 if queried is not None and addr[2] != socket.PACKET_OUTGOING:
@@ -148,6 +158,8 @@ def log_frame(frame, port, log):
             if len(ip) < at + 20:
                 return
             rtype, aux, n = ip[at], ip[at + 1], struct.unpack("!H", ip[at + 2:at + 4])[0]
+            if len(ip) < at + 20 + 16 * n:
+                return  # a record that lies about its sources (the bad-input test sends them)
             group = socket.inet_ntop(socket.AF_INET6, ip[at + 4:at + 20])
             srcs = [socket.inet_ntop(socket.AF_INET6, ip[at + 20 + 16 * i:at + 36 + 16 * i]) for i in range(n)]
             log.write("REPORT %.6f %d %s %s\n" % (now, rtype, group, ",".join(sorted(srcs)) or "-"))
@@ -207,6 +219,54 @@ def send(d, ifname, port, interval_ms, sources, groups):
         time.sleep(max(0, next_at - time.monotonic()))
 
 
+def bad(ifname):
+    g = socket.inet_pton(socket.AF_INET6, "ff0e::bad")
+    s1 = socket.inet_pton(socket.AF_INET6, "2001:db8::1")
+    lying = [
+        struct.pack("!BBHHH", 143, 0, 0, 0, 1),                            # one record claimed, none there
+        struct.pack("!BBHHH", 143, 0, 0, 0, 2) + struct.pack("!BBH", 4, 0, 0) + g,  # two claimed, one there
+        struct.pack("!BBHHH", 143, 0, 0, 0, 1) + struct.pack("!BBH", 1, 0, 3) + g + s1,  # 3 sources, 1 there
+        struct.pack("!BBHHH", 143, 0, 0, 0, 1) + struct.pack("!BBH", 1, 200, 0) + g,  # aux data past the end
+        struct.pack("!BBHHH", 143, 0, 0, 0, 0xffff) + struct.pack("!BBH", 2, 0, 0) + g,  # 65535 records claimed
+        struct.pack("!BBHHH", 143, 0, 0, 0, 1) + struct.pack("!BBH", 1, 0, 0) + g[:8],  # record cut short
+        struct.pack("!BBHHH", 131, 0, 0, 0, 0) + g[:10],                   # MLDv1 Report of 18 bytes
+        struct.pack("!BBHHH", 130, 0, 0, 1000, 0) + g + b"\0\0",           # 26-byte Query (§8.1)
+        struct.pack("!BBHHH", 130, 0, 0, 1000, 0) + g + struct.pack("!BBH", 2, 125, 9) + s1,  # 9 sources, 1 there
+    ]
+    for m in lying:
+        mld_send(ifname, m, "ff02::16")
+    good = struct.pack("!BBHHH", 143, 0, 0, 0, 1) + struct.pack("!BBH", 2, 0, 0) + g
+    ifindex = socket.if_nametoindex(ifname)
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 2)
+    s.setsockopt(socket.IPPROTO_IPV6, IPV6_HOPOPTS, bytes([0, 0, 5, 2, 0, 0, 1, 0]))
+    s.sendto(good, ("ff02::16", 0, 0, ifindex))  # hop limit 2: forwarded, not MLD
+    s.close()
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 1)
+    s.sendto(good, ("ff02::16", 0, 0, ifindex))  # no Router Alert
+    s.close()
+    print("malformed %d bad_hop_limit 1 no_router_alert 1" % len(lying))
+
+
+def joinmany(d, ifname, count):
+    ifindex = socket.if_nametoindex(ifname)
+    socks = []
+    s = None
+    for i in range(count):
+        if i % 200 == 0:
+            s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+            socks.append(s)
+        group = "ff0e::10:%x:%x" % (i >> 16, i & 0xffff)
+        mreq = socket.inet_pton(socket.AF_INET6, group) + struct.pack("=I", ifindex)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+    open(os.path.join(d, "joined"), "w").close()
+    while True:
+        time.sleep(3600)
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "listen":
@@ -214,5 +274,9 @@ if __name__ == "__main__":
     elif cmd == "send":
         send(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6].split(","),
              sys.argv[7].split(","))
+    elif cmd == "bad":
+        bad(sys.argv[2])
+    elif cmd == "joinmany":
+        joinmany(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:
         sys.exit("usage: see the docstring")

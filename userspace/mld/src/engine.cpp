@@ -592,8 +592,8 @@ void Engine::changed(const Ipv6Address &g, TimePoint now)
 		}
 	}
 	ug.reported = now_m;
+	pending_.insert(g);
 	next_state_change_ = now; // §6.1: at once
-	soon(now);
 }
 
 void Engine::send_state_changes(TimePoint now)
@@ -604,7 +604,12 @@ void Engine::send_state_changes(TimePoint now)
 	std::vector<Record> records;
 	bool v1 = v1_querier_present_ > now;
 	bool more = false;
-	for (auto it = upstream_.begin(); it != upstream_.end();) {
+	for (auto p = pending_.begin(); p != pending_.end();) {
+		auto it = upstream_.find(*p);
+		if (it == upstream_.end()) {
+			p = pending_.erase(p);
+			continue;
+		}
 		const Ipv6Address &g = it->first;
 		UpstreamGroup &ug = it->second;
 		bool joined = ug.reported.mode == FilterMode::exclude || !ug.reported.sources.empty();
@@ -637,9 +642,8 @@ void Engine::send_state_changes(TimePoint now)
 		bool pending = ug.mode_left || !ug.allow_left.empty() || !ug.block_left.empty();
 		more = more || pending;
 		if (!pending && !joined)
-			it = upstream_.erase(it);
-		else
-			++it;
+			upstream_.erase(it);
+		p = pending ? std::next(p) : pending_.erase(p);
 	}
 	for (const auto &report : split_report(records)) {
 		out_.send(config_.upstream.ifindex, kAllMldv2Routers, report.serialize());
@@ -648,7 +652,6 @@ void Engine::send_state_changes(TimePoint now)
 	if (more) {
 		// §6.1: retransmissions at random within the Unsolicited Report Interval.
 		next_state_change_ = now + Millis(1 + random_(uint32_t(config_.unsolicited_report_interval.count())));
-		soon(next_state_change_);
 	}
 }
 
@@ -689,7 +692,7 @@ void Engine::upstream_query(const Message &m, TimePoint now)
 		else if (!p.whole_group)
 			p.sources.insert(sources.begin(), sources.end());
 	}
-	soon(at);
+	next_response_ = std::min(next_response_, at);
 }
 
 void Engine::send_current_state(const std::vector<Record> &records)
@@ -711,9 +714,9 @@ void Engine::upstream_up(TimePoint now)
 		if (ug.reported.mode == FilterMode::include)
 			for (const auto &s : ug.reported.sources)
 				ug.allow_left[s] = upstream_robustness_;
+		pending_.insert(g);
 	}
 	next_state_change_ = now;
-	soon(now);
 }
 
 void Engine::upstream_down()
@@ -722,6 +725,18 @@ void Engine::upstream_down()
 }
 
 void Engine::tick(TimePoint now)
+{
+	// The downstream timers need a scan of every group: only when one of
+	// them is due, not for each upstream report or response.
+	if (next_deadline_ <= now)
+		scan_downstream(now);
+	if (next_state_change_ <= now)
+		send_state_changes(now);
+	if (next_response_ <= now)
+		send_responses(now);
+}
+
+void Engine::scan_downstream(TimePoint now)
 {
 	TimePoint next = TimePoint::max();
 	auto later = [&](TimePoint t) {
@@ -779,9 +794,16 @@ void Engine::tick(TimePoint now)
 		for (const auto &g : changed_groups)
 			changed(g, now);
 	}
-	if (next_state_change_ <= now)
-		send_state_changes(now);
-	later(next_state_change_);
+	next_deadline_ = next;
+}
+
+void Engine::send_responses(TimePoint now)
+{
+	TimePoint next = TimePoint::max();
+	auto later = [&](TimePoint t) {
+		if (t > now)
+			next = std::min(next, t);
+	};
 	if (general_response_ && *general_response_ <= now) {
 		general_response_.reset();
 		std::vector<Record> records;
@@ -825,7 +847,7 @@ void Engine::tick(TimePoint now)
 		it = group_responses_.erase(it);
 	}
 	send_current_state(records);
-	next_deadline_ = next;
+	next_response_ = next;
 }
 
 bool Engine::querier(uint32_t ifindex) const

@@ -15,6 +15,7 @@
 // (§6.2, §6.3), MLDv1 reports while an MLDv1 querier is present (§8.2).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -105,7 +106,7 @@ public:
 	void upstream_down();
 	// Fire what is due. next_deadline() may be early, never late.
 	void tick(TimePoint now);
-	TimePoint next_deadline() const { return next_deadline_; }
+	TimePoint next_deadline() const { return std::min({next_deadline_, next_state_change_, next_response_}); }
 
 	// The forwarding decision: is (source, group) wanted on downstream
 	// `ifindex`? INCLUDE with the source, or EXCLUDE without it (§7.2.3).
@@ -174,7 +175,9 @@ private:
 	void changed(const Ipv6Address &g, TimePoint now);
 	Membership merge(const Ipv6Address &g, TimePoint now) const;
 	void upstream_query(const Message &m, TimePoint now);
+	void scan_downstream(TimePoint now);
 	void send_state_changes(TimePoint now);
+	void send_responses(TimePoint now);
 	void send_current_state(const std::vector<Record> &records);
 	void soon(TimePoint t);
 
@@ -186,11 +189,13 @@ private:
 	unsigned upstream_robustness_;
 	bool upstream_is_up_ = true;
 	std::map<Ipv6Address, UpstreamGroup> upstream_;
+	std::set<Ipv6Address> pending_; // groups of upstream_ with retransmissions left
 	TimePoint next_state_change_{TimePoint::max()};
 	std::optional<TimePoint> general_response_;
 	std::map<Ipv6Address, PendingResponse> group_responses_;
 	TimePoint v1_querier_present_{}; // §8.2.1
-	TimePoint next_deadline_{TimePoint::max()};
+	TimePoint next_deadline_{TimePoint::max()}; // downstream timers (a scan of every group)
+	TimePoint next_response_{TimePoint::max()}; // answers to upstream queries
 };
 
 } // namespace umigame::mld

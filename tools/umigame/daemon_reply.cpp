@@ -2,15 +2,39 @@
 #include "daemon_reply.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <stdexcept>
 #include <vector>
 
+#include "cli.h"
 #include "umigame/control_socket.h"
 
 namespace umigame::cli {
 
 using nlohmann::json;
+
+DaemonArgs daemon_args(const std::string &daemon, std::vector<std::string> args, const char *env_var,
+		       const char *default_socket, const std::string &usage, bool allow_names)
+{
+	if (args.empty())
+		throw UsageError(usage);
+	DaemonArgs out;
+	out.sub = args.front();
+	const char *env = std::getenv(env_var);
+	out.socket = env && *env ? env : default_socket;
+	for (size_t i = 1; i < args.size(); i++) {
+		if (args[i] == "--json")
+			out.json = true;
+		else if (args[i] == "--socket" && i + 1 < args.size())
+			out.socket = args[++i];
+		else if (allow_names && !args[i].empty() && args[i][0] != '-')
+			out.names.push_back(args[i]);
+		else
+			throw UsageError(daemon + " " + out.sub + ": unexpected '" + args[i] + "'");
+	}
+	return out;
+}
 
 static std::string scalar_text(const json &v)
 {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -13,6 +14,18 @@ namespace umigame::cli {
 // daemon's error text.
 nlohmann::json ask(const std::string &socket, const nlohmann::json &request);
 nlohmann::json ask(const std::string &socket, const char *command);
+
+// `umigame DAEMON SUB [--json] [--socket PATH] [NAME...]`: the socket is
+// --socket, else $env_var, else default_socket. Other words are NAMEs when
+// allow_names, refused otherwise; no SUB at all is a UsageError(usage).
+struct DaemonArgs {
+	std::string sub;
+	std::string socket;
+	bool json = false;
+	std::vector<std::string> names;
+};
+DaemonArgs daemon_args(const std::string &daemon, std::vector<std::string> args, const char *env_var,
+		       const char *default_socket, const std::string &usage, bool allow_names = false);
 
 void print_object(const nlohmann::json &object, const std::string &indent);
 void print_table(const nlohmann::json &rows, const std::string &indent);

@@ -25,21 +25,8 @@ constexpr const char *kDefaultSocket = "/run/umigame/dhcp6d.sock";
 
 int dhcp6(const Globals &, std::vector<std::string> args)
 {
-	if (args.empty())
-		throw UsageError("dhcp6: show [--json] | reload  (--socket PATH)");
-	const std::string sub = args.front();
-	args.erase(args.begin());
-	const char *env = std::getenv("UMIGAME_DHCP6D_SOCKET");
-	std::string socket = env && *env ? env : kDefaultSocket;
-	bool as_json = false;
-	for (size_t i = 0; i < args.size(); i++) {
-		if (args[i] == "--json")
-			as_json = true;
-		else if (args[i] == "--socket" && i + 1 < args.size())
-			socket = args[++i];
-		else
-			throw UsageError("dhcp6 " + sub + ": unexpected '" + args[i] + "'");
-	}
+	auto [sub, socket, as_json, names] = daemon_args("dhcp6", std::move(args), "UMIGAME_DHCP6D_SOCKET", kDefaultSocket,
+							 "dhcp6: show [--json] | reload  (--socket PATH)");
 	if (sub == "show") {
 		json state = ask(socket, "show");
 		if (as_json) {

@@ -42,24 +42,8 @@ void print_sas(const json &sas)
 
 int ike(const Globals &, std::vector<std::string> args)
 {
-	if (args.empty())
-		throw UsageError(kUsage);
-	const std::string sub = args.front();
-	args.erase(args.begin());
-	const char *env = std::getenv("UMIGAME_IKED_SOCKET");
-	std::string socket = env && *env ? env : kDefaultSocket;
-	bool as_json = false;
-	std::vector<std::string> names;
-	for (size_t i = 0; i < args.size(); i++) {
-		if (args[i] == "--json")
-			as_json = true;
-		else if (args[i] == "--socket" && i + 1 < args.size())
-			socket = args[++i];
-		else if (!args[i].empty() && args[i][0] != '-')
-			names.push_back(args[i]);
-		else
-			throw UsageError("ike " + sub + ": unexpected '" + args[i] + "'");
-	}
+	auto [sub, socket, as_json, names] =
+		daemon_args("ike", std::move(args), "UMIGAME_IKED_SOCKET", kDefaultSocket, kUsage, true);
 	auto want_names = [&](size_t min, size_t max) {
 		if (names.size() < min || names.size() > max)
 			throw UsageError(kUsage);

@@ -72,21 +72,8 @@ void print_show(const json &state)
 
 int mld(const Globals &, std::vector<std::string> args)
 {
-	if (args.empty())
-		throw UsageError("mld: show [--json] | reload  (--socket PATH)");
-	const std::string sub = args.front();
-	args.erase(args.begin());
-	const char *env = std::getenv("UMIGAME_MLDPROXY_SOCKET");
-	std::string socket = env && *env ? env : kDefaultSocket;
-	bool as_json = false;
-	for (size_t i = 0; i < args.size(); i++) {
-		if (args[i] == "--json")
-			as_json = true;
-		else if (args[i] == "--socket" && i + 1 < args.size())
-			socket = args[++i];
-		else
-			throw UsageError("mld " + sub + ": unexpected '" + args[i] + "'");
-	}
+	auto [sub, socket, as_json, names] = daemon_args("mld", std::move(args), "UMIGAME_MLDPROXY_SOCKET", kDefaultSocket,
+							 "mld: show [--json] | reload  (--socket PATH)");
 	if (sub == "show") {
 		json state = ask(socket, "show");
 		if (as_json)

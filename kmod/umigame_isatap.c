@@ -47,7 +47,10 @@
 #include <linux/netfilter_ipv4.h>
 #include <linux/rculist.h>
 #include <linux/seq_file.h>
+#include <linux/workqueue.h>
 #include <net/addrconf.h>
+#include <net/if_inet6.h>
+#include <net/ndisc.h>
 #include <net/ip.h>
 #include <net/ip6_route.h>
 #include <net/ip_tunnels.h>
@@ -62,10 +65,22 @@
 #include "compat.h"
 #include "umigame.h"
 
+/* A PRL entry: its address and lifetime are fixed, the rest under ->lock. */
+struct umigame_isatap_rtr {
+	__be32 addr;
+	unsigned long expires; /* jiffies, 0: never */
+	u8 state;              /* enum umigame_isatap_rtr_state */
+	u8 rs_left;            /* RSs left in this round */
+	unsigned long next_rs; /* jiffies */
+	u32 rtr_lifetime;      /* seconds, from its last RA */
+	u32 rs_sent;
+	u32 ra_rcvd;
+};
+
 struct umigame_isatap_prl {
 	struct rcu_head rcu;
 	unsigned int n;
-	__be32 addr[];
+	struct umigame_isatap_rtr r[];
 };
 
 struct umigame_isatap {
@@ -73,7 +88,9 @@ struct umigame_isatap {
 	struct net_device *dev;
 	__be32 local;
 	bool listed;
-	struct umigame_isatap_prl __rcu *prl;
+	struct umigame_isatap_prl __rcu *prl; /* replaced under RTNL and ->lock */
+	spinlock_t lock;                      /* the entries' solicitation state */
+	struct delayed_work work;             /* solicits the PRL, every second */
 	atomic_long_t rx_ok;
 	atomic_long_t rx_spoofed;   /* §7.3 source checks failed */
 	atomic_long_t rx_bad;       /* could not be decapsulated */
@@ -101,15 +118,42 @@ static bool umigame_isatap_addr(const struct in6_addr *a)
 	return (a->s6_addr32[2] | htonl(0x02000000)) == htonl(0x02005efe);
 }
 
-static bool umigame_isatap_in_prl(struct umigame_isatap *t, __be32 v4)
+static bool umigame_isatap_expired(const struct umigame_isatap_rtr *e)
+{
+	return e->expires && time_after_eq(jiffies, e->expires);
+}
+
+/* The live PRL entry for v4, or NULL (under RCU). */
+static struct umigame_isatap_rtr *umigame_isatap_in_prl(struct umigame_isatap *t, __be32 v4)
 {
 	struct umigame_isatap_prl *prl = rcu_dereference(t->prl);
 	unsigned int i;
 
 	for (i = 0; prl && i < prl->n; i++)
-		if (prl->addr[i] == v4)
-			return true;
-	return false;
+		if (prl->r[i].addr == v4 && !umigame_isatap_expired(&prl->r[i]))
+			return &prl->r[i];
+	return NULL;
+}
+
+/*
+ * The u bit of an ISATAP interface identifier (RFC 5214 §6.1): set for an
+ * IPv4 address known to be global. The same ranges as the kernel's addrconf
+ * (which forms our own link-local address), so that the link-local address
+ * we solicit a router at is the one its sit or umigame link has.
+ */
+static void umigame_isatap_lladdr_of(struct in6_addr *a, __be32 v4)
+{
+	bool local = ipv4_is_zeronet(v4) || ipv4_is_private_10(v4) ||
+		     ipv4_is_loopback(v4) || ipv4_is_linklocal_169(v4) ||
+		     ipv4_is_private_172(v4) || ipv4_is_test_192(v4) ||
+		     ipv4_is_anycast_6to4(v4) || ipv4_is_private_192(v4) ||
+		     ipv4_is_test_198(v4) || ipv4_is_multicast(v4) ||
+		     ipv4_is_lbcast(v4);
+
+	memset(a, 0, sizeof(*a));
+	a->s6_addr32[0] = htonl(0xfe800000);
+	a->s6_addr32[2] = htonl(local ? 0x00005efe : 0x02005efe);
+	a->s6_addr32[3] = v4;
 }
 
 /* ---- transmit ---------------------------------------------------------- */
@@ -183,6 +227,143 @@ static struct umigame_isatap *umigame_isatap_find(struct net *net, __be32 local)
 	return NULL;
 }
 
+/* Seconds to jiffies, for a solicitation deadline. */
+static unsigned long umigame_isatap_secs(u32 secs)
+{
+	return (unsigned long)secs * HZ;
+}
+
+/*
+ * An RA from a PRL router (§8.3.3): the router answered. The kernel's ndisc
+ * does the rest (prefixes, default route) when the packet goes up; here only
+ * the next unicast RS is scheduled, at 3/4 of the router lifetime.
+ */
+static void umigame_isatap_note_ra(struct umigame_isatap *t, struct umigame_isatap_rtr *rtr,
+				   struct sk_buff *skb, unsigned int hlen)
+{
+	const struct ipv6hdr *ip6h;
+	const struct ra_msg *ra;
+	u32 life, next;
+
+	if (!pskb_may_pull(skb, hlen + sizeof(*ip6h) + sizeof(*ra)))
+		return;
+	ip6h = (const struct ipv6hdr *)(skb_network_header(skb) + hlen);
+	ra = (const struct ra_msg *)(ip6h + 1);
+	if (ra->icmph.icmp6_type != NDISC_ROUTER_ADVERTISEMENT || ra->icmph.icmp6_code ||
+	    ip6h->hop_limit != 255 || !(ipv6_addr_is_ll_all_nodes(&ip6h->daddr) ||
+					(ipv6_addr_type(&ip6h->daddr) & IPV6_ADDR_UNICAST)))
+		return;
+	life = ntohs(ra->icmph.icmp6_rt_lifetime);
+	next = life ? life * 3 / 4 : UMIGAME_ISATAP_MIN_RS_INTERVAL;
+	if (next < UMIGAME_ISATAP_RS_INTERVAL)
+		next = UMIGAME_ISATAP_RS_INTERVAL;
+	spin_lock(&t->lock);
+	rtr->state = UMIGAME_ISATAP_RTR_REACHABLE;
+	rtr->rtr_lifetime = life;
+	rtr->ra_rcvd++;
+	rtr->rs_left = UMIGAME_ISATAP_MAX_RS;
+	rtr->next_rs = jiffies + umigame_isatap_secs(next);
+	spin_unlock(&t->lock);
+}
+
+/* A usable (not tentative) link-local address of the link. */
+static bool umigame_isatap_our_lladdr(struct net_device *dev, struct in6_addr *out)
+{
+	struct inet6_ifaddr *ifp;
+	struct inet6_dev *idev;
+	bool found = false;
+
+	rcu_read_lock();
+	idev = __in6_dev_get(dev);
+	if (idev) {
+		read_lock_bh(&idev->lock);
+		list_for_each_entry(ifp, &idev->addr_list, if_list) {
+			if (ifp->scope == IFA_LINK &&
+			    !(ifp->flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED))) {
+				*out = ifp->addr;
+				found = true;
+				break;
+			}
+		}
+		read_unlock_bh(&idev->lock);
+	}
+	rcu_read_unlock();
+	return found;
+}
+
+/* A unicast RS to the router's ISATAP link-local address (§8.3.4). */
+static void umigame_isatap_send_rs(struct net_device *dev, const struct in6_addr *src, __be32 v4)
+{
+	unsigned int hroom = LL_RESERVED_SPACE(dev);
+	struct icmp6hdr *icmp;
+	struct ipv6hdr *ip6h;
+	struct sk_buff *skb;
+
+	skb = alloc_skb(hroom + sizeof(*ip6h) + sizeof(*icmp) + dev->needed_tailroom, GFP_KERNEL);
+	if (!skb)
+		return;
+	skb_reserve(skb, hroom);
+	skb_reset_network_header(skb);
+	ip6h = skb_put(skb, sizeof(*ip6h));
+	ip6_flow_hdr(ip6h, 0, 0);
+	ip6h->payload_len = htons(sizeof(*icmp));
+	ip6h->nexthdr = IPPROTO_ICMPV6;
+	ip6h->hop_limit = 255;
+	ip6h->saddr = *src;
+	umigame_isatap_lladdr_of(&ip6h->daddr, v4);
+	skb_reset_transport_header(skb);
+	icmp = skb_put_zero(skb, sizeof(*icmp));
+	icmp->icmp6_type = NDISC_ROUTER_SOLICITATION;
+	icmp->icmp6_cksum = csum_ipv6_magic(&ip6h->saddr, &ip6h->daddr, sizeof(*icmp),
+					    IPPROTO_ICMPV6,
+					    csum_partial(icmp, sizeof(*icmp), 0));
+	skb->protocol = htons(ETH_P_IPV6);
+	skb->dev = dev;
+	dev_queue_xmit(skb);
+}
+
+/* Every second while the link exists: the RSs that are due. */
+static void umigame_isatap_work(struct work_struct *work)
+{
+	struct umigame_isatap *t = container_of(to_delayed_work(work),
+						struct umigame_isatap, work);
+	__be32 to[UMIGAME_ISATAP_PRL_MAX];
+	struct umigame_isatap_prl *prl;
+	struct umigame_isatap_rtr *e;
+	unsigned long now = jiffies;
+	unsigned int i, n = 0;
+	struct in6_addr src;
+
+	if (!netif_running(t->dev) || !umigame_isatap_our_lladdr(t->dev, &src))
+		goto again;
+	spin_lock_bh(&t->lock);
+	prl = rcu_dereference_protected(t->prl, lockdep_is_held(&t->lock));
+	for (i = 0; prl && i < prl->n; i++) {
+		e = &prl->r[i];
+		if (umigame_isatap_expired(e) || time_before(now, e->next_rs))
+			continue;
+		if (!e->rs_left) {
+			/* A whole round of RSs and no RA: the router is gone. */
+			if (e->state != UMIGAME_ISATAP_RTR_UNREACHABLE)
+				pr_info("%s: ISATAP router %pI4 does not answer\n",
+					t->dev->name, &e->addr);
+			e->state = UMIGAME_ISATAP_RTR_UNREACHABLE;
+			e->rs_left = UMIGAME_ISATAP_MAX_RS;
+			e->next_rs = now + umigame_isatap_secs(UMIGAME_ISATAP_RETRY_INTERVAL);
+			continue;
+		}
+		e->rs_left--;
+		e->rs_sent++;
+		e->next_rs = now + umigame_isatap_secs(UMIGAME_ISATAP_RS_INTERVAL);
+		to[n++] = e->addr;
+	}
+	spin_unlock_bh(&t->lock);
+	for (i = 0; i < n; i++)
+		umigame_isatap_send_rs(t->dev, &src, to[i]);
+again:
+	schedule_delayed_work(&t->work, HZ);
+}
+
 /*
  * The protocol-41 hook: netfilter LOCAL_IN in every namespace, last in line
  * (after the firewall and reassembly). Not tunnel4: an out-of-tree module
@@ -195,6 +376,7 @@ static unsigned int umigame_isatap_nf_in(void *priv, struct sk_buff *skb,
 {
 	const struct ipv6hdr *ip6h;
 	const struct iphdr *iph;
+	struct umigame_isatap_rtr *rtr;
 	struct umigame_isatap *t;
 	struct net_device *dev;
 	unsigned int hlen;
@@ -216,10 +398,13 @@ static unsigned int umigame_isatap_nf_in(void *priv, struct sk_buff *skb,
 	ip6h = (const struct ipv6hdr *)(skb_network_header(skb) + hlen);
 
 	/* RFC 5214 §7.3: the IPv4 source must fit the IPv6 source. */
-	if (umigame_isatap_in_prl(t, iph->saddr)) {
+	rtr = umigame_isatap_in_prl(t, iph->saddr);
+	if (rtr) {
 #if IS_ENABLED(CONFIG_IPV6_NDISC_NODETYPE)
 		skb->ndisc_nodetype = NDISC_NODETYPE_DEFAULT;
 #endif
+		if (ip6h->nexthdr == IPPROTO_ICMPV6)
+			umigame_isatap_note_ra(t, rtr, skb, hlen);
 	} else if (umigame_isatap_addr(&ip6h->saddr) &&
 		   ip6h->saddr.s6_addr32[3] == iph->saddr &&
 		   ipv6_chk_prefix(&ip6h->saddr, dev)) {
@@ -234,6 +419,7 @@ static unsigned int umigame_isatap_nf_in(void *priv, struct sk_buff *skb,
 		return NF_DROP;
 	}
 
+	/* note_ra() may have moved the headers: only skb and hlen from here. */
 	skb->dev = dev;
 	if (iptunnel_pull_header(skb, hlen, htons(ETH_P_IPV6), false)) {
 		atomic_long_inc(&t->rx_bad);
@@ -269,6 +455,7 @@ static void umigame_isatap_dev_uninit(struct net_device *dev)
 {
 	struct umigame_isatap *t = netdev_priv(dev);
 
+	cancel_delayed_work_sync(&t->work);
 	if (t->listed) {
 		list_del_rcu(&t->list);
 		t->listed = false;
@@ -311,6 +498,11 @@ static void umigame_isatap_setup(struct net_device *dev)
 
 static const struct nla_policy umigame_isatap_prl_policy[UMIGAME_ISATAP_PRL_A_MAX + 1] = {
 	[UMIGAME_ISATAP_PRL_A_ADDR] = { .type = NLA_BE32 },
+	[UMIGAME_ISATAP_PRL_A_LIFETIME] = { .type = NLA_U32 },
+	[UMIGAME_ISATAP_PRL_A_STATE] = { .type = NLA_REJECT },
+	[UMIGAME_ISATAP_PRL_A_RTR_LIFETIME] = { .type = NLA_REJECT },
+	[UMIGAME_ISATAP_PRL_A_RS_SENT] = { .type = NLA_REJECT },
+	[UMIGAME_ISATAP_PRL_A_RA_RCVD] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy umigame_isatap_policy[UMIGAME_ISATAP_A_MAX + 1] = {
@@ -330,14 +522,16 @@ static int umigame_isatap_parse_prl(struct nlattr *data[], struct umigame_isatap
 {
 	struct nlattr *tb[UMIGAME_ISATAP_PRL_A_MAX + 1];
 	struct umigame_isatap_prl *prl;
+	struct umigame_isatap_rtr *r;
 	struct nlattr *e;
 	int rem, ret;
+	u32 life;
 	__be32 a;
 
 	*out = NULL;
 	if (!data || !data[UMIGAME_ISATAP_A_PRL])
 		return 0;
-	prl = kzalloc(struct_size(prl, addr, UMIGAME_ISATAP_PRL_MAX), GFP_KERNEL);
+	prl = kzalloc(struct_size(prl, r, UMIGAME_ISATAP_PRL_MAX), GFP_KERNEL);
 	if (!prl)
 		return -ENOMEM;
 	nla_for_each_nested(e, data[UMIGAME_ISATAP_A_PRL], rem) {
@@ -364,7 +558,18 @@ static int umigame_isatap_parse_prl(struct nlattr *data[], struct umigame_isatap
 			NL_SET_ERR_MSG_ATTR(extack, e, "too many PRL entries");
 			goto err;
 		}
-		prl->addr[prl->n++] = a;
+		life = tb[UMIGAME_ISATAP_PRL_A_LIFETIME] ?
+		       nla_get_u32(tb[UMIGAME_ISATAP_PRL_A_LIFETIME]) : 0;
+		if (life > INT_MAX / HZ) {
+			NL_SET_ERR_MSG_ATTR(extack, e, "PRL entry lifetime too long");
+			goto err;
+		}
+		r = &prl->r[prl->n++];
+		r->addr = a;
+		r->expires = life ? (jiffies + umigame_isatap_secs(life)) | 1 : 0;
+		r->state = UMIGAME_ISATAP_RTR_SOLICIT;
+		r->rs_left = UMIGAME_ISATAP_MAX_RS;
+		r->next_rs = jiffies;
 	}
 	*out = prl;
 	return 0;
@@ -409,6 +614,8 @@ static int umigame_isatap_newlink(struct net *src_net, struct net_device *dev,
 	}
 	t->dev = dev;
 	t->local = nla_get_in_addr(tb[IFLA_ADDRESS]);
+	spin_lock_init(&t->lock);
+	INIT_DELAYED_WORK(&t->work, umigame_isatap_work);
 	list_for_each_entry(o, &in->links, list) {
 		if (o->local == t->local) {
 			NL_SET_ERR_MSG_ATTR(extack, tb[IFLA_ADDRESS],
@@ -427,6 +634,7 @@ static int umigame_isatap_newlink(struct net *src_net, struct net_device *dev,
 	RCU_INIT_POINTER(t->prl, prl);
 	list_add_rcu(&t->list, &in->links);
 	t->listed = true;
+	schedule_delayed_work(&t->work, 0);
 	return 0;
 }
 
@@ -435,6 +643,8 @@ static int umigame_isatap_changelink(struct net_device *dev, struct nlattr *tb[]
 {
 	struct umigame_isatap *t = netdev_priv(dev);
 	struct umigame_isatap_prl *prl, *old;
+	unsigned int i, j;
+	unsigned long life;
 	int ret;
 
 	if (tb[IFLA_ADDRESS] && nla_get_in_addr(tb[IFLA_ADDRESS]) != t->local) {
@@ -447,23 +657,59 @@ static int umigame_isatap_changelink(struct net_device *dev, struct nlattr *tb[]
 	ret = umigame_isatap_parse_prl(data, &prl, extack);
 	if (ret < 0)
 		return ret;
-	old = rtnl_dereference(t->prl);
+	spin_lock_bh(&t->lock);
+	old = rcu_dereference_protected(t->prl, lockdep_is_held(&t->lock));
+	/* A router that stays keeps what is known of it. */
+	for (i = 0; prl && old && i < prl->n; i++) {
+		for (j = 0; j < old->n; j++) {
+			if (old->r[j].addr != prl->r[i].addr)
+				continue;
+			life = prl->r[i].expires;
+			prl->r[i] = old->r[j];
+			prl->r[i].expires = life;
+		}
+	}
 	rcu_assign_pointer(t->prl, prl);
+	spin_unlock_bh(&t->lock);
 	if (old)
 		kfree_rcu(old, rcu);
 	return 0;
 }
 
+/* Seconds left of an entry's lifetime: 0 for none, at least 1 while it lasts. */
+static u32 umigame_isatap_left(const struct umigame_isatap_rtr *r)
+{
+	if (!r->expires)
+		return 0;
+	if (umigame_isatap_expired(r))
+		return 1; /* shown as EXPIRED by its state */
+	return max_t(u32, 1, DIV_ROUND_UP(r->expires - jiffies, HZ));
+}
+
+static u8 umigame_isatap_state(const struct umigame_isatap_rtr *r)
+{
+	return umigame_isatap_expired(r) ? UMIGAME_ISATAP_RTR_EXPIRED : r->state;
+}
+
+static const char *const umigame_isatap_state_names[] = {
+	[UMIGAME_ISATAP_RTR_SOLICIT] = "solicit",
+	[UMIGAME_ISATAP_RTR_REACHABLE] = "reachable",
+	[UMIGAME_ISATAP_RTR_UNREACHABLE] = "unreachable",
+	[UMIGAME_ISATAP_RTR_EXPIRED] = "expired",
+};
+
 static size_t umigame_isatap_get_size(const struct net_device *dev)
 {
 	return nla_total_size(0) + /* PRL */
-	       UMIGAME_ISATAP_PRL_MAX * (nla_total_size(0) + nla_total_size(4));
+	       UMIGAME_ISATAP_PRL_MAX * (nla_total_size(0) + 5 * nla_total_size(4) +
+					 nla_total_size(1));
 }
 
 static int umigame_isatap_fill_info(struct sk_buff *skb, const struct net_device *dev)
 {
 	struct umigame_isatap *t = netdev_priv(dev);
 	struct umigame_isatap_prl *prl = rtnl_dereference(t->prl);
+	struct umigame_isatap_rtr r;
 	struct nlattr *list, *e;
 	unsigned int i;
 
@@ -471,8 +717,16 @@ static int umigame_isatap_fill_info(struct sk_buff *skb, const struct net_device
 	if (!list)
 		return -EMSGSIZE;
 	for (i = 0; prl && i < prl->n; i++) {
+		spin_lock_bh(&t->lock);
+		r = prl->r[i];
+		spin_unlock_bh(&t->lock);
 		e = nla_nest_start(skb, UMIGAME_ISATAP_A_PRL_ENTRY);
-		if (!e || nla_put_in_addr(skb, UMIGAME_ISATAP_PRL_A_ADDR, prl->addr[i]))
+		if (!e || nla_put_in_addr(skb, UMIGAME_ISATAP_PRL_A_ADDR, r.addr) ||
+		    nla_put_u32(skb, UMIGAME_ISATAP_PRL_A_LIFETIME, umigame_isatap_left(&r)) ||
+		    nla_put_u8(skb, UMIGAME_ISATAP_PRL_A_STATE, umigame_isatap_state(&r)) ||
+		    nla_put_u32(skb, UMIGAME_ISATAP_PRL_A_RTR_LIFETIME, r.rtr_lifetime) ||
+		    nla_put_u32(skb, UMIGAME_ISATAP_PRL_A_RS_SENT, r.rs_sent) ||
+		    nla_put_u32(skb, UMIGAME_ISATAP_PRL_A_RA_RCVD, r.ra_rcvd))
 			return -EMSGSIZE;
 		nla_nest_end(skb, e);
 	}
@@ -522,6 +776,7 @@ static struct pernet_operations umigame_isatap_net_ops = {
  */
 static int umigame_isatap_show(struct seq_file *m, void *v)
 {
+	struct umigame_isatap_rtr r;
 	struct umigame_isatap_prl *prl;
 	struct umigame_isatap *t;
 	struct net *net;
@@ -534,7 +789,7 @@ static int umigame_isatap_show(struct seq_file *m, void *v)
 				   net->ns.inum, &t->local);
 			prl = rcu_dereference(t->prl);
 			for (i = 0; prl && i < prl->n; i++)
-				seq_printf(m, "%s%pI4", i ? "," : "", &prl->addr[i]);
+				seq_printf(m, "%s%pI4", i ? "," : "", &prl->r[i].addr);
 			if (!prl || !prl->n)
 				seq_puts(m, "-");
 			seq_printf(m, " rx_ok %ld rx_spoofed %ld rx_bad %ld tx_ok %ld tx_not_isatap %ld tx_no_route %ld tx_bad %ld\n",
@@ -542,6 +797,15 @@ static int umigame_isatap_show(struct seq_file *m, void *v)
 				   atomic_long_read(&t->rx_bad), atomic_long_read(&t->tx_ok),
 				   atomic_long_read(&t->tx_not_isatap),
 				   atomic_long_read(&t->tx_no_route), atomic_long_read(&t->tx_bad));
+			for (i = 0; prl && i < prl->n; i++) {
+				spin_lock_bh(&t->lock);
+				r = prl->r[i];
+				spin_unlock_bh(&t->lock);
+				seq_printf(m, "  router %pI4 state %s lifetime %u rtr_lifetime %u rs %u ra %u\n",
+					   &r.addr, umigame_isatap_state_names[umigame_isatap_state(&r)],
+					   umigame_isatap_left(&r), r.rtr_lifetime, r.rs_sent,
+					   r.ra_rcvd);
+			}
 		}
 	}
 	rcu_read_unlock();

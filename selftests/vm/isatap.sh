@@ -32,17 +32,12 @@ repo=$(cd "$here/../.." && pwd)
 source "$repo/selftests/lib/netns.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/kmsg.sh
 source "$repo/selftests/lib/kmsg.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/isatap.sh
+source "$repo/selftests/lib/isatap.sh"
 
 ko=${UMIGAME_KO:-$repo/build/kmod/umigame.ko}
 tool=$repo/tools/umigame-isatap
 dbg=/sys/kernel/debug/umigame/isatap
-H_V4=203.0.113.10
-R_V4=192.0.2.1
-H_LL=fe80::200:5efe:cb00:710a
-R_LL=fe80::5efe:c000:201
-H_GUA=2001:db8:a::200:5efe:cb00:710a
-R_GUA=2001:db8:a::5efe:c000:201
-S_GUA=2001:db8:b::2
 plan=12
 
 tap_plan $plan
@@ -58,11 +53,6 @@ on_cleanup 'rmmod umigame 2>/dev/null; true'
 rmmod umigame 2>/dev/null
 kmsg_mark isatap
 
-in_ns() { # NS CMD...
-	local ns=$1
-	shift
-	ns_exec "$ns" "$@"
-}
 # counter NAME: the host link's counter NAME in debugfs umigame/isatap
 counter() {
 	local -a f
@@ -87,29 +77,8 @@ else
 	tap_finish
 fi
 
-ns_create host
-host_inum=$(stat -L -c %i "/run/netns/$REPLY")
-ns_create mid
-ns_create rtr
-ns_create srv
-ns_sysctl mid net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1 \
-	net.ipv4.ip_forward=1
-ns_sysctl rtr net.ipv6.conf.all.forwarding=1
-veth_pair host h0 mid m0
-veth_pair mid m1 rtr r0
-veth_pair rtr r1 srv s0
-in_ns host ip addr add $H_V4/24 dev h0
-in_ns host ip route add default via 203.0.113.1
-in_ns mid ip addr add 203.0.113.1/24 dev m0
-in_ns mid ip addr add 192.0.2.254/24 dev m1
-in_ns rtr ip addr add $R_V4/24 dev r0
-in_ns rtr ip route add default via 192.0.2.254
-in_ns rtr ip addr add 2001:db8:b::1/64 dev r1 nodad
-in_ns srv ip addr add $S_GUA/64 dev s0 nodad
-in_ns srv ip -6 route add default via 2001:db8:b::1
-in_ns rtr ip tunnel add is0 mode isatap local $R_V4 ttl 64
-in_ns rtr ip link set is0 up
-in_ns rtr ip addr add $R_GUA/64 dev is0
+isatap_topology
+host_inum=$(stat -L -c %i "/run/netns/$(ns_name host)")
 
 # 2: no IPv4 address, no link (iproute2 passes no attributes of its own here)
 if ! out=$(in_ns host ip link add bad0 type umigame-isatap 2>&1) &&

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# KTAP test, run INSIDE the VM guest (selftests/vm/run.sh isatap_rs.sh):
+# umigame.ko's ISATAP link finds its router itself (RFC 5214 §8.3): unicast
+# Router Solicitations from the module to each PRL entry, the RAs processed
+# by the kernel's own ndisc, no daemon on the host.
+#
+#   host (ours)                  mid (IPv4 only, forwards)        rtr (sit ISATAP + radvd)       srv
+#   isa0 umigame-isatap                                           is0 mode isatap local 192.0.2.1
+#     address 203.0.113.10                                          radvd: UnicastOnly, prefix
+#     PRL 192.0.2.1                                                 2001:db8:a::/64, lifetime 8 s
+#   h0 203.0.113.10/24 <-veth-> m0 203.0.113.1/24
+#                               m1 192.0.2.254/24 <-veth-> r0 192.0.2.1/24
+#                                                          r1 2001:db8:b::1/64 <-veth-> s0 2001:db8:b::2/64
+#
+# radvd answers solicitations only (UnicastOnly), so whatever the host
+# learns came from an RS the module sent. Shows: the router becomes
+# reachable (RSs sent, RAs received, its router lifetime); the kernel takes
+# the default route and the prefix (SLAAC address with the ISATAP interface
+# identifier) from the RA; a ping to srv over that default route; a second
+# PRL entry with a 2 s lifetime expires while the first keeps its state; when
+# radvd stops, the router is marked unreachable after a round of RSs without
+# answer (and the kernel log says so); rmmod with the link in place, clean
+# kernel log.
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=../lib/netns.sh
+source "$repo/selftests/lib/netns.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/kmsg.sh
+source "$repo/selftests/lib/kmsg.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/isatap.sh
+source "$repo/selftests/lib/isatap.sh"
+
+ko=${UMIGAME_KO:-$repo/build/kmod/umigame.ko}
+tool=$repo/tools/umigame-isatap
+dbg=/sys/kernel/debug/umigame/isatap
+H_SLAAC=2001:db8:a:0:200:5efe:cb00:710a # as ip prints it (RFC 5952)
+plan=9
+
+tap_plan $plan
+if [ ! -e /proc/modules ] || [ "$EUID" -ne 0 ] || ! command -v radvd >/dev/null ||
+	! modprobe -q sit 2>/dev/null; then
+	for _ in $(seq $plan); do
+		tap_skip isatap_rs "needs root, module support, sit and radvd (selftests/vm/run.sh)"
+	done
+	tap_finish
+fi
+mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
+
+on_cleanup 'rmmod umigame 2>/dev/null; true'
+rmmod umigame 2>/dev/null
+kmsg_mark isatap_rs
+
+show() { in_ns host "$tool" show isa0 --json; }
+rtr_holds() { # ADDR JQ: the PRL entry ADDR, as the tool shows it, satisfies JQ
+	json_holds "[.prl[] | select(.addr == \"$1\") | $2] == [true]" show
+}
+
+# 1: load
+if out=$(insmod "$ko" 2>&1); then
+	tap_ok "insmod ${ko##*/}"
+else
+	tap_fail "insmod ${ko##*/}" "$out"
+	tap_finish
+fi
+
+isatap_topology
+
+conf=$(umi_tmp radvd.conf)
+cat >"$conf" <<EOF
+interface is0 {
+	AdvSendAdvert on;
+	UnicastOnly on;
+	AdvSourceLLAddress off;
+	MinRtrAdvInterval 3;
+	MaxRtrAdvInterval 4;
+	AdvDefaultLifetime 8;
+	prefix 2001:db8:a::/64 {
+		AdvOnLink on;
+		AdvAutonomous on;
+	};
+};
+EOF
+chmod 644 "$conf"
+bg_start rtr radvd radvd -n -C "$conf" -p "$(umi_tmp radvd.pid)" -m stderr
+
+# 2: the link, its PRL: the module starts soliciting at once
+if in_ns host ip link add isa0 address $H_V4 type umigame-isatap &&
+	in_ns host ip link set isa0 up &&
+	out=$(in_ns host "$tool" prl isa0 $R_V4 2>&1) &&
+	wait_for 20 "router $R_V4 reachable" \
+		rtr_holds $R_V4 '.state == "reachable" and .rs_sent >= 1 and .ra_received >= 1
+			and .router_lifetime == 8'; then
+	tap_ok "router $R_V4 reachable: unicast RS from the module, RA back (router lifetime 8 s)"
+else
+	tap_fail "router $R_V4 reachable" "${out:-}$(show; cat $dbg; cat "$(bg_log radvd)")"
+fi
+
+# 3, 4: the kernel's ndisc took the RA: default route and prefix
+if wait_for 10 "default route via $R_LL" \
+	sh -c "ip -n $(ns_name host) -6 route show default | grep -q 'via $R_LL dev isa0 proto ra'"; then
+	tap_ok "default route via $R_LL dev isa0 from the RA"
+else
+	tap_fail "default route from the RA" "$(in_ns host ip -6 route)"
+fi
+if wait_for 10 "SLAAC $H_SLAAC" \
+	sh -c "ip -n $(ns_name host) -6 addr show dev isa0 | grep -q 'inet6 $H_SLAAC/64 scope global dynamic'"; then
+	tap_ok "SLAAC address $H_SLAAC (ISATAP interface identifier) from the RA's prefix"
+else
+	tap_fail "SLAAC address from the RA" "$(in_ns host ip -6 addr show dev isa0)"
+fi
+
+# 5: a global address behind the router, over the learnt default route
+if out=$(in_ns host ping -6 -c 1 -w 10 $S_GUA 2>&1); then
+	tap_ok "ping6 $S_GUA over the default route from the RA"
+else
+	tap_fail "ping6 $S_GUA" "$out
+$(in_ns host ip -6 route; cat $dbg)"
+fi
+
+# 6: PRL entry lifetimes: a second entry for 2 s; the first keeps its state
+ra_before=$(show | jq '.prl[0].ra_received')
+if out=$(in_ns host "$tool" prl isa0 $R_V4 192.0.2.99 lifetime 2 2>&1) &&
+	rtr_holds 192.0.2.99 '.lifetime >= 1 and .lifetime <= 2' &&
+	wait_for 10 "192.0.2.99 expired" rtr_holds 192.0.2.99 '.state == "expired"' &&
+	rtr_holds $R_V4 ".state == \"reachable\" and .lifetime == 0 and .ra_received >= $ra_before"; then
+	tap_ok "PRL entry with a 2 s lifetime expires; the other keeps its state across the change"
+else
+	tap_fail "PRL entry lifetime" "$out$(show; cat $dbg)"
+fi
+
+# 7: the router stops answering: noticed after a round of RSs (the RA's
+# lifetime is 8 s: next RS at 6 s, then 3 RSs 4 s apart)
+bg_stop radvd
+if wait_for 40 "router $R_V4 unreachable" rtr_holds $R_V4 '.state == "unreachable"' &&
+	[[ $(kmsg_since) == *"isa0: ISATAP router $R_V4 does not answer"* ]]; then
+	tap_ok "radvd stopped: router $R_V4 unreachable after unanswered RSs, logged"
+else
+	tap_fail "router $R_V4 unreachable" "$(show; cat $dbg)"
+fi
+
+# 8: unload with the link in place
+if wait_for 10 "rmmod umigame succeeds" rmmod umigame &&
+	! ip -n "$(ns_name host)" link show isa0 >/dev/null 2>&1; then
+	tap_ok "rmmod with isa0 in place: the link is gone"
+else
+	tap_fail "rmmod with the link in place" "$(in_ns host ip link show 2>&1)"
+fi
+
+# 9: the kernel log
+bad=$(kmsg_trouble leak)
+if [ -z "$bad" ] && [[ $(kmsg_since) == *"umigame: version "*" unloaded"* ]]; then
+	tap_ok "kernel log: no WARNING/BUG/Oops/leak"
+else
+	tap_fail "kernel log: clean unload" "${bad:+trouble: $bad
+}$(kmsg_since)"
+fi
+
+tap_finish

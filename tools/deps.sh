@@ -21,6 +21,8 @@ packages=(
 	# DHCPv6 interop peers: ISP-side server, requesting routers, a relay
 	kea-dhcp6-server wide-dhcpv6-client dhcpcd-base isc-dhcp-relay
 	util-linux
+	# MLD proxy bench floor: a static (S,G) route (tools/bench/mld_bench.sh)
+	smcroute
 	# IKEv2 interop peer (libreswan conflicts with it: selftests unpack
 	# libreswan privately, see selftests/ike/)
 	charon-systemd strongswan-swanctl strongswan-pki libstrongswan-standard-plugins

@@ -29,6 +29,15 @@ namespace (a Python start costs about a second under TCG).
   mld_lab.py joinmany DIR IFNAME COUNT
       Join COUNT groups ff0e::10:0 upwards (sockets of 200 joins each) and
       stay; DIR/joined appears once every join is done.
+  mld_lab.py joinbench IFNAME PORT GROUP COUNT QUIET_MS
+      COUNT times: join GROUP (ASM) on a fresh socket and time from its
+      MLDv2 Report on the wire (the tap on IFNAME) to the first datagram
+      at the socket; leave; then wait until GROUP has been silent on the
+      wire for QUIET_MS (0: no wait). Prints one time in ms per join
+      ("timeout" after 5 s).
+  mld_lab.py reports IFNAME RATE SECONDS
+      Send RATE valid MLDv2 Reports a second (IS_EX of one of 100 groups)
+      for SECONDS; print how many were sent.
 """
 import os
 import select
@@ -267,6 +276,79 @@ def joinmany(d, ifname, count):
         time.sleep(3600)
 
 
+def joinbench(ifname, port, group, count, quiet_ms):
+    ifindex = socket.if_nametoindex(ifname)
+    tap = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    tap.bind((ifname, ETH_P_ALL))
+    gbytes = socket.inet_pton(socket.AF_INET6, group)
+
+    def frame_kind(frame):
+        if frame[12:14] != b"\x86\xdd" or len(frame) < 54:
+            return None
+        ip = frame[14:]
+        nxt, off = ip[6], 40
+        if nxt == 0 and len(ip) >= 48:
+            nxt, off = ip[40], 40 + (ip[41] + 1) * 8
+        if ip[24:40] == gbytes and nxt == 17:
+            return "data"
+        if nxt == 58 and len(ip) > off and ip[off] == 143 and gbytes in ip[off:]:
+            return "report"
+        return None
+
+    for _ in range(count):
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((group, port, 0, ifindex))
+        while True:  # drain what the tap holds from before
+            r, _, _ = select.select([tap], [], [], 0)
+            if not r:
+                break
+            tap.recv(65536)
+        mreq = gbytes + struct.pack("=I", ifindex)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+        reported = first = None
+        deadline = time.monotonic() + 5
+        while first is None and time.monotonic() < deadline:
+            r, _, _ = select.select([tap, s], [], [], 0.1)
+            now = time.monotonic()
+            for x in r:
+                if x is tap:
+                    frame, addr = tap.recvfrom(65536)
+                    if reported is None and addr[2] == socket.PACKET_OUTGOING and frame_kind(frame) == "report":
+                        reported = now
+                elif reported is not None:
+                    s.recv(2048)
+                    first = now
+                else:
+                    s.recv(2048)
+        print("%.1f" % ((first - reported) * 1000) if first and reported else "timeout", flush=True)
+        s.close()
+        if quiet_ms:
+            last = time.monotonic()
+            while time.monotonic() - last < quiet_ms / 1000.0:
+                r, _, _ = select.select([tap], [], [], 0.05)
+                if r and frame_kind(tap.recv(65536)) == "data":
+                    last = time.monotonic()
+
+
+def reports(ifname, rate, seconds):
+    ifindex = socket.if_nametoindex(ifname)
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 1)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)
+    s.setsockopt(socket.IPPROTO_IPV6, IPV6_HOPOPTS, bytes([0, 0, 5, 2, 0, 0, 1, 0]))
+    msgs = [struct.pack("!BBHHH", 143, 0, 0, 0, 1) + struct.pack("!BBH", 2, 0, 0) +
+            socket.inet_pton(socket.AF_INET6, "ff0e::20:%x" % i) for i in range(100)]
+    sent, start = 0, time.monotonic()
+    while time.monotonic() - start < seconds:
+        due = int((time.monotonic() - start) * rate)
+        while sent < due:
+            s.sendto(msgs[sent % 100], ("ff02::16", 0, 0, ifindex))
+            sent += 1
+        time.sleep(0.001)
+    print(sent)
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "listen":
@@ -276,6 +358,10 @@ if __name__ == "__main__":
              sys.argv[7].split(","))
     elif cmd == "bad":
         bad(sys.argv[2])
+    elif cmd == "joinbench":
+        joinbench(sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), int(sys.argv[6]))
+    elif cmd == "reports":
+        reports(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     elif cmd == "joinmany":
         joinmany(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:

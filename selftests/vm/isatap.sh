@@ -22,7 +22,10 @@
 # non-ISATAP IPv6 source and are accepted because 192.0.2.1 is in the PRL;
 # packets from mid with a spoofed embedded IPv4 address, or a non-ISATAP
 # source from outside the PRL, dropped and counted (debugfs and the link's rx
-# errors) while a genuine ISATAP host's passes; a next hop that is not an
+# errors) while a genuine ISATAP host's passes; a truncated protocol-41
+# packet counted; an RA from an ISATAP host outside the PRL passes the
+# source check as a host's packet and the kernel's ndisc takes nothing from
+# it (no default route, no prefix); a next hop that is not an
 # ISATAP address dropped and counted on transmit; rmmod with the link in
 # place, clean kernel log.
 set -uo pipefail
@@ -38,7 +41,7 @@ source "$repo/selftests/lib/isatap.sh"
 ko=${UMIGAME_KO:-$repo/build/kmod/umigame.ko}
 tool=$repo/tools/umigame-isatap
 dbg=/sys/kernel/debug/umigame/isatap
-plan=12
+plan=14
 
 tap_plan $plan
 if [ ! -e /proc/modules ] || [ "$EUID" -ne 0 ] || ! modprobe -q sit 2>/dev/null; then
@@ -144,27 +147,53 @@ else
 $(cat $dbg)"
 fi
 
-# 9: sources outside the checks, sent from mid (not in the PRL): a spoofed
-# embedded address, a non-ISATAP source; then a genuine ISATAP host
+# 9-11: from mid (203.0.113.1, not in the PRL): a spoofed embedded address,
+# a non-ISATAP source, a truncated protocol-41 packet, an RA from mid's own
+# (genuine) ISATAP address, then a genuine echo request from it
+M_LL=fe80::200:5efe:cb00:7101
 ok0=$(counter rx_ok)
+tx0=$(counter tx_ok)
 errs() { ip -n "$(ns_name host)" -s -j link show isa0 | jq '.[0].stats64.rx.errors'; }
 err0=$(errs)
 in_ns mid /usr/bin/python3 - <<EOF
-from scapy.all import IP, IPv6, ICMPv6EchoRequest, send, conf
+from scapy.all import (IP, IPv6, ICMPv6EchoRequest, ICMPv6ND_RA, ICMPv6NDOptPrefixInfo,
+                       Raw, send, conf)
 conf.verb = 0
-for src6 in ("$R_LL", "$S_GUA", "fe80::200:5efe:cb00:7101"):
-    send(IP(src="203.0.113.1", dst="$H_V4") / IPv6(src=src6, dst="$H_LL") / ICMPv6EchoRequest())
+outer = IP(src="203.0.113.1", dst="$H_V4")
+for src6 in ("$R_LL", "$S_GUA"):
+    send(outer / IPv6(src=src6, dst="$H_LL") / ICMPv6EchoRequest())
+send(IP(src="203.0.113.1", dst="$H_V4", proto=41) / Raw(b"\x60" + b"\0" * 9))
+send(outer / IPv6(src="$M_LL", dst="$H_LL", hlim=255) /
+     ICMPv6ND_RA(routerlifetime=1800) /
+     ICMPv6NDOptPrefixInfo(prefix="2001:db8:ee::", prefixlen=64, L=1, A=1,
+                           validlifetime=86400, preferredlifetime=14400))
+send(outer / IPv6(src="$M_LL", dst="$H_LL") / ICMPv6EchoRequest())
 EOF
 if wait_for 10 "rx_spoofed 2" counter_is rx_spoofed 2 &&
-	wait_for 10 "rx_ok + 1" counter_at_least rx_ok $((ok0 + 1)) &&
+	wait_for 10 "rx_ok + 2" counter_at_least rx_ok $((ok0 + 2)) &&
 	[ "$(errs)" -eq $((err0 + 2)) ]; then
 	tap_ok "spoofed embedded IPv4 and non-ISATAP source outside the PRL: dropped, counted; a true ISATAP host passes"
 else
 	tap_fail "spoofed sources dropped and counted" "rx errors $err0 -> $(errs)
 $(cat $dbg)"
 fi
+if counter_is rx_bad 1; then
+	tap_ok "truncated protocol-41 packet (10 bytes of IPv6): dropped, counted"
+else
+	tap_fail "truncated protocol-41 packet counted" "$(cat $dbg)"
+fi
+# The echo reply to mid left after the RA was processed (one backlog, in order).
+no_rogue_ra() {
+	! in_ns host ip -6 route show default | grep -q . &&
+		! in_ns host ip -6 addr show dev isa0 | grep -q 2001:db8:ee:
+}
+if wait_for 10 "the echo reply to $M_LL" counter_at_least tx_ok $((tx0 + 1)) && no_rogue_ra; then
+	tap_ok "RA from an ISATAP host outside the PRL: passes the source check as a host's, the kernel takes nothing from it"
+else
+	tap_fail "RA from outside the PRL ignored" "$(in_ns host ip -6 route; in_ns host ip -6 addr show dev isa0; cat $dbg)"
+fi
 
-# 10: a next hop that is not an ISATAP address cannot be reached
+# 12: a next hop that is not an ISATAP address cannot be reached
 in_ns host bash -c 'echo x >/dev/udp/2001:db8:a::1/9' 2>/dev/null
 if wait_for 10 "tx_not_isatap 1" counter_is tx_not_isatap 1; then
 	tap_ok "next hop 2001:db8:a::1 (no ISATAP identifier): dropped and counted"
@@ -172,7 +201,7 @@ else
 	tap_fail "next hop without ISATAP identifier counted" "$(cat $dbg)"
 fi
 
-# 11: unload with the link in place
+# 13: unload with the link in place
 if wait_for 10 "rmmod umigame succeeds" rmmod umigame &&
 	! ip -n "$(ns_name host)" link show isa0 >/dev/null 2>&1 &&
 	[ ! -e /sys/kernel/debug/umigame ]; then
@@ -181,7 +210,7 @@ else
 	tap_fail "rmmod with the link in place" "$(in_ns host ip link show 2>&1)"
 fi
 
-# 12: the kernel log
+# 14: the kernel log
 log=$(kmsg_since)
 bad=$(kmsg_trouble leak)
 if [ -z "$bad" ] && [[ $log == *"umigame: version "*" unloaded"* ]]; then

@@ -1,4 +1,5 @@
 #include "umigame/config.h"
+#include "umigame/daemon.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -184,6 +185,26 @@ toml::table load_toml_file(const std::string &file)
 	std::stringstream buf;
 	buf << in.rdbuf();
 	return parse_toml(buf.str(), file);
+}
+
+void read_daemon_keys(ConfigTable &daemon, std::optional<RunAs> &run_as, std::string &control_socket,
+		      std::vector<int> keep)
+{
+	if (auto user = daemon.string("user")) {
+		RunAs r;
+		r.user = user->value;
+		if (auto group = daemon.string("group"))
+			r.group = group->value;
+		r.keep_capabilities = std::move(keep);
+		run_as = r;
+	} else if (daemon.has("group")) {
+		daemon.fail("'group' needs 'user'");
+	}
+	if (auto path = daemon.string("control_socket")) {
+		if (path->value.empty() || path->value[0] != '/')
+			throw ConfigError(path->where, "control_socket must be an absolute path");
+		control_socket = path->value;
+	}
 }
 
 } // namespace umigame

@@ -351,23 +351,9 @@ DaemonConfig parse_table(const toml::table &root, const std::string &name)
 	out.file = name;
 	ConfigTable top(root, name, "");
 	if (auto daemon = top.table("daemon")) {
-		if (auto user = daemon->string("user")) {
-			RunAs run_as;
-			run_as.user = user->value;
-			if (auto group = daemon->string("group"))
-				run_as.group = group->value;
-			// XFRM netlink and umigame.ko's generic netlink need
-			// CAP_NET_ADMIN; a reload may bind port 500 again.
-			run_as.keep_capabilities = {CAP_NET_ADMIN, CAP_NET_BIND_SERVICE};
-			out.run_as = run_as;
-		} else if (daemon->has("group")) {
-			daemon->fail("'group' needs 'user'");
-		}
-		if (auto path = daemon->string("control_socket")) {
-			if (path->value.empty() || path->value[0] != '/')
-				throw ConfigError(path->where, "control_socket must be an absolute path");
-			out.control_socket = path->value;
-		}
+		// XFRM netlink and umigame.ko's generic netlink need
+		// CAP_NET_ADMIN; a reload may bind port 500 again.
+		read_daemon_keys(*daemon, out.run_as, out.control_socket, {CAP_NET_ADMIN, CAP_NET_BIND_SERVICE});
 		out.port = static_cast<uint16_t>(bounded(*daemon, "port", 500, 1, 65535));
 		out.nat_port = static_cast<uint16_t>(bounded(*daemon, "nat_port", 4500, 1, 65535));
 		if (out.port == out.nat_port)

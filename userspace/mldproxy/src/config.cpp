@@ -56,23 +56,9 @@ Config parse_table(const toml::table &root, const std::string &name)
 	out.file = name;
 	ConfigTable top(root, name, "");
 	if (auto daemon = top.table("daemon")) {
-		if (auto user = daemon->string("user")) {
-			RunAs run_as;
-			run_as.user = user->value;
-			if (auto group = daemon->string("group"))
-				run_as.group = group->value;
-			// MRT6_* on the multicast routing socket needs CAP_NET_ADMIN; the
-			// raw ICMPv6 socket and its Router Alert option CAP_NET_RAW.
-			run_as.keep_capabilities = {CAP_NET_ADMIN, CAP_NET_RAW};
-			out.run_as = run_as;
-		} else if (daemon->has("group")) {
-			daemon->fail("'group' needs 'user'");
-		}
-		if (auto path = daemon->string("control_socket")) {
-			if (path->value.empty() || path->value[0] != '/')
-				throw ConfigError(path->where, "control_socket must be an absolute path");
-			out.control_socket = path->value;
-		}
+		// MRT6_* on the multicast routing socket needs CAP_NET_ADMIN; the
+		// raw ICMPv6 socket and its Router Alert option CAP_NET_RAW.
+		read_daemon_keys(*daemon, out.run_as, out.control_socket, {CAP_NET_ADMIN, CAP_NET_RAW});
 		out.unsolicited_report_interval =
 			mld::Millis(bounded(*daemon, "unsolicited_report_interval_ms", 1000, 10, 60000));
 		daemon->finish();

@@ -2,6 +2,8 @@
 // that name file:line:column.
 #include "umigame/mldproxy/config.h"
 
+#include <linux/capability.h>
+
 #include <gtest/gtest.h>
 
 #include "umigame/config.h"
@@ -30,6 +32,19 @@ TEST(Config, DefaultsAreThoseOfRfc3810Section9)
 	EXPECT_TRUE(e.downstream[1].fast_leave);
 }
 
+TEST(Config, UserKeepsExactlyTheCapabilitiesTheProxyNeeds)
+{
+	auto c = parse_config("[daemon]\nuser = \"umigame\"\ngroup = \"netdev\"\ncontrol_socket = \"/run/x.sock\"\n"
+			      "[upstream]\ninterface = \"wan\"\n[[downstream]]\ninterface = \"lan0\"\n",
+			      "t.toml");
+	ASSERT_TRUE(c.run_as);
+	EXPECT_EQ(c.run_as->user, "umigame");
+	EXPECT_EQ(c.run_as->group, "netdev");
+	// MRT6_* needs CAP_NET_ADMIN; the raw socket and its Router Alert CAP_NET_RAW.
+	EXPECT_EQ(c.run_as->keep_capabilities, (std::vector<int>{CAP_NET_ADMIN, CAP_NET_RAW}));
+	EXPECT_EQ(c.control_socket, "/run/x.sock");
+}
+
 TEST(Config, RefusalsNameWhereTheyAre)
 {
 	struct Case {
@@ -49,6 +64,9 @@ TEST(Config, RefusalsNameWhereTheyAre)
 		{"[upstream]\ninterface = \"wan\"\n[[downstream]]\ninterface = \"lan0\"\n[daemon]\n"
 		 "control_socket = \"relative\"\n",
 		 "t.toml:6:18"},
+		{"[upstream]\ninterface = \"wan\"\n[[downstream]]\ninterface = \"lan0\"\n[daemon]\n"
+		 "group = \"netdev\"\n",
+		 "t.toml:5"},
 	};
 	for (const auto &c : cases) {
 		try {

@@ -89,4 +89,12 @@ toml::table parse_toml(std::string_view text, const std::string &name);
 // Read a file and parse_toml() it.
 toml::table load_toml_file(const std::string &file);
 
+struct RunAs; // umigame/daemon.h
+
+// The [daemon] keys every daemon's configuration shares: `user` and
+// `group` (into run_as, keeping `keep`; `group` alone is refused) and
+// `control_socket` (an absolute path). Errors name file:line:column.
+void read_daemon_keys(ConfigTable &daemon, std::optional<RunAs> &run_as, std::string &control_socket,
+		      std::vector<int> keep);
+
 } // namespace umigame

@@ -23,9 +23,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 # shellcheck source-path=SCRIPTDIR source=../lib/netns.sh
 source "$repo/selftests/lib/netns.sh"
-proxy_bin=${MLDPROXY_BIN:-$repo/build/release/userspace/mldproxy/umigame-mldproxy}
-cli=${UMIGAME_CLI:-$repo/build/release/tools/umigame/umigame}
-lab=(/usr/bin/python3 "$here/mld_lab.py")
+# shellcheck source-path=SCRIPTDIR source=mld_lib.sh
+source "$here/mld_lib.sh"
 
 plan=21
 tap_plan $plan
@@ -34,31 +33,15 @@ if [ "${UMIGAME_VM:-}" != 1 ] || [ "$EUID" -ne 0 ] || [ ! -x "$proxy_bin" ] || [
 	tap_finish
 fi
 
-S1=2001:db8:1::10 S2=2001:db8:1::11 G1=ff3e::1:1 G2=ff0e::2:2 PORT=5000
+G1=ff3e::1:1 G2=ff0e::2:2
 LLQT_MS=1000 # last_listener_query_interval_ms 500 x LLQC 2 (RFC 3810 §9.14)
 
-for n in src px r1 r2 r3; do
-	ns_create $n >/dev/null
-	ns_sysctl $n net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
-done
-veth_pair src s0 px u0
-veth_pair px d1 r1 e0
-veth_pair px d2 r2 e0
-veth_pair px d3 r3 e0
-ns_exec src ip -6 addr add 2001:db8:1::2/64 dev s0
-ns_exec src ip -6 addr add $S1/64 dev s0
-ns_exec src ip -6 addr add $S2/64 dev s0
-ns_exec px ip -6 addr add 2001:db8:1::1/64 dev u0
+mld_topology r1 r2 r3
 ns_sysctl px net.ipv6.conf.all.forwarding=1
-for n in px:u0 px:d1 px:d2 px:d3 r1:e0 r2:e0 r3:e0 src:s0; do
-	wait_for 10 "link-local on $n" link_local_ready "${n%:*}" "${n#*:}" || umi_die "no link-local on $n"
-done
-
-sock=$(umi_tmp mld.sock)
 conf=$(umi_tmp mldproxy.toml)
 cat >"$conf" <<EOT
 [daemon]
-control_socket = "$sock"
+control_socket = "$(umi_tmp mld.sock)"
 [upstream]
 interface = "u0"
 [[downstream]]
@@ -73,9 +56,8 @@ last_listener_query_interval_ms = 500
 query_interval = 2
 query_response_interval_ms = 1000
 EOT
-show() { ns_nsenter px "$cli" mld show --json --socket "$sock"; }
-bg_start px proxy "$proxy_bin" -v -c "$conf"
-if wait_for 20 "the proxy answers, querier on its three links" \
+show() { mld_show; }
+if mld_start_proxy "$conf" -v && wait_for 20 "querier on its three links" \
 	json_holds '[.downstream[] | select(.querier)] | length == 3' show; then
 	tap_ok "umigame-mldproxy starts: MRT6_INIT, three MIFs, querier on each downstream (RFC 3810 §7.6.2)"
 else
@@ -83,17 +65,13 @@ else
 	for _ in $(seq $((plan - 1))); do tap_skip "mld_proxy" "the proxy did not start"; done
 	tap_finish
 fi
+sock=$MLD_SOCK
 
-for n in src r1 r2 r3; do mkdir -p "$(umi_tmp $n)"; done
-bg_start src sender "${lab[@]}" send "$(umi_tmp src)" s0 $PORT 10 $S1,$S2 $G1,$G2
-bg_start src srcwire "${lab[@]}" listen "$(umi_tmp src)" s0 $PORT
-bg_start r1 lab1 "${lab[@]}" listen "$(umi_tmp r1)" e0 $PORT "A/ssm/$G1/$S1" "B/block/$G2/$S2"
-bg_start r2 lab2 "${lab[@]}" listen "$(umi_tmp r2)" e0 $PORT "C/asm/$G2" "D/ssm/$G1/$S2"
-bg_start r3 lab3 "${lab[@]}" listen "$(umi_tmp r3)" e0 $PORT
-for n in src:srcwire r1:lab1 r2:lab2 r3:lab3; do
-	wait_for 30 "helper in ${n%:*} ready" test -e "$(umi_tmp "${n%:*}")/ready" ||
-		umi_die "helper in ${n%:*} did not start: $(tail -5 "$(bg_log "${n#*:}")")"
-done
+mld_helper src sender send "$(umi_tmp src)" s0 $PORT 10 $S1,$S2 $G1,$G2
+mld_helper src srcwire listen "$(umi_tmp src)" s0 $PORT
+mld_helper r1 lab1 listen "$(umi_tmp r1)" e0 $PORT "A/ssm/$G1/$S1" "B/block/$G2/$S2"
+mld_helper r2 lab2 listen "$(umi_tmp r2)" e0 $PORT "C/asm/$G2" "D/ssm/$G1/$S2"
+mld_helper r3 lab3 listen "$(umi_tmp r3)" e0 $PORT
 
 # RFC 3810 §7.4: the receivers' reports give d1 INCLUDE{S1} for G1 and
 # EXCLUDE(X={}, Y={S2}) for G2; d2 EXCLUDE({}) for G2 and INCLUDE{S2} for G1.
@@ -135,7 +113,6 @@ else
 fi
 
 # Packet by packet: from round `a` on, after the state is in place.
-seq_now() { cat "$(umi_tmp src)/seq"; }
 a=$(($(seq_now) + 5))
 b=$((a + 60))
 wait_for 30 "the source reaches round $b" sh -c "[ \$(cat $(umi_tmp src)/seq) -gt $((b + 20)) ]"
@@ -179,8 +156,6 @@ check_link "receiver C (ASM G2) gets both sources" "$r2d/C.log" $S1/$G2 $S2/$G2
 check_link "receiver D (SSM S2,G1) gets exactly S2's datagrams" "$r2d/D.log" $S2/$G1 -- $S1/$G1
 
 # Leaves: forwarding to the link stops within the Last Listener Query Time.
-last_time() { awk -v s="$2" -v g="$3" '$1 ~ /^[0-9]+$/ && $2 == s && $3 == g { t = $4 } END { printf "%.6f\n", t }' "$1"; }
-last_seq() { awk -v s="$2" -v g="$3" '$1 ~ /^[0-9]+$/ && $2 == s && $3 == g { n = $1 } END { print n + 0 }' "$1"; }
 stopped() { # LOG S G: the source has gone 50 rounds past the last one seen
 	[ $(($(seq_now) - $(last_seq "$1" "$2" "$3"))) -gt 50 ]
 }
@@ -201,7 +176,6 @@ leave_check() { # NAME DIR RECEIVER LOG S G [S G]
 		tap_fail "$name" "still forwarded: $(show | jq -c '.mfc')"
 	fi
 }
-flowing() { [ $(($(seq_now) - $(last_seq "$1" "$2" "$3"))) -lt 20 ] && [ "$(last_seq "$1" "$2" "$3")" -gt 0 ]; }
 leave_check "A leaves (S1,G1): d1 stops carrying it" "$r1d" A "$w1" $S1 $G1
 leave_check "C leaves G2: d2 stops carrying it" "$r2d" C "$w2" $S2 $G2
 s1g2_d1=$(last_seq "$w1" $S1 $G2) s2g1_d2=$(last_seq "$w2" $S2 $G1)

@@ -15,9 +15,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 # shellcheck source-path=SCRIPTDIR source=../lib/netns.sh
 source "$repo/selftests/lib/netns.sh"
-proxy_bin=${MLDPROXY_BIN:-$repo/build/release/userspace/mldproxy/umigame-mldproxy}
-cli=${UMIGAME_CLI:-$repo/build/release/tools/umigame/umigame}
-lab=(/usr/bin/python3 "$here/mld_lab.py")
+# shellcheck source-path=SCRIPTDIR source=mld_lib.sh
+source "$here/mld_lib.sh"
 
 plan=10
 tap_plan $plan
@@ -27,27 +26,16 @@ if [ "${UMIGAME_VM:-}" != 1 ] || [ "$EUID" -ne 0 ] || [ ! -x "$proxy_bin" ] || [
 	tap_finish
 fi
 
-S1=2001:db8:1::10 G2=ff0e::2:2 GX=ff0e::10:0:1234 PORT=5000 NGROUPS=10000
+G2=ff0e::2:2 GX=ff0e::10:0:1234 NGROUPS=10000
 
-for n in src px r1 r2; do
-	ns_create $n >/dev/null
-	ns_sysctl $n net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
-done
 # Each socket's joins are charged to optmem (the kernel's default allows
 # about 100 per socket): room for the helper's 200.
 sysctl -qw net.core.optmem_max=1048576
-veth_pair src s0 px u0
-veth_pair px d1 r1 e0
-veth_pair px d2 r2 e0
-ns_exec src ip -6 addr add $S1/64 dev s0
-for n in px:u0 px:d1 px:d2 r1:e0 r2:e0 src:s0; do
-	wait_for 10 "link-local on $n" link_local_ready "${n%:*}" "${n#*:}" || umi_die "no link-local on $n"
-done
-sock=$(umi_tmp mld.sock)
+mld_topology r1 r2
 conf=$(umi_tmp mldproxy.toml)
 cat >"$conf" <<EOT
 [daemon]
-control_socket = "$sock"
+control_socket = "$(umi_tmp mld.sock)"
 [upstream]
 interface = "u0"
 [[downstream]]
@@ -58,23 +46,12 @@ max_groups = 2000
 interface = "d2"
 last_listener_query_interval_ms = 500
 EOT
-show() { ns_nsenter px "$cli" mld show --json --socket "$sock"; }
-bg_start px proxy "$proxy_bin" -c "$conf"
-proxy_pid=${BG_PID[proxy]}
+show() { mld_show; }
+mld_start_proxy "$conf" -v || umi_die "proxy: $(tail "$(bg_log proxy)")"
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$proxy_pid/status"; }
-wait_for 20 "the proxy answers" json_holds '.downstream | length == 2' show || umi_die "proxy: $(tail "$(bg_log proxy)")"
-
-for n in src r1 r2; do mkdir -p "$(umi_tmp $n)"; done
-bg_start src sender "${lab[@]}" send "$(umi_tmp src)" s0 $PORT 10 $S1 $G2,$GX
-bg_start r1 lab1 "${lab[@]}" listen "$(umi_tmp r1)" e0 $PORT "R/asm/$G2"
-bg_start r2 lab2 "${lab[@]}" listen "$(umi_tmp r2)" e0 $PORT
-for n in r1:lab1 r2:lab2; do
-	wait_for 30 "helper in ${n%:*} ready" test -e "$(umi_tmp "${n%:*}")/ready" ||
-		umi_die "helper in ${n%:*} did not start: $(tail -5 "$(bg_log "${n#*:}")")"
-done
-seq_now() { cat "$(umi_tmp src)/seq"; }
-last_seq() { awk -v s="$2" -v g="$3" '$1 ~ /^[0-9]+$/ && $2 == s && $3 == g { n = $1 } END { print n + 0 }' "$1"; }
-flowing() { [ "$(last_seq "$1" "$2" "$3")" -gt 0 ] && [ $(($(seq_now) - $(last_seq "$1" "$2" "$3"))) -lt 30 ]; }
+mld_helper src sender send "$(umi_tmp src)" s0 $PORT 10 $S1 $G2,$GX
+mld_helper r1 lab1 listen "$(umi_tmp r1)" e0 $PORT "R/asm/$G2"
+mld_helper r2 lab2 listen "$(umi_tmp r2)" e0 $PORT
 rx=$(umi_tmp r1)/R.log
 still_flowing() { # NAME: R keeps receiving (S1,G2) after what just happened
 	local before

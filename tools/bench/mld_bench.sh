@@ -25,46 +25,29 @@ if [ "${UMIGAME_VM:-0}" != 1 ]; then
 fi
 # shellcheck source-path=SCRIPTDIR source=../../selftests/lib/netns.sh
 source "$top/selftests/lib/netns.sh"
+# shellcheck source-path=SCRIPTDIR source=../../selftests/vm/mld_lib.sh
+source "$top/selftests/vm/mld_lib.sh"
 joins=${MLD_BENCH_JOINS:-40}
 seconds=${MLD_BENCH_SECONDS:-10}
-build=$top/build/release
-proxy_bin=$build/userspace/mldproxy/umigame-mldproxy
-cli=$build/tools/umigame/umigame
-lab=(/usr/bin/python3 "$top/selftests/vm/mld_lab.py")
 for f in "$proxy_bin" "$cli"; do
 	[ -x "$f" ] || umi_die "missing $f (cmake --build build/release --target umigame-mldproxy umigame)"
 done
 command -v smcrouted >/dev/null || umi_die "smcroute is not installed (make deps)"
-S=2001:db8:1::10 G=ff0e::3:3 PORT=5000
+S=$S1 G=ff0e::3:3
 
-for n in src px r1; do
-	ns_create $n >/dev/null
-	ns_sysctl $n net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
-done
-veth_pair src s0 px u0
-veth_pair px d1 r1 e0
-ns_exec src ip -6 addr add $S/64 dev s0
-for n in px:u0 px:d1 r1:e0 src:s0; do
-	wait_for 10 "link-local on $n" link_local_ready "${n%:*}" "${n#*:}" || umi_die "no link-local on $n"
-done
-mkdir -p "$(umi_tmp src)"
-bg_start src sender "${lab[@]}" send "$(umi_tmp src)" s0 $PORT 10 $S $G
-
-sock=$(umi_tmp mld.sock)
+mld_topology r1
+mld_helper src sender send "$(umi_tmp src)" s0 $PORT 10 $S $G
 conf=$(umi_tmp mldproxy.toml)
 cat >"$conf" <<EOT
 [daemon]
-control_socket = "$sock"
+control_socket = "$(umi_tmp mld.sock)"
 [upstream]
 interface = "u0"
 [[downstream]]
 interface = "d1"
 last_listener_query_interval_ms = 200
 EOT
-show() { ns_nsenter px "$cli" mld show --json --socket "$sock"; }
-bg_start px proxy "$proxy_bin" -c "$conf"
-proxy_pid=${BG_PID[proxy]}
-wait_for 20 "the proxy answers" json_holds '.downstream | length == 1' show || umi_die "proxy: $(tail "$(bg_log proxy)")"
+mld_start_proxy "$conf" || umi_die "proxy: $(tail "$(bg_log proxy)")"
 
 # p50 and p99 (nearest rank) of a file of numbers; "timeout" lines count as
 # misses.
@@ -90,8 +73,7 @@ bg_stop proxy
 smconf=$(umi_tmp smcroute.conf)
 printf 'phyint u0 enable\nphyint d1 enable\nmroute from u0 source %s group %s to d1\n' $S $G >"$smconf"
 bg_start px smcroute smcrouted -n -N -f "$smconf" -u "$(umi_tmp smcroute.sock)" -P "$(umi_tmp smcroute.pid)" -l notice
-mkdir -p "$(umi_tmp r1)"
-bg_start r1 tap "${lab[@]}" listen "$(umi_tmp r1)" e0 $PORT
+mld_helper r1 tap listen "$(umi_tmp r1)" e0 $PORT
 wait_for 20 "smcroute forwards to d1" sh -c "grep -q ' $G ' $(umi_tmp r1)/wire.log" ||
 	umi_die "smcroute: $(tail "$(bg_log smcroute)")"
 bg_stop tap

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# vm-timeout: 450 (more than the default 300 s: it runs about 150 s under TCG, longer on a busy machine)
 # KTAP test, run INSIDE the VM guest (selftests/vm/run.sh mld_proxy.sh; the
 # host kernel has no ip6mr): umigame-mldproxy between a source upstream and
 # three downstream links, receivers joining with real sockets (RFC 3678

@@ -64,6 +64,7 @@
 
 #include "compat.h"
 #include "umigame.h"
+#include "umigame_trace.h"
 
 /* A PRL entry: its address and lifetime are fixed, the rest under ->lock. */
 struct umigame_isatap_rtr {
@@ -179,6 +180,8 @@ static netdev_tx_t umigame_isatap_xmit(struct sk_buff *skb, struct net_device *d
 		nh = rt6_nexthop(container_of(dst, struct rt6_info, dst), &ip6h->daddr);
 	if (!umigame_isatap_addr(nh) || ipv6_addr_is_multicast(nh)) {
 		atomic_long_inc(&t->tx_not_isatap);
+		trace_isatap_drop(dev_net(dev), dev->ifindex, t->local, 0,
+				  UMIGAME_ISATAP_DROP_NOT_ISATAP);
 		goto err;
 	}
 	dst4 = nh->s6_addr32[3];
@@ -187,12 +190,16 @@ static netdev_tx_t umigame_isatap_xmit(struct sk_buff *skb, struct net_device *d
 				   0, 0, IPPROTO_IPV6, 0, 0);
 	if (IS_ERR(rt)) {
 		atomic_long_inc(&t->tx_no_route);
+		trace_isatap_drop(dev_net(dev), dev->ifindex, t->local, dst4,
+				  UMIGAME_ISATAP_DROP_NO_ROUTE);
 		goto err;
 	}
 	if (rt->dst.dev == dev || rt->rt_type != RTN_UNICAST) {
 		/* A route back into ourselves, or broadcast/multicast. */
 		ip_rt_put(rt);
 		atomic_long_inc(&t->tx_no_route);
+		trace_isatap_drop(dev_net(dev), dev->ifindex, t->local, dst4,
+				  UMIGAME_ISATAP_DROP_NO_ROUTE);
 		goto err;
 	}
 	if (skb_cow_head(skb, LL_RESERVED_SPACE(rt->dst.dev) + sizeof(struct iphdr)) ||
@@ -209,6 +216,7 @@ static netdev_tx_t umigame_isatap_xmit(struct sk_buff *skb, struct net_device *d
 
 bad:
 	atomic_long_inc(&t->tx_bad);
+	trace_isatap_drop(dev_net(dev), dev->ifindex, t->local, 0, UMIGAME_ISATAP_DROP_TX_BAD);
 err:
 	DEV_STATS_INC(dev, tx_errors);
 	kfree_skb(skb);
@@ -264,6 +272,7 @@ static void umigame_isatap_note_ra(struct umigame_isatap *t, struct umigame_isat
 	rtr->rs_left = UMIGAME_ISATAP_MAX_RS;
 	rtr->next_rs = jiffies + umigame_isatap_secs(next);
 	spin_unlock(&t->lock);
+	trace_isatap_ra(dev_net(t->dev), t->dev->ifindex, rtr->addr, life);
 }
 
 /* A usable (not tentative) link-local address of the link. */
@@ -347,6 +356,8 @@ static void umigame_isatap_work(struct work_struct *work)
 			if (e->state != UMIGAME_ISATAP_RTR_UNREACHABLE)
 				pr_info("%s: ISATAP router %pI4 does not answer\n",
 					t->dev->name, &e->addr);
+			trace_isatap_router_unreachable(dev_net(t->dev), t->dev->ifindex,
+							e->addr, e->rs_sent);
 			e->state = UMIGAME_ISATAP_RTR_UNREACHABLE;
 			e->rs_left = UMIGAME_ISATAP_MAX_RS;
 			e->next_rs = now + umigame_isatap_secs(UMIGAME_ISATAP_RETRY_INTERVAL);
@@ -355,6 +366,7 @@ static void umigame_isatap_work(struct work_struct *work)
 		e->rs_left--;
 		e->rs_sent++;
 		e->next_rs = now + umigame_isatap_secs(UMIGAME_ISATAP_RS_INTERVAL);
+		trace_isatap_rs(dev_net(t->dev), t->dev->ifindex, e->addr, e->rs_sent);
 		to[n++] = e->addr;
 	}
 	spin_unlock_bh(&t->lock);
@@ -391,6 +403,9 @@ static unsigned int umigame_isatap_nf_in(void *priv, struct sk_buff *skb,
 	hlen = ip_hdrlen(skb);
 	if (!pskb_may_pull(skb, hlen + sizeof(struct ipv6hdr))) {
 		atomic_long_inc(&t->rx_bad);
+		iph = ip_hdr(skb); /* a failed pull may have moved the head */
+		trace_isatap_drop(state->net, dev->ifindex, iph->saddr, iph->daddr,
+				  UMIGAME_ISATAP_DROP_RX_BAD);
 		DEV_STATS_INC(dev, rx_length_errors);
 		return NF_DROP;
 	}
@@ -415,6 +430,8 @@ static unsigned int umigame_isatap_nf_in(void *priv, struct sk_buff *skb,
 		net_dbg_ratelimited("%s: spoofed %pI4/%pI6c dropped\n",
 				    dev->name, &iph->saddr, &ip6h->saddr);
 		atomic_long_inc(&t->rx_spoofed);
+		trace_isatap_drop(state->net, dev->ifindex, iph->saddr, iph->daddr,
+				  UMIGAME_ISATAP_DROP_SPOOFED);
 		DEV_STATS_INC(dev, rx_errors);
 		return NF_DROP;
 	}
@@ -423,6 +440,8 @@ static unsigned int umigame_isatap_nf_in(void *priv, struct sk_buff *skb,
 	skb->dev = dev;
 	if (iptunnel_pull_header(skb, hlen, htons(ETH_P_IPV6), false)) {
 		atomic_long_inc(&t->rx_bad);
+		trace_isatap_drop(state->net, dev->ifindex, 0, t->local,
+				  UMIGAME_ISATAP_DROP_RX_BAD);
 		DEV_STATS_INC(dev, rx_errors);
 		kfree_skb(skb);
 		return NF_STOLEN;

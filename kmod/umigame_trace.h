@@ -5,8 +5,9 @@
  *	perf record -e 'umigame:*' -a
  *	perf stat -e umigame:esp_auth_fail -a sleep 10
  *
- * umigame_esp.c defines them (CREATE_TRACE_POINTS). They cost a static
- * branch when nobody listens, so the kfuncs fire them on every packet.
+ * umigame_esp.c defines them (CREATE_TRACE_POINTS); umigame_isatap.c uses
+ * the isatap_* ones. They cost a static branch when nobody listens, so the
+ * kfuncs fire them on every packet.
  */
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM umigame
@@ -71,6 +72,109 @@ DEFINE_EVENT(umigame_esp_packet, esp_unknown_sa,
 DEFINE_EVENT(umigame_esp_packet, esp_replay,
 	TP_PROTO(const struct net *net, u32 sa_id, u32 spi, u64 seq, u32 len),
 	TP_ARGS(net, sa_id, spi, seq, len));
+
+/*
+ * ISATAP (umigame_isatap.c): router discovery, one shape for every event:
+ * the link (namespace inode and ifindex), the PRL router's IPv4 address
+ * and a value (isatap_rs: RSs sent to it so far; isatap_ra: the router
+ * lifetime of its RA; isatap_router_unreachable: RSs sent so far).
+ */
+DECLARE_EVENT_CLASS(umigame_isatap_router,
+	TP_PROTO(const struct net *net, int ifindex, __be32 router, u32 value),
+	TP_ARGS(net, ifindex, router, value),
+
+	TP_STRUCT__entry(
+		__field(u32, netns)
+		__field(int, ifindex)
+		__array(u8, router, 4)
+		__field(u32, value)
+	),
+
+	TP_fast_assign(
+		__entry->netns = net->ns.inum;
+		__entry->ifindex = ifindex;
+		memcpy(__entry->router, &router, 4);
+		__entry->value = value;
+	),
+
+	TP_printk("netns=%u ifindex=%d router=%pI4 value=%u",
+		  __entry->netns, __entry->ifindex, __entry->router, __entry->value)
+);
+
+/* A unicast RS sent to a PRL router (RFC 5214 §8.3.4). */
+DEFINE_EVENT(umigame_isatap_router, isatap_rs,
+	TP_PROTO(const struct net *net, int ifindex, __be32 router, u32 value),
+	TP_ARGS(net, ifindex, router, value));
+
+/* An RA from a PRL router; value is its router lifetime (seconds). */
+DEFINE_EVENT(umigame_isatap_router, isatap_ra,
+	TP_PROTO(const struct net *net, int ifindex, __be32 router, u32 value),
+	TP_ARGS(net, ifindex, router, value));
+
+/* A round of RSs went unanswered: the router is marked unreachable. */
+DEFINE_EVENT(umigame_isatap_router, isatap_router_unreachable,
+	TP_PROTO(const struct net *net, int ifindex, __be32 router, u32 value),
+	TP_ARGS(net, ifindex, router, value));
+
+/* Why an ISATAP link dropped a packet (the debugfs counter of that name). */
+#define UMIGAME_ISATAP_DROP_REASONS				\
+	EM(UMIGAME_ISATAP_DROP_SPOOFED, "rx_spoofed")		\
+	EM(UMIGAME_ISATAP_DROP_RX_BAD, "rx_bad")		\
+	EM(UMIGAME_ISATAP_DROP_NOT_ISATAP, "tx_not_isatap")	\
+	EM(UMIGAME_ISATAP_DROP_NO_ROUTE, "tx_no_route")		\
+	EMe(UMIGAME_ISATAP_DROP_TX_BAD, "tx_bad")
+
+#ifndef UMIGAME_ISATAP_DROP_ENUM
+#define UMIGAME_ISATAP_DROP_ENUM
+#undef EM
+#undef EMe
+#define EM(a, b) a,
+#define EMe(a, b) a
+enum umigame_isatap_drop { UMIGAME_ISATAP_DROP_REASONS };
+#endif
+
+#undef EM
+#undef EMe
+#define EM(a, b) TRACE_DEFINE_ENUM(a);
+#define EMe(a, b) TRACE_DEFINE_ENUM(a);
+UMIGAME_ISATAP_DROP_REASONS
+#undef EM
+#undef EMe
+#define EM(a, b) { a, b },
+#define EMe(a, b) { a, b }
+
+/*
+ * A packet an ISATAP link dropped: the IPv4 addresses of the protocol-41
+ * packet (received), or the IPv4 destination the next hop gave (sent; 0
+ * when it gave none), and the reason.
+ */
+TRACE_EVENT(isatap_drop,
+	TP_PROTO(const struct net *net, int ifindex, __be32 saddr, __be32 daddr,
+		 enum umigame_isatap_drop reason),
+	TP_ARGS(net, ifindex, saddr, daddr, reason),
+
+	TP_STRUCT__entry(
+		__field(u32, netns)
+		__field(int, ifindex)
+		__array(u8, saddr, 4)
+		__array(u8, daddr, 4)
+		__field(int, reason)
+	),
+
+	TP_fast_assign(
+		__entry->netns = net->ns.inum;
+		__entry->ifindex = ifindex;
+		memcpy(__entry->saddr, &saddr, 4);
+		memcpy(__entry->daddr, &daddr, 4);
+		__entry->reason = reason;
+	),
+
+	TP_printk("netns=%u ifindex=%d saddr=%pI4 daddr=%pI4 reason=%s",
+		  __entry->netns, __entry->ifindex, __entry->saddr, __entry->daddr,
+		  __print_symbolic(__entry->reason, UMIGAME_ISATAP_DROP_REASONS))
+);
+#undef EM
+#undef EMe
 
 #endif /* UMIGAME_TRACE_H */
 

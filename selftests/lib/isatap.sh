@@ -13,6 +13,10 @@
 #                     mid has no IPv6 at all); the host's ISATAP link is the
 #                     test's own
 #   in_ns NS CMD...   run CMD in NS (ip netns exec)
+#   isatap_begin NAME after the skip check: debugfs and tracefs mounted
+#                     ($tracing), no umigame loaded, the kernel log marked
+#                     (kmsg.sh); at cleanup the umigame events are turned
+#                     off and the module unloaded
 #
 # 203.0.113.10 is a global IPv4 address, so the host's ISATAP interface
 # identifier has the u bit (::200:5efe:, RFC 5214 §6.1); 192.0.2.1
@@ -58,4 +62,15 @@ isatap_topology() {
 	in_ns rtr ip tunnel add is0 mode isatap local $R_V4 ttl 64
 	in_ns rtr ip link set is0 up
 	in_ns rtr ip addr add $R_GUA/64 dev is0
+}
+
+isatap_begin() {
+	mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
+	tracing=/sys/kernel/tracing
+	mountpoint -q $tracing || mount -t tracefs tracefs $tracing
+	on_cleanup 'rmmod umigame 2>/dev/null; true'
+	# shellcheck disable=SC2016
+	on_cleanup 'echo 0 >$tracing/events/umigame/enable'
+	rmmod umigame 2>/dev/null
+	kmsg_mark "$1"
 }

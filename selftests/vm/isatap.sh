@@ -26,7 +26,8 @@
 # packet counted; an RA from an ISATAP host outside the PRL passes the
 # source check as a host's packet and the kernel's ndisc takes nothing from
 # it (no default route, no prefix); a next hop that is not an
-# ISATAP address dropped and counted on transmit; rmmod with the link in
+# ISATAP address dropped and counted on transmit; each drop seen through
+# the tracepoint umigame:isatap_drop with its reason; rmmod with the link in
 # place, clean kernel log.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -41,7 +42,7 @@ source "$repo/selftests/lib/isatap.sh"
 ko=${UMIGAME_KO:-$repo/build/kmod/umigame.ko}
 tool=$repo/tools/umigame-isatap
 dbg=/sys/kernel/debug/umigame/isatap
-plan=14
+plan=15
 
 tap_plan $plan
 if [ ! -e /proc/modules ] || [ "$EUID" -ne 0 ] || ! modprobe -q sit 2>/dev/null; then
@@ -50,11 +51,7 @@ if [ ! -e /proc/modules ] || [ "$EUID" -ne 0 ] || ! modprobe -q sit 2>/dev/null;
 	done
 	tap_finish
 fi
-mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
-
-on_cleanup 'rmmod umigame 2>/dev/null; true'
-rmmod umigame 2>/dev/null
-kmsg_mark isatap
+isatap_begin isatap
 
 # counter NAME: the host link's counter NAME in debugfs umigame/isatap
 counter() {
@@ -155,6 +152,8 @@ ok0=$(counter rx_ok)
 tx0=$(counter tx_ok)
 errs() { ip -n "$(ns_name host)" -s -j link show isa0 | jq '.[0].stats64.rx.errors'; }
 err0=$(errs)
+: >$tracing/trace
+echo 1 >$tracing/events/umigame/isatap_drop/enable
 in_ns mid /usr/bin/python3 - <<EOF
 from scapy.all import (IP, IPv6, ICMPv6EchoRequest, ICMPv6ND_RA, ICMPv6NDOptPrefixInfo,
                        Raw, send, conf)
@@ -201,7 +200,17 @@ else
 	tap_fail "next hop without ISATAP identifier counted" "$(cat $dbg)"
 fi
 
-# 13: unload with the link in place
+# 13: every drop above went through the tracepoint, with its reason
+drops() { grep -c "isatap_drop: .*reason=$1\$" $tracing/trace; }
+echo 0 >$tracing/events/umigame/isatap_drop/enable
+if [ "$(drops rx_spoofed)" = 2 ] && [ "$(drops rx_bad)" = 1 ] && [ "$(drops tx_not_isatap)" = 1 ] &&
+	grep -q "isatap_drop: .*saddr=203.0.113.1 daddr=$H_V4 reason=rx_spoofed" $tracing/trace; then
+	tap_ok "tracepoint umigame:isatap_drop: 2 rx_spoofed, 1 rx_bad, 1 tx_not_isatap"
+else
+	tap_fail "tracepoint umigame:isatap_drop" "$(grep isatap_ $tracing/trace)"
+fi
+
+# 14: unload with the link in place
 if wait_for 10 "rmmod umigame succeeds" rmmod umigame &&
 	! ip -n "$(ns_name host)" link show isa0 >/dev/null 2>&1 &&
 	[ ! -e /sys/kernel/debug/umigame ]; then
@@ -210,7 +219,7 @@ else
 	tap_fail "rmmod with the link in place" "$(in_ns host ip link show 2>&1)"
 fi
 
-# 14: the kernel log
+# 15: the kernel log
 log=$(kmsg_since)
 bad=$(kmsg_trouble leak)
 if [ -z "$bad" ] && [[ $log == *"umigame: version "*" unloaded"* ]]; then

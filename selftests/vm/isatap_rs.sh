@@ -21,7 +21,7 @@
 # learns came from an RS the module sent. Shows: the router becomes
 # reachable (RSs sent, RAs received, its router lifetime); the kernel takes
 # the default route and the prefix (SLAAC address with the ISATAP interface
-# identifier) from the RA; a ping to srv over that default route; a second
+# identifier) from the RA; a ping to srv over a learnt default route; a second
 # PRL entry with a 2 s lifetime expires while the others keep their state;
 # when the first router goes away, it is marked unreachable after a round of
 # RSs without answer (and the kernel log says so), and the second router
@@ -56,11 +56,7 @@ if [ ! -e /proc/modules ] || [ "$EUID" -ne 0 ] || ! command -v radvd >/dev/null 
 	done
 	tap_finish
 fi
-mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
-
-on_cleanup 'rmmod umigame 2>/dev/null; true'
-rmmod umigame 2>/dev/null
-kmsg_mark isatap_rs
+isatap_begin isatap_rs
 
 show() { in_ns host "$tool" show isa0 --json; }
 rtr_holds() { # ADDR JQ: the PRL entry ADDR, as the tool shows it, satisfies JQ
@@ -114,17 +110,23 @@ chmod 644 "$conf"
 bg_start rtr radvd radvd -n -C "$conf" -p "$(umi_tmp radvd.pid)" -m stderr
 bg_start rtr2 radvd2 radvd -n -C "$conf" -p "$(umi_tmp radvd2.pid)" -m stderr
 
-# 2: the link, its PRL: the module starts soliciting at once
+# 2: the link, its PRL: the module starts soliciting at once (and says so
+# through the tracepoints)
+: >$tracing/trace
+echo 1 >$tracing/events/umigame/isatap_rs/enable
+echo 1 >$tracing/events/umigame/isatap_ra/enable
+traced() { grep -q "$1: .*router=$2 value=$3\$" $tracing/trace; }
 if in_ns host ip link add isa0 address $H_V4 type umigame-isatap &&
 	in_ns host ip link set isa0 up &&
 	out=$(in_ns host "$tool" prl isa0 $R_V4 $R2_V4 2>&1) &&
 	wait_for 20 "router $R_V4 reachable" \
 		rtr_holds $R_V4 '.state == "reachable" and .rs_sent >= 1 and .ra_received >= 1
 			and .router_lifetime == 8' &&
-	wait_for 20 "router $R2_V4 reachable" rtr_holds $R2_V4 '.state == "reachable"'; then
-	tap_ok "routers $R_V4 and $R2_V4 reachable: unicast RSs from the module, RAs back (router lifetime 8 s)"
+	wait_for 20 "router $R2_V4 reachable" rtr_holds $R2_V4 '.state == "reachable"' &&
+	traced isatap_rs $R_V4 1 && traced isatap_ra $R_V4 8 && traced isatap_rs $R2_V4 1; then
+	tap_ok "routers $R_V4 and $R2_V4 reachable: unicast RSs from the module, RAs back (router lifetime 8 s), tracepoints isatap_rs/isatap_ra"
 else
-	tap_fail "router $R_V4 reachable" "${out:-}$(show; cat $dbg; cat "$(bg_log radvd)")"
+	tap_fail "router $R_V4 reachable" "${out:-}$(show; cat $dbg; cat "$(bg_log radvd)"; grep isatap_ $tracing/trace)"
 fi
 
 # 3, 4: the kernel's ndisc took the RA: default route and prefix
@@ -141,11 +143,12 @@ else
 	tap_fail "SLAAC address from the RA" "$(in_ns host ip -6 addr show dev isa0)"
 fi
 
-# 5: a global address behind the router, over the learnt default route
-if out=$(in_ns host ping -6 -c 1 -w 10 $S_GUA 2>&1); then
-	tap_ok "ping6 $S_GUA over the default route from the RA"
+# 5: srv's address behind both routers, over a learnt default route (either
+# router: 2001:db8:b::2 would be reachable through the first one only)
+if out=$(in_ns host ping -6 -c 1 -w 10 $S_LO 2>&1); then
+	tap_ok "ping6 $S_LO over the default route from the RA"
 else
-	tap_fail "ping6 $S_GUA" "$out
+	tap_fail "ping6 $S_LO" "$out
 $(in_ns host ip -6 route; cat $dbg)"
 fi
 

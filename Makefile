@@ -73,7 +73,7 @@ demo: ensure-deps bpffs
 	@tools/demo.sh
 
 bench: ensure-deps bpffs
-	@$(MAKE) --no-print-directory bpf userspace
+	@$(MAKE) --no-print-directory bpf userspace kmod
 	@tools/bench/run.sh
 
 clean:

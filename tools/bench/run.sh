@@ -25,3 +25,7 @@ echo "== IKEv2 responder setups (umigame-iked vs charon-systemd, 6.1 guest, one 
 echo
 echo "== MLD proxy join to first packet (umigame-mldproxy vs a static smcroute route), CPU per 1000 reports/s (6.1 guest)"
 "$top/tools/bench/mld_bench.sh"
+
+echo
+echo "== ESP: the replay window (host), XDP + umigame.ko vs xfrm decrypting and dropping replays (6.1 guest)"
+"$top/tools/bench/esp_bench.sh"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# KTAP test, run INSIDE the VM guest (selftests/vm/run.sh esp_netns.sh):
+# KTAP test, run INSIDE the VM guest (selftests/vm/run.sh esp_namespaces.sh):
 # umigame.ko keeps ESP SAs per network namespace, as xfrm keeps its states.
 #
 #   txa (xfrm out: SPI 0x100, key A)            a (umigame SA 0x100, key A)
@@ -46,7 +46,7 @@ plan=21
 tap_plan $plan
 if [ ! -e /proc/modules ] || [ "$EUID" -ne 0 ] || [ ! -x "$umigame" ]; then
 	for _ in $(seq $plan); do
-		tap_skip esp_netns "needs root, module support and the CLI (selftests/vm/run.sh)"
+		tap_skip esp_namespaces "needs root, module support and the CLI (selftests/vm/run.sh)"
 	done
 	tap_finish
 fi
@@ -83,7 +83,7 @@ trace_count() { # EVENT NETNS: lines of EVENT from that namespace
 }
 
 rmmod umigame 2>/dev/null
-kmsg_mark esp_netns
+kmsg_mark esp_namespaces
 tap_check "insmod ${ko##*/}" insmod "$ko"
 
 # 2: the two tenants, each behind its own sender with the kernel's xfrm

@@ -133,12 +133,16 @@ guarded() {
 unguarded() {
 	local name=$1 desc=$2 check=$3
 	shift 3
-	if ! "$@"; then
-		fail_with_state "$name" "attack command failed: $*"
-		return
-	fi
+	# The check runs while the attack does: some effects last only until
+	# the legit router's next RA (every 3-4 s) puts things back, and
+	# checking after the attack had ended could miss them on a busy host.
+	"$@" &
+	local attack=$! seen=0
 	# shellcheck disable=SC2086 # CHECK is a command line: split it
-	if wait_for 10 "$desc" $check 2>/dev/null; then
+	wait_for 10 "$desc" $check 2>/dev/null && seen=1
+	if ! wait "$attack"; then
+		fail_with_state "$name" "attack command failed: $*"
+	elif [ "$seen" = 1 ]; then
 		tap_ok "$name"
 	else
 		fail_with_state "$name" "timed out waiting for: $desc"

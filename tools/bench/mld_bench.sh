@@ -25,8 +25,8 @@ if [ "${UMIGAME_VM:-0}" != 1 ]; then
 fi
 # shellcheck source-path=SCRIPTDIR source=../../selftests/lib/netns.sh
 source "$top/selftests/lib/netns.sh"
-# shellcheck source-path=SCRIPTDIR source=../../selftests/vm/mld_lib.sh
-source "$top/selftests/vm/mld_lib.sh"
+# shellcheck source-path=SCRIPTDIR source=../../selftests/lib/mld.sh
+source "$top/selftests/lib/mld.sh"
 joins=${MLD_BENCH_JOINS:-40}
 seconds=${MLD_BENCH_SECONDS:-10}
 for f in "$proxy_bin" "$cli"; do

@@ -35,7 +35,7 @@ constexpr uint16_t kUpstreamMif = 0;
 
 // What the socket refused before the engine saw it, per interface.
 struct InputCounters {
-	uint64_t bad_hop_limit = 0, no_router_alert = 0, malformed = 0, truncated = 0;
+	uint64_t bad_hop_limit = 0, no_router_alert = 0, malformed = 0, truncated = 0, from_self = 0;
 };
 
 class Proxy : public mld::Output {
@@ -245,6 +245,14 @@ private:
 				c.no_router_alert++;
 				continue;
 			}
+			// Our own host stack's reports (it joins ff02::2 and ff05::2 once
+			// forwarding is on) and our own queries come back on this socket:
+			// neither is a listener or another querier on the link.
+			auto own = link_local_.find(d->ifindex);
+			if (own != link_local_.end() && own->second == d->source) {
+				c.from_self++;
+				continue;
+			}
 			try {
 				engine_->receive(d->ifindex, d->source, mld::parse(d->icmp), mld::Clock::now());
 			} catch (const mld::ParseError &e) {
@@ -361,7 +369,8 @@ private:
 				{"bad_hop_limit", c.bad_hop_limit},
 				{"no_router_alert", c.no_router_alert},
 				{"malformed", c.malformed},
-				{"truncated", c.truncated}};
+				{"truncated", c.truncated},
+				{"from_self", c.from_self}};
 		}
 		j["refused"] = input;
 		j["upstream"]["up"] = upstream_up_;

@@ -21,7 +21,7 @@ mld_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mld_repo=$(cd "$mld_here/../.." && pwd)
 proxy_bin=${MLDPROXY_BIN:-$mld_repo/build/release/userspace/mldproxy/umigame-mldproxy}
 cli=${UMIGAME_CLI:-$mld_repo/build/release/tools/umigame/umigame}
-lab=(/usr/bin/python3 "$mld_here/mld_lab.py")
+lab=(/usr/bin/python3 "$mld_repo/selftests/vm/mld_lab.py")
 # shellcheck disable=SC2034 # for the scripts that source this
 S1=2001:db8:1::10 S2=2001:db8:1::11 PORT=5000
 MLD_SOCK=

@@ -112,7 +112,7 @@ tap_check "a ping from the Internet to the LAN host gets no answer" sh -c "! ip 
 # 81, and UDP; everything the host receives meanwhile that did not come
 # from its own LAN is a failure.
 HOST_PCAP=$(umi_tmp host.pcap)
-bg_start host tcpdump-host tcpdump -i eth0 -n -U -w "$HOST_PCAP" \
+bg_start host tcpdump-host tcpdump -i eth0 --immediate-mode -n -U -w "$HOST_PCAP" \
 	"not (ip6 src net $LAB_SUBNET or ip6 src net $LAB_ULA or ip6 src net fe80::/10 or ip6 src ::) and not arp and not (ip src net 10.0.1.0/24)"
 wait_for 10 "tcpdump on the host" sh -c "[ -s '$HOST_PCAP' ]" || umi_die "tcpdump did not start on the host"
 FW6_OPEN=$(umi_tmp firewall6-open.txt) FW6_CLOSED=$(umi_tmp firewall6-closed.txt) FW6_UDP=$(umi_tmp firewall6-udp.txt)
@@ -142,7 +142,7 @@ tap_diag "firewall6 saw a reply (from the router or beyond) in $(cat "$FW6_OPEN"
 # host started reaches it (PMTUD works); RFC 6092 REC-10: one about no flow
 # at all does not.
 PTB_PCAP=$(umi_tmp ptb.pcap)
-bg_start host tcpdump-ptb tcpdump -i eth0 -n -U -w "$PTB_PCAP" "icmp6 and ip6[40] == 2"
+bg_start host tcpdump-ptb tcpdump -i eth0 --immediate-mode -n -U -w "$PTB_PCAP" "icmp6 and ip6[40] == 2"
 wait_for 10 "tcpdump for PTB" sh -c "[ -s '$PTB_PCAP' ]" || umi_die "tcpdump did not start"
 FLOW=$(umi_tmp flow.txt)
 ns_exec host "$LAB_PY" -c '
@@ -180,7 +180,7 @@ tap_check "a Packet Too Big about no flow of the host's does not (RFC 6092 REC-1
 # RFC 6092 REC-22: IPsec passes by default, ESP even behind an extension
 # header, to a host of the LAN (the host started nothing of it).
 ESP_PCAP=$(umi_tmp esp.pcap)
-bg_start host tcpdump-esp tcpdump -i eth0 -n -U -w "$ESP_PCAP" "ip6 src $LAB_WWW6 and not icmp6"
+bg_start host tcpdump-esp tcpdump -i eth0 --immediate-mode -n -U -w "$ESP_PCAP" "ip6 src $LAB_WWW6 and not icmp6"
 wait_for 10 "tcpdump for ESP" sh -c "[ -s '$ESP_PCAP' ]" || umi_die "tcpdump did not start"
 ns_exec inet "$LAB_PY" -c '
 from scapy.all import IPv6, IPv6ExtHdrDestOpt, ESP, send

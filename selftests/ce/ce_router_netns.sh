@@ -89,7 +89,7 @@ fi
 
 # RFC 8910 §2.3: Kea's option 103 is in the LAN's RAs as option 37.
 RA_PCAP=$(umi_tmp lan-ra.pcap)
-bg_start host tcpdump-ra tcpdump -i eth0 -n -U -w "$RA_PCAP" "icmp6 and ip6[40] == 134"
+bg_start host tcpdump-ra tcpdump -i eth0 --immediate-mode -n -U -w "$RA_PCAP" "icmp6 and ip6[40] == 134"
 wait_for 10 "tcpdump on the LAN" sh -c "[ -s '$RA_PCAP' ]" || umi_die "tcpdump did not start"
 ns_exec host rdisc6 -1 -w 3000 eth0 >/dev/null 2>&1
 ra_portal() {
@@ -150,7 +150,7 @@ tap_check "our DHCPv6 server on the LAN answers option 103 with the upstream's U
 UNASSIGNED=${LAB_PREFIX%::/56}
 UNASSIGNED=${UNASSIGNED%:*}:$(printf '%x' $((0x${UNASSIGNED##*:} + 0x42)))::7
 WAN_PCAP=$(umi_tmp wan-out.pcap)
-bg_start ce tcpdump-wan tcpdump -i wan0 -Q out -n -U -w "$WAN_PCAP" "ip6 dst $UNASSIGNED"
+bg_start ce tcpdump-wan tcpdump -i wan0 --immediate-mode -Q out -n -U -w "$WAN_PCAP" "ip6 dst $UNASSIGNED"
 wait_for 10 "tcpdump on wan0" sh -c "[ -s '$WAN_PCAP' ]" || umi_die "tcpdump did not start on wan0"
 PING_OUT=$(ns_exec host ping -6 -c 2 -W 2 "$UNASSIGNED" 2>&1)
 ns_exec inet ping -6 -c 2 -W 2 "$UNASSIGNED" >/dev/null 2>&1

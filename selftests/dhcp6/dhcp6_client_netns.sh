@@ -70,11 +70,11 @@ KEA_EXTRA_OPTIONS="{ \"name\": \"dns-servers\", \"data\": \"$DNS\" },
 wait_for 10 "isp:eth0 link-local" link_local_ready isp eth0 || umi_die "isp eth0 has no link-local address"
 ip -n "$(ns_name router)" -6 route add default via "$(link_local_of isp eth0)" dev wan0
 
-bg_start isp tcpdump tcpdump -i eth0 -n -U -w "$PCAP" udp port 547 or udp port 546
+bg_start isp tcpdump tcpdump -i eth0 --immediate-mode -n -U -w "$PCAP" udp port 547 or udp port 546
 wait_for 10 "tcpdump capturing in isp" sh -c "[ -s '$PCAP' ]" || umi_die "tcpdump did not start"
 # Every RA the LAN host receives (ICMPv6 type 134, no extension headers).
 RA_PCAP=$(umi_tmp lan-ra.pcap)
-bg_start host tcpdump-lan tcpdump -i eth0 -n -U -w "$RA_PCAP" "icmp6 and ip6[40] == 134"
+bg_start host tcpdump-lan tcpdump -i eth0 --immediate-mode -n -U -w "$RA_PCAP" "icmp6 and ip6[40] == 134"
 wait_for 10 "tcpdump capturing in host" sh -c "[ -s '$RA_PCAP' ]" || umi_die "tcpdump did not start on the LAN"
 
 cat >"$CONF" <<TOML

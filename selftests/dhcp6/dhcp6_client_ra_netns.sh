@@ -52,6 +52,7 @@ show() { client_show "$(umi_tmp "sock-$1")"; }
 client_holds() { json_holds "$2" show "$1"; }
 sent_count() { $CAP "$(umi_tmp "cap-$1.pcap")" dump 2>/dev/null | grep -c " $2 .*from fe80"; }
 renewed() { [ "$(sent_count "$1" Renew)" -ge 1 ]; }
+replied() { [ "$(sent_count "$1" Reply)" -ge 1 ]; }
 wan_address() { ip -n "$(ns_name "rt-$1")" -6 addr show dev wan0 scope global | grep -q "inet6 2001:db8:ffff::1[0-9a-f]\{3\}/128"; }
 
 # A capture check as a KTAP point; the whole capture goes to the log when
@@ -113,7 +114,7 @@ TOML
 	local pcap
 	pcap=$(umi_tmp "cap-$mode.pcap")
 	wait_for 10 "isp-$mode:eth0 link-local" link_local_ready "isp-$mode" eth0 || umi_die "isp-$mode eth0 has no link-local address"
-	bg_start "isp-$mode" "tcpdump-$mode" tcpdump -i eth0 -n -U -w "$pcap" \
+	bg_start "isp-$mode" "tcpdump-$mode" tcpdump -i eth0 --immediate-mode -n -U -w "$pcap" \
 		"udp port 546 or udp port 547 or (icmp6 and (ip6[40] == 133 or ip6[40] == 134))"
 	wait_for 10 "tcpdump capturing in isp-$mode" sh -c "[ -s '$pcap' ]" || umi_die "tcpdump did not start"
 }
@@ -154,6 +155,8 @@ else
 	tap_fail "rs: the router is delegated a prefix and wan0 has an address from Kea (WAA-6)" \
 		"$(show rs; $CAP "$(umi_tmp cap-rs.pcap)" dump; tail -20 "$(bg_log dhcp6d-rs)")"
 fi
+# The capture checks read it once tcpdump has written the Reply.
+wait_for 10 "rt-rs's Reply in the capture" replied rs
 # RFC 7084 W-2: the RS from the link-local address, before any DHCPv6.
 cap_point rs "rs: the router's RS leaves from its link-local address before its first DHCPv6 message (RFC 7084 W-2)" \
 	strict rs-first
@@ -211,6 +214,8 @@ else
 	tap_fail "periodic: the router is delegated a prefix once Kea answers" \
 		"$(show periodic; $CAP "$(umi_tmp cap-periodic.pcap)" dump; tail -20 "$(bg_log dhcp6d-periodic)")"
 fi
+# The capture checks read it once tcpdump has written the Reply.
+wait_for 10 "rt-periodic's Reply in the capture" replied periodic
 # RFC 7084 W-2: solicited at start, though nobody answered.
 cap_point periodic "periodic: the router's RS leaves before its first DHCPv6 message (RFC 7084 W-2)" strict rs-first
 # RFC 8415 §15, §21.9: one exchange across the RA.

@@ -116,7 +116,7 @@ for dev in eth0 eth1 eth3; do
 	wait_for 10 "srv:$dev link-local past DAD" link_local_ready srv "$dev" || umi_die "srv $dev has no link-local address"
 done
 PCAP=$(umi_tmp srv.pcap)
-bg_start srv tcpdump tcpdump -i any -n -U -w "$PCAP" udp port 546 or udp port 547
+bg_start srv tcpdump tcpdump -i any --immediate-mode -n -U -w "$PCAP" udp port 546 or udp port 547
 wait_for 10 "tcpdump capturing in srv" sh -c "[ -s '$PCAP' ]" || umi_die "tcpdump did not start"
 bg_start srv dhcp6d "$DHCP6D" -v -c "$SRV_DIR/dhcp6d.toml"
 wait_for 15 "umigame-dhcp6d answers on its control socket" show || umi_die "umigame-dhcp6d did not start: $(tail -5 "$(bg_log dhcp6d)")"
@@ -290,7 +290,15 @@ print(seen)
 sys.exit(0 if seen >= 3 else 1)
 PY
 }
-tap_check "the capture holds the Reconfigures, each with xid 0 and an HMAC-MD5 Authentication option (RFC 8415 §20.4.2)" reconf_on_wire
+# The capture is read once tcpdump has written what it saw (it can trail
+# the state checks above by a moment).
+RECONF_POINT="the capture holds the Reconfigures, each with xid 0 and an HMAC-MD5 Authentication option (RFC 8415 §20.4.2)"
+if wait_for 10 "three Reconfigures in the capture" reconf_on_wire; then
+	tap_ok "$RECONF_POINT"
+else
+	tap_fail "$RECONF_POINT" "$(echo "Reconfigures with xid 0 and the HMAC: $(reconf_on_wire)"
+		tcpdump -r "$PCAP" -n 2>/dev/null | tail -20)"
+fi
 
 # ---- §18.3.9: an Advertise of nothing ---------------------------------------------------
 wait_for 10 "probe eth0 link-local" link_local_ready probe eth0

@@ -146,7 +146,7 @@ fi
 # and never reach the receiver's sockets.
 cap=$(umi_tmp esp.pcap)
 # On tx: on rx0 the XDP program hands tcpdump the decrypted packets.
-bg_start tx capture tcpdump -i tx0 -U -w "$cap" 'ip6 proto 50'
+bg_start tx capture tcpdump -i tx0 --immediate-mode -U -w "$cap" 'ip6 proto 50'
 wait_for 5 "tcpdump running" test -s "$(bg_log capture)"
 tx ping -6 -c 3 -i 0.2 -W 2 -I 2001:db8:1::1 2001:db8:2::1 >/dev/null
 captured() { [ "$(tcpdump -r "$cap" 2>/dev/null | wc -l)" -ge "$1" ]; }

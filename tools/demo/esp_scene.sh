@@ -54,7 +54,7 @@ else
 fi
 
 title "an attacker replays captured ESP packets"
-bg_start tx capture tcpdump -i tx0 -U -w "$(umi_tmp esp.pcap)" 'ip6 proto 50'
+bg_start tx capture tcpdump -i tx0 --immediate-mode -U -w "$(umi_tmp esp.pcap)" 'ip6 proto 50'
 wait_for 5 "tcpdump" test -s "$(bg_log capture)"
 tx ping -6 -c 3 -i 0.2 -W 2 -I 2001:db8:1::1 2001:db8:2::1 >/dev/null
 wait_for 5 "capture" eval '[ "$(tcpdump -r "$(umi_tmp esp.pcap)" 2>/dev/null | wc -l)" -ge 3 ]'

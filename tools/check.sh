@@ -65,9 +65,14 @@ run_tap() {
 		f=$((f + 1))
 		failures+=("$name: exited $rc without a failing test point")
 	fi
-	while IFS= read -r line; do
-		failures+=("$name: $line")
-	done < <(grep -E '^not ok [0-9]+' "$log")
+	# Each failure keeps the first lines of its diagnostics: a CI report
+	# may show nothing but these closing lines.
+	while IFS= read -r -d '' entry; do
+		failures+=("$name: $entry")
+	done < <(awk '/^not ok [0-9]+/ { if (n) printf "%s%c", e, 0; e = $0; n = 1; d = 0; next }
+		n && /^#/ && d < 8 { e = e "\n    " substr($0, 1, 200); d++; next }
+		n && !/^#/ { printf "%s%c", e, 0; n = 0 }
+		END { if (n) printf "%s%c", e, 0 }' "$log")
 	passed=$((passed + p))
 	failed=$((failed + f))
 	skipped=$((skipped + s))

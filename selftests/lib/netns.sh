@@ -194,11 +194,12 @@ bg_running() {
 }
 
 # _umi_kill PID: TERM, wait up to 2 s, then KILL; reaps our own children.
+# _umi_kill PID [GRACE_SECS]: SIGTERM, then SIGKILL after the grace (2 s).
 _umi_kill() {
-	local pid=$1 i
+	local pid=$1 grace=${2:-2} i
 	kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
 	kill -TERM "$pid" 2>/dev/null
-	for ((i = 0; i < 20; i++)); do
+	for ((i = 0; i < grace * 10; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
 		# a zombie child of ours counts as gone
 		[ "$(ps -o stat= -p "$pid" 2>/dev/null)" = Z ] && break
@@ -209,10 +210,12 @@ _umi_kill() {
 	return 0
 }
 
+# bg_stop NAME [GRACE_SECS]: a daemon whose SIGTERM does work (an IKE
+# daemon's Deletes) is given the time its own shutdown bound allows.
 bg_stop() {
 	local pid=${BG_PID[$1]:-}
 	[ -n "$pid" ] || return 0
-	_umi_kill "$pid"
+	_umi_kill "$pid" "${2:-2}"
 	unset "BG_PID[$1]"
 }
 

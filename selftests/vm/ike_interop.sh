@@ -408,7 +408,7 @@ cat "$conf_v4" "$conf_v6tr" "$conf_v6tun" >"$conf"
 # --- our daemon restarted -----------------------------------------------------
 # SIGTERM sends Delete for every IKE SA (RFC 7296 §1.4.1); nothing stays in
 # the kernel.
-bg_stop iked-umi
+bg_stop iked-umi 8
 sw_empty() { [ -z "$(sw_ike_state sw v4)" ] && [ -z "$(sw_ike_state sw v6tr)" ] && [ -z "$(sw_ike_state sw v6tun)" ]; }
 if wait_for 15 "strongSwan saw our Deletes" sw_empty && [ -z "$(ns_exec umi ip xfrm state)" ] &&
 	[ -z "$(ns_exec umi ip xfrm policy)" ]; then

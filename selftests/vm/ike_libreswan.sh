@@ -232,7 +232,7 @@ why() { # CONN: what both sides think, for a failure's diagnostics
 # whole exchange whatever its length under TCG.
 loss_during() {
 	local log
-	log=$(umi_tmp ping.$RANDOM)
+	log=$(umi_tmp ping.last)
 	ns_exec umi ping -i 0.05 -c 80 -W 1 -I 10.1.0.1 10.2.0.1 >"$log" 2>&1 &
 	local pid=$!
 	wait_for 5 "the ping has started" grep -q . "$log"
@@ -246,6 +246,42 @@ ike_rekeyed() { # CONN OLD_SPIS
 	local now
 	now=$(ike_spis "$1")
 	[ "$now" != "$2" ] && [ "$now" != "null/null" ] && [ "$(ike_count "$1")" = 1 ] && established_both "$1"
+}
+# our_rekey_point NAME OLD_SPI: the ping-loss point of a CHILD_SA rekey we
+# initiate. libreswan 4.10 as responder installs its new outbound SA as it
+# answers (pluto: "install_ipsec_sa() ... inbound and outbound"), and our
+# new inbound SA can exist only once the answer is in (the keys need Nr,
+# RFC 7296 §2.17): what libreswan sends on the new SA in between is lost
+# whatever we do. So 0% loss, or every lost reply is one of those: ESP seen
+# arriving on u0 with the new SPI that the new SA never accepted (the
+# capture's count minus the SA's packet counter). A loss of ours (old SA
+# deleted too soon, outbound switched before libreswan had the inbound)
+# would not be in that count.
+our_rekey_point() {
+	local name=$1 old=$2 cap loss lost new seen accepted
+	cap=$(umi_tmp "esp-$old.pcap")
+	bg_start umi esp-cap tcpdump -i u0 --immediate-mode -Q in -n -U -w "$cap" "ip proto 50"
+	wait_for 10 "tcpdump on u0" sh -c "[ -s '$cap' ]"
+	loss=$(loss_during rekey_child_ours v4 net "$old")
+	new=$(spi_in v4)
+	lost=$(awk '/packets transmitted/ { print $1 - $4 }' "$(umi_tmp ping.last)")
+	esp_seen() { tcpdump -r "$cap" -n 2>/dev/null | grep -c "ESP(spi=0x$new,"; }
+	accepted=$(xfrm_packets umi "$new")
+	# The capture catches up with what the SA counted before it is read.
+	wait_for 5 "the capture holds the new SA's packets" sh -c "[ \$(tcpdump -r '$cap' -n 2>/dev/null | grep -c 'ESP(spi=0x$new,') -ge ${accepted:-0} ]"
+	seen=$(esp_seen)
+	bg_stop esp-cap
+	if ! new_child v4 "$old"; then
+		tap_fail "$name" "spi $old -> $new, loss ${loss:-?}%
+$(why v4)"
+	elif [ "$loss" = 0 ]; then
+		tap_ok "$name $old -> $new, 0% loss at 20/s (RFC 7296 §1.3.3, §2.8)"
+	elif [ -n "$lost" ] && [ -n "$accepted" ] && [ "$lost" -le $((seen - accepted)) ]; then
+		tap_ok "$name $old -> $new, $lost replies lost, each one libreswan sent on the new SA before its answer reached us ($seen ESP packets with SPI $new arrived, the SA accepted $accepted): none lost by us (RFC 7296 §1.3.3, §2.8)"
+	else
+		tap_fail "$name" "spi $old -> $new, $lost lost (${loss:-?}%); ESP with the new SPI: $seen arrived, $accepted accepted
+$(why v4)"
+	fi
 }
 rekey_child_ours() { iked umi rekey "$1" "$2" >/dev/null && wait_for 20 "our CHILD_SA rekey" new_child "$1" "$3"; }
 rekey_child_theirs() { ls_whack ls --name "$1" --rekey-ipsec --asynchronous >/dev/null && wait_for 20 "libreswan's CHILD_SA rekey" new_child "$1" "$2"; }
@@ -276,13 +312,7 @@ else
 fi
 
 # RFC 7296 §1.3.3, §2.8: CHILD_SA rekey, make-before-break, under a ping.
-loss=$(loss_during rekey_child_ours v4 net "$spi")
-if new_child v4 "$spi" && [ "$loss" = 0 ]; then
-	tap_ok "initiator: our CHILD_SA rekey $spi -> $(spi_in v4), 0% loss at 20/s (RFC 7296 §1.3.3, §2.8)"
-else
-	tap_fail "initiator: our CHILD_SA rekey" "spi $spi -> $(spi_in v4), loss ${loss:-?}%
-$(why v4)"
-fi
+our_rekey_point "initiator: our CHILD_SA rekey" "$spi"
 
 spi=$(spi_in v4)
 loss=$(loss_during rekey_child_theirs v4 "$spi")
@@ -338,13 +368,7 @@ else
 $(why v4)"
 fi
 spi=$(spi_in v4)
-loss=$(loss_during rekey_child_ours v4 net "$spi")
-if new_child v4 "$spi" && [ "$loss" = 0 ]; then
-	tap_ok "responder: we rekey a CHILD_SA libreswan set up, 0% loss (RFC 7296 §1.3.3, §2.8)"
-else
-	tap_fail "responder: we rekey the CHILD_SA" "loss ${loss:-?}%
-$(why v4)"
-fi
+our_rekey_point "responder: we rekey a CHILD_SA libreswan set up," "$spi"
 old_ike=$(ike_spis v4)
 if rekey_ike_ours v4 "$old_ike"; then
 	tap_ok "responder: we rekey an IKE SA libreswan set up (RFC 7296 §2.18)"

@@ -231,7 +231,7 @@ if wait_for 20 "CHILD_SA rekeyed" rekeyed_a; then
 else
 	tap_fail "a: CHILD_SA rekey keeps UDP encapsulation" "no rekey: $(tail -10 "$(bg_log iked-a)")"
 fi
-bg_stop iked-a
+bg_stop iked-a 8
 bg_stop charon-a
 
 # --- phase b: strongSwan behind the NAT, our daemon responds ------------------
@@ -350,7 +350,7 @@ else
 fi
 
 # SIGTERM: Delete through the NAT, nothing left in the kernel.
-bg_stop iked-b
+bg_stop iked-b 8
 if [ -z "$(ns_exec bwan ip xfrm state)" ] && [ -z "$(ns_exec bwan ip xfrm policy)" ] &&
 	wait_for 10 "strongSwan saw our Delete" sw_gone b nat; then
 	tap_ok "b: our Delete reaches the peer through the NAT, no xfrm state or policy left (RFC 7296 §1.4.1)"

@@ -215,7 +215,7 @@ else
 fi
 
 # SIGTERM: Delete for auto, trap policies withdrawn, nothing left.
-bg_stop iked-umi
+bg_stop iked-umi 8
 if [ -z "$(ns_exec umi ip xfrm policy)" ] && [ -z "$(ns_exec umi ip xfrm state)" ] &&
 	wait_for 10 "strongSwan saw the Delete" sh -c "! swanctl --list-sas --uri unix://$UMI_TMPDIR/sw-sw/charon.vici 2>/dev/null | grep -q ESTABLISHED"; then
 	tap_ok "stop: SIGTERM withdraws the trap policy and deletes the auto tunnel; no xfrm policy or state left"

@@ -166,5 +166,5 @@ if ping20 && [ "$(xfrm_packets "$spi")" -ge 20 ]; then
 else
 	tap_fail "XDP detached: xfrm decrypts the same SA" "xfrm $(xfrm_packets "$spi")"
 fi
-bg_stop iked-umi
+bg_stop iked-umi 8
 tap_finish

@@ -26,6 +26,7 @@
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace umigame {
@@ -35,6 +36,12 @@ void UniqueFd::reset(int fd)
 	if (fd_ >= 0)
 		::close(fd_);
 	fd_ = fd;
+}
+
+void request_receive_buffer(int fd, int bytes)
+{
+	if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) != 0)
+		::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
 }
 
 namespace {

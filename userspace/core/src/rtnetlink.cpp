@@ -1132,10 +1132,8 @@ RtnetlinkMonitor::RtnetlinkMonitor(EventLoop &loop,
 	// A burst (an interface with many addresses going away, a routing
 	// daemon's table load) must not overflow us: ask for a large buffer,
 	// beyond rmem_max when privileged.
-	const int size = 4 << 20;
 	const int fd = mnl_socket_get_fd(sock.get());
-	if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-		::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	request_receive_buffer(fd, 4 << 20);
 	socket_ = sock.release();
 	try {
 		watch_ = loop.watch(fd, IoInterest::read, [this](IoReady) { on_readable(); });

@@ -5,6 +5,7 @@
 #include "umigame/dhcp6d/server.h"
 
 #include "umigame/dhcp6d/journal_flusher.h"
+#include "umigame/event_loop.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -159,8 +160,7 @@ public:
 		setsockopt(fd_.get(), IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &off, sizeof(off));
 		// A client reading 64 KiB replies is not our concern; a burst of
 		// Solicits queued behind a commit is: room for a few thousand.
-		int buffer = 4 << 20;
-		setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &buffer, sizeof(buffer));
+		request_receive_buffer(fd_.get(), 4 << 20);
 		sockaddr_in6 any = socket_address({}, kServerPort, 0);
 		if (::bind(fd_.get(), reinterpret_cast<sockaddr *>(&any), sizeof(any)) != 0)
 			throw std::runtime_error(errno_text("cannot bind [::]:547"));

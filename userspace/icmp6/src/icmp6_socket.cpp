@@ -52,6 +52,8 @@ UniqueFd open_icmp6_socket(const Icmp6SocketOptions &o)
 			throw std::runtime_error(where(o) + ": cannot set the Router Alert option: " +
 						 std::strerror(errno));
 	}
+	if (o.receive_buffer > 0)
+		request_receive_buffer(s, o.receive_buffer);
 	icmp6_filter filter;
 	ICMP6_FILTER_SETBLOCKALL(&filter);
 	for (uint8_t t : o.pass_types)

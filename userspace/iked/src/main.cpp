@@ -18,6 +18,7 @@
 
 #include "umigame/control_socket.h"
 #include "umigame/daemon.h"
+#include "umigame/event_loop.h"
 #include "umigame/iked/config.h"
 #include "umigame/iked/engine.h"
 #include "umigame/iked/kernel_xfrm.h"
@@ -90,8 +91,7 @@ UniqueFd open_udp(int family, uint16_t port, bool encap)
 	}
 	// IKE carries its own retransmission; no reason to wait for a full
 	// socket buffer.
-	int size = 1 << 20;
-	::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	request_receive_buffer(fd.get(), 1 << 20);
 	return fd;
 }
 

@@ -1,6 +1,8 @@
 // The kernel's XFRM over NETLINK_XFRM; see xfrm.h.
 #include "umigame/xfrm.h"
 
+#include "umigame/event_loop.h"
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -778,8 +780,7 @@ XfrmMonitor::XfrmMonitor()
 							"joining xfrm multicast group " +
 								std::to_string(group));
 		// Best effort: the default is enough unless events come in bursts.
-		int size = kMonitorRcvbuf;
-		setsockopt(mnl_socket_get_fd(nl_), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+		request_receive_buffer(mnl_socket_get_fd(nl_), kMonitorRcvbuf);
 	} catch (...) {
 		mnl_socket_close(nl_);
 		throw;

@@ -148,6 +148,10 @@ private:
 		o.router_alert = 0;
 		o.receive_hop_options = true;
 		o.pass_types = {mld::kTypeQuery, mld::kTypeV1Report, mld::kTypeV1Done, mld::kTypeV2Report};
+		// Every host on every downstream answers a General Query within
+		// the same Maximum Response Delay, and a host joining many groups
+		// sends a report per join: room for some ten thousand reports.
+		o.receive_buffer = 8 << 20;
 		fd_ = open_icmp6_socket(o);
 		// Reports go to ff02::16 (§5.2.14), MLDv1 Done to ff02::2: listen
 		// to both on every downstream.

@@ -50,6 +50,13 @@ private:
 	int fd_ = -1;
 };
 
+// Asks for a receive buffer of `bytes` on a socket: beyond
+// net.core.rmem_max (SO_RCVBUFFORCE) while the process has CAP_NET_ADMIN,
+// else as much as rmem_max allows. Best effort: a daemon whose bursts
+// would overflow the default is better off with what it gets than
+// refusing to start.
+void request_receive_buffer(int fd, int bytes);
+
 // What an fd watch waits for. Errors and hangups are always reported.
 enum class IoInterest : uint8_t { read = 1, write = 2, read_write = 3 };
 

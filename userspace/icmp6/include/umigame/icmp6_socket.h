@@ -33,6 +33,9 @@ struct Icmp6SocketOptions {
 	// Report the hop-by-hop options of each datagram received, so that
 	// Icmp6Datagram::router_alert can be filled in.
 	bool receive_hop_options = false;
+	// Receive buffer in bytes (request_receive_buffer); 0: the kernel's
+	// default, which holds a few hundred datagrams.
+	int receive_buffer = 0;
 };
 
 // Non-blocking, close-on-exec, multicast loop off, reporting each

@@ -29,9 +29,11 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <asm/simd.h>
 #include <crypto/aead.h>
 #include <crypto/aes.h>
 #include <crypto/authenc.h>
+#include <crypto/internal/simd.h>
 #include <linux/atomic.h>
 #include <linux/bottom_half.h>
 #include <linux/bpf.h>
@@ -92,6 +94,16 @@ struct umigame_esp_pcpu_stats {
 struct umigame_esp_sa {
 	/* per packet */
 	struct crypto_aead *tfm;
+	/*
+	 * The suite's SIMD implementation (AES-NI + PCLMULQDQ GCM on x86),
+	 * when the kernel has one. Such implementations are registered as
+	 * internal: callable only where the FPU is usable, which the public
+	 * name's wrapper ensures by deferring to cryptd, an asynchronous path
+	 * a kfunc cannot wait for. So the kfunc calls it directly when
+	 * crypto_simd_usable() and falls back to tfm (synchronous, generic
+	 * GHASH: several times slower) when not. NULL: tfm only.
+	 */
+	struct crypto_aead *simd_tfm;
 	struct umigame_esp_work * __percpu *work;
 	struct umigame_esp_pcpu_stats __percpu *stats;
 	/*
@@ -157,6 +169,8 @@ static void umigame_esp_sa_free(struct umigame_esp_sa *sa)
 	free_percpu(sa->stats);
 	if (!IS_ERR_OR_NULL(sa->tfm))
 		crypto_free_aead(sa->tfm);
+	if (!IS_ERR_OR_NULL(sa->simd_tfm))
+		crypto_free_aead(sa->simd_tfm);
 	kfree(sa);
 	atomic_dec(&umigame_esp_sa_objects);
 }
@@ -313,6 +327,7 @@ __bpf_kfunc int umigame_esp_decrypt(struct xdp_md *ctx, u32 sa_id, u32 esp_off, 
 		assoclen = UMIGAME_ESP_HDR_LEN + sa->iv_len;
 	}
 	/* Without a geniv wrapper the IV is part of the associated data. */
+	aead_request_set_tfm(&w->req, sa->simd_tfm && crypto_simd_usable() ? sa->simd_tfm : sa->tfm);
 	aead_request_set_callback(&w->req, 0, NULL, NULL);
 	aead_request_set_crypt(&w->req, w->sg, w->sg, ct_len + sa->icv_len, w->iv);
 	aead_request_set_ad(&w->req, assoclen);
@@ -546,7 +561,8 @@ static int umigame_esp_setkey_authenc(struct crypto_aead *tfm, const struct nlat
 
 static int umigame_esp_alloc_work(struct umigame_esp_sa *sa)
 {
-	size_t size = sizeof(struct umigame_esp_work) + crypto_aead_reqsize(sa->tfm);
+	size_t size = sizeof(struct umigame_esp_work) +
+		      max(crypto_aead_reqsize(sa->tfm), sa->simd_tfm ? crypto_aead_reqsize(sa->simd_tfm) : 0);
 	struct umigame_esp_work *w;
 	int cpu;
 
@@ -558,10 +574,44 @@ static int umigame_esp_alloc_work(struct umigame_esp_sa *sa)
 		w = kzalloc_node(roundup_pow_of_two(size), GFP_KERNEL, cpu_to_node(cpu));
 		if (!w)
 			return -ENOMEM;
-		aead_request_set_tfm(&w->req, sa->tfm);
 		*per_cpu_ptr(sa->work, cpu) = w;
 	}
 	return 0;
+}
+
+static int umigame_esp_setkey(struct umigame_esp_sa *sa, struct crypto_aead *tfm,
+			      const struct nlattr *ek, const struct nlattr *ak)
+{
+	int err;
+
+	if (sa->suite == UMIGAME_ESP_SUITE_AES_GCM)
+		err = crypto_aead_setkey(tfm, nla_data(ek), nla_len(ek));
+	else
+		err = umigame_esp_setkey_authenc(tfm, ek, ak);
+	return err ?: crypto_aead_setauthsize(tfm, sa->icv_len);
+}
+
+/*
+ * The internal SIMD implementation of `alg` ("__" before the name, by the
+ * crypto API's convention), keyed like the fallback; NULL when there is
+ * none or it refuses what the fallback took.
+ */
+static struct crypto_aead *umigame_esp_simd_tfm(struct umigame_esp_sa *sa, const char *alg,
+						const struct nlattr *ek, const struct nlattr *ak)
+{
+	char name[CRYPTO_MAX_ALG_NAME];
+	struct crypto_aead *tfm;
+
+	if (snprintf(name, sizeof(name), "__%s", alg) >= sizeof(name))
+		return NULL;
+	tfm = crypto_alloc_aead(name, CRYPTO_ALG_INTERNAL, CRYPTO_ALG_INTERNAL | CRYPTO_ALG_ASYNC);
+	if (IS_ERR(tfm))
+		return NULL;
+	if (crypto_aead_ivsize(tfm) != sa->iv_len || umigame_esp_setkey(sa, tfm, ek, ak)) {
+		crypto_free_aead(tfm);
+		return NULL;
+	}
+	return tfm;
 }
 
 static int umigame_esp_crypto_init(struct umigame_esp_sa *sa, struct genl_info *info)
@@ -594,19 +644,12 @@ static int umigame_esp_crypto_init(struct umigame_esp_sa *sa, struct genl_info *
 	if (WARN_ON_ONCE(sa->iv_len > UMIGAME_ESP_MAX_IV))
 		return -EINVAL;
 
-	if (sa->suite == UMIGAME_ESP_SUITE_AES_GCM)
-		err = crypto_aead_setkey(sa->tfm, nla_data(ek), nla_len(ek));
-	else
-		err = umigame_esp_setkey_authenc(sa->tfm, ek, ak);
+	err = umigame_esp_setkey(sa, sa->tfm, ek, ak);
 	if (err) {
-		NL_SET_ERR_MSG_ATTR(extack, ek, "the cipher refused the key");
+		NL_SET_ERR_MSG_ATTR(extack, ek, "the cipher refused the key or the ICV length");
 		return err;
 	}
-	err = crypto_aead_setauthsize(sa->tfm, sa->icv_len);
-	if (err) {
-		NL_SET_ERR_MSG(extack, "the cipher refused the ICV length");
-		return err;
-	}
+	sa->simd_tfm = umigame_esp_simd_tfm(sa, alg, ek, ak);
 	return umigame_esp_alloc_work(sa);
 }
 
@@ -738,6 +781,9 @@ static int umigame_esp_fill(struct sk_buff *skb, const struct umigame_esp_sa *sa
 	    nla_put_u16(skb, UMIGAME_ESP_A_KEY_BITS, sa->key_bits) ||
 	    nla_put_u8(skb, UMIGAME_ESP_A_ICV_LEN, sa->icv_len) ||
 	    nla_put_u8(skb, UMIGAME_ESP_A_IV_LEN, sa->iv_len) ||
+	    nla_put_string(skb, UMIGAME_ESP_A_CRYPTO_DRIVER, crypto_aead_driver_name(sa->tfm)) ||
+	    (sa->simd_tfm && nla_put_string(skb, UMIGAME_ESP_A_CRYPTO_SIMD_DRIVER,
+					    crypto_aead_driver_name(sa->simd_tfm))) ||
 	    nla_put_u32(skb, UMIGAME_ESP_A_REPLAY_WINDOW, sa->replay_window) ||
 	    nla_put_u32(skb, UMIGAME_ESP_A_FLAGS, sa->flags) ||
 	    nla_put_u64_64bit(skb, UMIGAME_ESP_A_REPLAY_START, sa->replay_start,

@@ -72,6 +72,10 @@ enum umigame_esp_attr {
 	                              * taken as received (0: a new SA; ip xfrm's replay-seq and
 	                              * replay-seq-hi). Above 2^32 - 1 needs ESN. The module only
 	                              * keeps it for whoever sets up the window. */
+	UMIGAME_ESP_A_CRYPTO_DRIVER, /* string (GET): the crypto driver that decrypts when the
+	                              * SIMD one cannot (or always, without SIMD_DRIVER) */
+	UMIGAME_ESP_A_CRYPTO_SIMD_DRIVER, /* string (GET): the SIMD driver that decrypts while
+	                              * the FPU is usable (AES-NI on x86); absent: none */
 	__UMIGAME_ESP_A_MAX,
 };
 #define UMIGAME_ESP_A_MAX (__UMIGAME_ESP_A_MAX - 1)

@@ -31,9 +31,9 @@ trap cleanup EXIT
 
 mapfile -t manifest < <(cat "$frames/manifest" 2>/dev/null)
 n_frames=$(printf '%s\n' "${manifest[@]}" | grep -c '^frame ')
-tap_plan $((n_frames + 7))
+tap_plan $((n_frames + 8))
 if [ ! -e /proc/modules ] || [ "$EUID" -ne 0 ] || [ "$n_frames" -eq 0 ]; then
-	for _ in $(seq $((n_frames + 7))); do
+	for _ in $(seq $((n_frames + 8))); do
 		tap_skip esp_frames "needs root, module support and fixtures (selftests/vm/run.sh)"
 	done
 	tap_finish
@@ -41,6 +41,14 @@ fi
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 
 rmmod umigame 2>/dev/null
+# udev would load the AES-NI and PCLMULQDQ GCM on a CPU that has them; the
+# guest has no udev. With them, GCM SAs decrypt through the kernel's SIMD
+# GCM, and every frame below checks its bytes.
+simd=0
+if grep -qw aes /proc/cpuinfo && grep -qw pclmulqdq /proc/cpuinfo &&
+	modprobe -q aesni_intel && modprobe -q ghash_clmulni_intel; then
+	simd=1
+fi
 setup_ok=1
 setup_log=$(
 	exec 2>&1
@@ -158,6 +166,19 @@ if [ -n "$shown" ] && [ -z "$keys" ]; then
 	tap_ok "sa show --json lists the SAs and no key material"
 else
 	tap_fail "sa show --json lists the SAs and no key material" "${keys:-empty: $shown}"
+fi
+
+# The GCM SAs use the SIMD transform while the FPU is usable, the generic
+# synchronous one kept for when it is not; CBC + HMAC has no SIMD AEAD.
+drivers=$(jq -c '[.sas[] | {spi_hex, suite, crypto}]' <<<"$shown" 2>&1)
+if [ $simd = 0 ]; then
+	tap_skip "GCM SAs decrypt with the kernel's SIMD GCM" "this CPU has no AES-NI or PCLMULQDQ"
+elif jq -e 'length > 0 and all(.[]; .crypto.driver != "" and
+	(if .suite == "aes-gcm" then .crypto.simd_driver | test("^__rfc4106-gcm-") else .crypto.simd_driver == "" end))' \
+	<<<"$drivers" >/dev/null 2>&1; then
+	tap_ok "GCM SAs decrypt with the kernel's SIMD GCM ($(jq -r '[.[] | select(.suite == "aes-gcm") | .crypto.simd_driver][0]' <<<"$drivers")), the generic transform kept as the fallback, and every frame's bytes checked through it"
+else
+	tap_fail "GCM SAs decrypt with the kernel's SIMD GCM" "$drivers"
 fi
 
 # Detach, then the module unloads with its SAs still in it.

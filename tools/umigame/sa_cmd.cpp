@@ -49,6 +49,7 @@ json sa_json(const EspSa &sa)
 		  {"auth_failures", sa.auth_failures},
 		  {"replay_drops", sa.replay_drops}}},
 		{"expired", sa.expired},
+		{"crypto", {{"driver", sa.crypto_driver}, {"simd_driver", sa.crypto_simd_driver}}},
 	};
 	if (sa.suite == UMIGAME_ESP_SUITE_AES_GCM) {
 		j["aead"] = "rfc4106(gcm(aes))";
@@ -80,6 +81,11 @@ void print_sa(const EspSa &sa)
 			    sa.key_bits, sa.icv_len * 8);
 	else
 		std::printf("  suite %u\n", sa.suite);
+	if (!sa.crypto_simd_driver.empty())
+		std::printf("  crypto %s, %s when the FPU is busy\n", sa.crypto_simd_driver.c_str(),
+			    sa.crypto_driver.c_str());
+	else if (!sa.crypto_driver.empty())
+		std::printf("  crypto %s\n", sa.crypto_driver.c_str());
 	std::printf("  replay-window %" PRIu32 "%s", sa.replay_window,
 		    (sa.flags & UMIGAME_ESP_F_ESN) ? ", flag esn" : "");
 	if (sa.replay_start)

@@ -32,6 +32,7 @@ constexpr std::array<const char *, UMIGAME_ESP_A_MAX + 1> kEspAttrNames = {
 	"AUTH_KEY",   "ICV_LEN",       "REPLAY_WINDOW", "FLAGS",     "LIFE_BYTES",
 	"LIFE_PACKETS", "USED_BYTES",  "USED_PACKETS", "AUTH_FAILURES", "EXPIRED",
 	"PAD",	      "REPLAY_DROPS",  "KEY_BITS",     "IV_LEN",     "REPLAY_START",
+	"CRYPTO_DRIVER", "CRYPTO_SIMD_DRIVER",
 };
 static_assert(kEspAttrNames.back() != nullptr, "a name for every UMIGAME_ESP_A_*");
 
@@ -173,7 +174,7 @@ void handle_done(const nlmsghdr *nlh, const ReplyExpect &ex)
 
 // What each SA_GET attribute must be. SRC/DST are checked by hand (4 or 16
 // bytes, by family); keys must never come back and are refused.
-enum class Kind { Skip, U8, U16, U32, U64, Flag, Addr, Refuse };
+enum class Kind { Skip, U8, U16, U32, U64, Flag, Addr, String, Refuse };
 
 constexpr std::array<Kind, UMIGAME_ESP_A_MAX + 1> sa_attr_kinds()
 {
@@ -201,6 +202,8 @@ constexpr std::array<Kind, UMIGAME_ESP_A_MAX + 1> sa_attr_kinds()
 	k[UMIGAME_ESP_A_KEY_BITS] = Kind::U16;
 	k[UMIGAME_ESP_A_IV_LEN] = Kind::U8;
 	k[UMIGAME_ESP_A_REPLAY_START] = Kind::U64;
+	k[UMIGAME_ESP_A_CRYPTO_DRIVER] = Kind::String;
+	k[UMIGAME_ESP_A_CRYPTO_SIMD_DRIVER] = Kind::String;
 	return k;
 }
 constexpr auto kSaAttrKinds = sa_attr_kinds();
@@ -237,6 +240,9 @@ int sa_attr(const nlattr *attr, void *data)
 		break;
 	case Kind::Addr:
 		bad = mnl_attr_get_payload_len(attr) != 4 && mnl_attr_get_payload_len(attr) != 16;
+		break;
+	case Kind::String:
+		bad = mnl_attr_validate(attr, MNL_TYPE_NUL_STRING);
 		break;
 	case Kind::Refuse:
 		s->error = std::string("the reply carries key material (") + kEspAttrNames[type] +
@@ -423,6 +429,11 @@ EspSa parse_sa_message(const nlmsghdr *nlh)
 	sa.used_packets = get_u64(tb[UMIGAME_ESP_A_USED_PACKETS]);
 	sa.auth_failures = get_u64(tb[UMIGAME_ESP_A_AUTH_FAILURES]);
 	sa.replay_drops = get_u64(tb[UMIGAME_ESP_A_REPLAY_DROPS]);
+	// Absent from a module older than the attributes.
+	for (auto [type, to] : {std::pair{UMIGAME_ESP_A_CRYPTO_DRIVER, &sa.crypto_driver},
+				{UMIGAME_ESP_A_CRYPTO_SIMD_DRIVER, &sa.crypto_simd_driver}})
+		if (tb[type])
+			*to = printable(mnl_attr_get_str(tb[type]));
 	sa.expired = tb[UMIGAME_ESP_A_EXPIRED] != nullptr;
 	return sa;
 }

@@ -82,6 +82,9 @@ struct EspSa {
 	uint64_t used_bytes = 0, used_packets = 0;
 	uint64_t auth_failures = 0, replay_drops = 0;
 	bool expired = false;
+	// The kernel's crypto drivers: the SIMD one decrypts while the FPU is
+	// usable, the other otherwise; empty when not reported / none.
+	std::string crypto_driver, crypto_simd_driver;
 };
 
 // "192.0.2.1" / "2001:db8::1" for the first 4 or 16 bytes.

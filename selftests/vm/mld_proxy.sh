@@ -28,7 +28,7 @@ source "$repo/selftests/lib/netns.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/mld.sh
 source "$here/../lib/mld.sh"
 
-plan=21
+plan=25
 tap_plan $plan
 if [ "${UMIGAME_VM:-}" != 1 ] || [ "$EUID" -ne 0 ] || [ ! -x "$proxy_bin" ] || [ ! -x "$cli" ]; then
 	for _ in $(seq $plan); do tap_skip "mld_proxy" "needs the 6.1 guest (selftests/vm/run.sh) and a release build"; done
@@ -269,6 +269,53 @@ if wait_for 15 "the proxy takes over" json_holds '.downstream[2].querier' show &
 else
 	tap_fail "takeover" "$(show | jq -c '.downstream[2] | del(.groups)')"
 fi
+# Upstream link flap (RFC 3810 §6.1, as a change from nothing): while u0 is
+# down nothing can be reported; once it is up again the proxy reports its
+# whole merged state at once (G1 INCLUDE{S2}: ALLOW; G2 EXCLUDE{S2}: TO_EX)
+# and forwarding resumes.
+pxn=$(ns_name px)
+ip -n "$pxn" link set u0 down
+if wait_for 10 "the proxy sees u0 down" json_holds '.upstream.up == false' show; then
+	tap_ok "upstream link down: the proxy notices (rtnetlink)"
+else
+	tap_fail "upstream link down" "$(show | jq -c .upstream)"
+fi
+ip -n "$pxn" link set u0 up
+t_up=$EPOCHREALTIME seq_up=$(seq_now)
+up_records() { awk -v t="$t_up" '$1 == "REPORT" && $2 > t { print $3, $4, $5 }' "$(umi_tmp src)/wire.log" | sort -u; }
+re_reported() { up_records | grep -qx "5 $G1 $S2" && up_records | grep -qx "4 $G2 $S2"; }
+resumed() { [ "$(last_seq "$w1" $S1 $G2)" -gt "$seq_up" ] && [ "$(last_seq "$w2" $S2 $G1)" -gt "$seq_up" ]; }
+if wait_for 10 "the merged state reported again" re_reported && wait_for 15 "forwarding resumes" resumed; then
+	tap_ok "upstream link up: ALLOW($G1, {S2}) and TO_EX($G2, {S2}) reported at once, and (S1,G2) to d1, (S2,G1) to d2 flow again"
+else
+	tap_fail "upstream link up" "records since: $(up_records | tr '\n' ';'); up: $(show | jq -c .upstream.up); d1 (S1,G2) last $(last_seq "$w1" $S1 $G2), d2 (S2,G1) last $(last_seq "$w2" $S2 $G1), up at round $seq_up"
+fi
+
+# SIGHUP reload: a changed parameter is taken without disturbing the state;
+# a broken file is refused with its file:line:column and changes nothing.
+conf_replace() { # SED-EXPR: edit $conf in a new file (the proxy may read it any time)
+	sed "$1" "$conf" >"$conf.new" && mv "$conf.new" "$conf"
+}
+mfc_before=$(show | jq .mfc_count)
+conf_replace 's/^query_interval = 2$/query_interval = 3/'
+kill -HUP "$proxy_pid"
+if wait_for 10 "d3's query interval becomes 3 s" json_holds '.downstream[2].query_interval_ms == 3000' show &&
+	json_holds ".mfc_count == $mfc_before" show && wait_for 10 "d1 still flowing" flowing "$w1" $S1 $G2; then
+	tap_ok "SIGHUP: d3's query interval 2 s -> 3 s taken; the $mfc_before forwarding entries kept, (S1,G2) still flows to d1"
+else
+	tap_fail "SIGHUP reload" "$(show | jq -c '{mfc_count, q: .downstream[2].query_interval_ms}'); $(tail -5 "$(bg_log proxy)")"
+fi
+conf_replace 's/^query_interval = 3$/query_interval = "often"/'
+bad_line=$(grep -n '^query_interval = "often"' "$conf" | cut -d: -f1)
+kill -HUP "$proxy_pid"
+refused() { grep -q "reload refused, configuration kept: $conf:$bad_line:" "$(bg_log proxy)"; }
+if wait_for 10 "the broken file is refused" refused && bg_running proxy &&
+	json_holds '.downstream[2].query_interval_ms == 3000' show && wait_for 10 "d1 still flowing" flowing "$w1" $S1 $G2; then
+	tap_ok "SIGHUP with a broken file: refused at $(basename "$conf"):$bad_line, the running configuration and forwarding kept"
+else
+	tap_fail "SIGHUP broken file" "$(tail -5 "$(bg_log proxy)")"
+fi
+
 if ns_nsenter px "$cli" mld show --socket "$sock" | grep -q "forwarding entries" && bg_running proxy; then
 	tap_ok "umigame mld show prints the state; the proxy is still running"
 else

@@ -8,6 +8,7 @@
   classify_peer.py dccp-client ADDR PORT SERVICE SPORT COUNT TIMEOUT
   classify_peer.py sctp-frame IFACE DSTMAC SRC DST DPORT good|bad
   classify_peer.py pcap-crc FILE
+  classify_peer.py init-flood IFACE DSTMAC DST DPORT SOURCES STOPFILE
 
 ADDR picks the family (':' = IPv6). Servers print "listening", then one
 line per association/connection: "accepted N" after reading N messages to
@@ -19,6 +20,10 @@ DATA chunk, verification tag 0x12345678, from port 40000, with its
 CRC32c (RFC 9260 Appendix A) right or with its lowest bit flipped.
 pcap-crc reads an Ethernet pcap and prints how many IPv4 SCTP packets
 carry a right CRC32c, a wrong one, and zero in the field.
+init-flood sends SCTP INITs (RFC 9260 §3.3.2, verification tag 0, a right
+CRC32c) on IFACE as fast as it can, from SOURCES spoofed IPv4 addresses
+10.9.x.y in turn, until STOPFILE exists, then prints "sent N refused M"
+(M: what the link refused, its queue full).
 More than one IPv4 ADDR makes a multihomed endpoint (the first bound, the
 others added with SCTP_SOCKOPT_BINDX_ADD, what sctp_bindx(3) does).
 sctp-mh-client binds both local addresses, sends COUNT messages and reads
@@ -170,6 +175,37 @@ def sctp_frame(iface, dstmac, src, dst, dport, good):
     return 0
 
 
+def init_flood(iface, dstmac, dst, dport, sources, stopfile):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((iface, 0))
+    with open("/sys/class/net/%s/address" % iface) as f:
+        mine = bytes.fromhex(f.read().strip().replace(":", ""))
+    eth = bytes.fromhex(dstmac.replace(":", "")) + mine + b"\x08\x00"
+    frames = []
+    for i in range(sources):
+        src = "10.9.%d.%d" % (i >> 8, 1 + (i & 0xFF) % 254)
+        # INIT: initiate tag, a_rwnd, 10 outbound / 10 inbound streams, TSN
+        chunk = struct.pack("!BBHIIHHI", 1, 0, 20, 0x1000 + i, 65536, 10, 10, 1)
+        hdr = struct.pack("!HHII", 20000 + i, dport, 0, 0)
+        sctp = hdr[:8] + struct.pack("<I", crc32c(hdr + chunk)) + chunk
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(sctp), i & 0xFFFF, 0, 64, 132, 0,
+                         socket.inet_aton(src), socket.inet_aton(dst))
+        ip = ip[:10] + struct.pack("!H", ip_checksum(ip)) + ip[12:]
+        frames.append(eth + ip + sctp)
+    print("flooding", flush=True)
+    sent = refused = 0
+    while not os.path.exists(stopfile):
+        for f in frames:
+            try:
+                s.send(f)
+                sent += 1
+            except OSError:
+                # ENOBUFS: the veth peer's ring is full; a flood goes on.
+                refused += 1
+    print("sent %d refused %d" % (sent, refused), flush=True)
+    return 0
+
+
 def pcap_crc(path):
     right = wrong = zero = 0
     with open(path, "rb") as f:
@@ -206,6 +242,8 @@ def main(a):
         return sctp_frame(a[1], a[2], a[3], a[4], int(a[5]), a[6] == "good")
     elif a[0] == "sctp-mh-client":
         return mh_client(a[1], a[2], int(a[3]), int(a[4]), a[5], float(a[6]))
+    elif a[0] == "init-flood":
+        return init_flood(a[1], a[2], a[3], int(a[4]), int(a[5]), a[6])
     elif a[0] == "pcap-crc":
         return pcap_crc(a[1])
     elif a[0] == "dccp-client":

@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
 # vm-timeout: 450 (more than the default 300 s: it runs about 150 s under TCG, longer on a busy machine)
-# make-check: skip quarantined, flaky on a quiet machine: the upstream-report capture (point 4) sometimes sees nothing; run it by hand, issue 16 stays open for it
 # KTAP test, run INSIDE the VM guest (selftests/vm/run.sh mld_proxy.sh; the
 # host kernel has no ip6mr): umigame-mldproxy between a source upstream and
 # three downstream links, receivers joining with real sockets (RFC 3678
@@ -288,7 +287,8 @@ resumed() { [ "$(last_seq "$w1" $S1 $G2)" -gt "$seq_up" ] && [ "$(last_seq "$w2"
 if wait_for 10 "the merged state reported again" re_reported && wait_for 15 "forwarding resumes" resumed; then
 	tap_ok "upstream link up: ALLOW($G1, {S2}) and TO_EX($G2, {S2}) reported at once, and (S1,G2) to d1, (S2,G1) to d2 flow again"
 else
-	tap_fail "upstream link up" "records since: $(up_records | tr '\n' ';'); up: $(show | jq -c .upstream.up); d1 (S1,G2) last $(last_seq "$w1" $S1 $G2), d2 (S2,G1) last $(last_seq "$w2" $S2 $G1), up at round $seq_up"
+	tap_fail "upstream link up" "records since: $(up_records | tr '\n' ';'); up: $(show | jq -c .upstream.up); d1 (S1,G2) last $(last_seq "$w1" $S1 $G2), d2 (S2,G1) last $(last_seq "$w2" $S2 $G1), up at round $seq_up
+$(tail -8 "$(bg_log proxy)")"
 fi
 
 # SIGHUP reload: a changed parameter is taken without disturbing the state;

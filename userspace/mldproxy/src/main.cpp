@@ -199,6 +199,12 @@ private:
 		link_local_[a.ifindex] = a.address;
 		engine_->set_address(a.ifindex, a.address);
 		log::info("link-local " + a.address.str() + " on ifindex " + std::to_string(a.ifindex));
+		// A link coming up is announced before its link-local address is
+		// usable: the reports sent at once then had no source (RFC 3810
+		// §5.2.13) and the kernel refused them, retransmissions included
+		// when they came as quickly. Report the whole state again now.
+		if (a.ifindex == ifindexes_[0] && upstream_up_)
+			engine_->upstream_up(mld::Clock::now());
 		reschedule();
 	}
 

@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
 # vm-timeout: 600 (more than the default 300 s: 10000 joins take about 230 s under TCG, longer on a busy machine)
-# make-check: skip quarantined, flaky: 10000 joins sometimes arrive as 9792 groups (reports lost before the proxy reads them); run it by hand, issue 16 stays open for it
 # KTAP test, run INSIDE the VM guest (selftests/vm/run.sh mld_proxy_stress.sh):
 # umigame-mldproxy under bad input and many groups. While a receiver on d1
 # keeps a group flowing, thc-ipv6's MLD tools and messages that lie about

@@ -27,7 +27,7 @@ source "$repo/selftests/lib/netns.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/mld.sh
 source "$here/../lib/mld.sh"
 
-plan=25
+plan=26
 tap_plan $plan
 if [ "${UMIGAME_VM:-}" != 1 ] || [ "$EUID" -ne 0 ] || [ ! -x "$proxy_bin" ] || [ ! -x "$cli" ]; then
 	for _ in $(seq $plan); do tap_skip "mld_proxy" "needs the 6.1 guest (selftests/vm/run.sh) and a release build"; done
@@ -43,6 +43,7 @@ conf=$(umi_tmp mldproxy.toml)
 cat >"$conf" <<EOT
 [daemon]
 control_socket = "$(umi_tmp mld.sock)"
+user = "nobody"
 [upstream]
 interface = "u0"
 [[downstream]]
@@ -57,6 +58,9 @@ last_listener_query_interval_ms = 500
 query_interval = 2
 query_response_interval_ms = 1000
 EOT
+# The proxy reads its file again on SIGHUP as nobody, as a daemon reads a
+# root-owned /etc file readable by all.
+chmod o+x "$UMI_TMPDIR" && chmod o+r "$conf"
 show() { mld_show; }
 if mld_start_proxy "$conf" -v && wait_for 20 "querier on its three links" \
 	json_holds '[.downstream[] | select(.querier)] | length == 3' show; then
@@ -67,6 +71,15 @@ else
 	tap_finish
 fi
 sock=$MLD_SOCK
+# The daemon keeps only what ip6mr and raw ICMPv6 need: CAP_NET_ADMIN (12)
+# and CAP_NET_RAW (13), as the user it was told to be.
+caps=$(awk '$1 == "CapEff:" { print $2 }' "/proc/$proxy_pid/status")
+uid=$(awk '$1 == "Uid:" { print $3 }' "/proc/$proxy_pid/status")
+if [ "$caps" = 0000000000003000 ] && [ "$uid" = "$(id -u nobody)" ]; then
+	tap_ok "the proxy runs as nobody with CAP_NET_ADMIN and CAP_NET_RAW only (CapEff $caps)"
+else
+	tap_fail "privileges dropped" "uid $uid, CapEff $caps"
+fi
 
 mld_helper src sender send "$(umi_tmp src)" s0 $PORT 10 $S1,$S2 $G1,$G2
 mld_helper src srcwire listen "$(umi_tmp src)" s0 $PORT

@@ -149,25 +149,6 @@ protected:
 	int ncpus_ = 1;
 };
 
-Bytes v4(Bytes l4, uint8_t proto = kSctp)
-{
-	Packet p;
-	p.proto = proto;
-	p.l4 = std::move(l4);
-	return p.serialize();
-}
-
-Bytes v6(Bytes l4, uint8_t proto = kSctp, std::vector<ExtHeader> ext = {},
-	 std::vector<uint16_t> vlans = {})
-{
-	Packet p;
-	p.family = 6;
-	p.proto = proto;
-	p.ext = std::move(ext);
-	p.vlan_tpids = std::move(vlans);
-	p.l4 = std::move(l4);
-	return p.serialize();
-}
 
 // A valid chunk of each type (RFC 9260 §3.3, RFC 8260 §2.1, RFC 4895 §4.1,
 // RFC 3758 §3.2), and whether it must travel alone (§6.10).

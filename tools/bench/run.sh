@@ -11,6 +11,10 @@ echo "== RA guard (XDP, host kernel $(uname -r))"
 "$bin/raguard_bench"
 
 echo
+echo "== SCTP/DCCP classifier (XDP, host kernel $(uname -r))"
+"$bin/classify_bench"
+
+echo
 echo "== DHCPv6 prefix delegation (umigame-dhcp6d vs kea-dhcp6, same veth)"
 "$top/tools/bench/dhcp6_bench.sh"
 

@@ -3,7 +3,7 @@
  * umigame.ko: the ISATAP link type (RFC 5214), "umigame-isatap".
  *
  *	ip link add isa0 address 192.0.2.10 type umigame-isatap
- *	tools/umigame-isatap prl isa0 192.0.2.1      # the Potential Router List
+ *	umigame isatap prl isa0 192.0.2.1            # the Potential Router List
  *
  * The link's own 4-byte address is its IPv4 locator. The device is of type
  * ARPHRD_SIT with IFF_ISATAP, so the kernel's addrconf gives it the

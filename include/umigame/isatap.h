@@ -9,7 +9,7 @@
  *
  * (IFLA_ADDRESS, 4 bytes: iproute2 parses a dotted quad as a 4-byte link
  * address). iproute2 cannot pass IFLA_INFO_DATA for a kind it does not know,
- * so the Potential Router List is set with tools/umigame-isatap, which sends
+ * so the Potential Router List is set with `umigame isatap prl`, which sends
  * RTM_NEWLINK with the attributes below (at creation or on an existing link:
  * the list given replaces the link's list).
  *

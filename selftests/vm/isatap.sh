@@ -17,7 +17,7 @@
 # has the u bit (::200:5efe:, RFC 5214 §6.1); 192.0.2.1 (TEST-NET-1) is not
 # global in the kernel's eyes, so sit's is ::0:5efe:. Shows: the link is made
 # with stock iproute2 (and refused without its IPv4 address); link-local
-# pings both ways; the PRL set and read back with tools/umigame-isatap; a
+# pings both ways; the PRL set and read back with `umigame isatap`; a
 # ping to srv's global address behind the router, whose replies come from a
 # non-ISATAP IPv6 source and are accepted because 192.0.2.1 is in the PRL;
 # packets from mid with a spoofed embedded IPv4 address, or a non-ISATAP
@@ -40,7 +40,7 @@ source "$repo/selftests/lib/kmsg.sh"
 source "$repo/selftests/lib/isatap.sh"
 
 ko=${UMIGAME_KO:-$repo/build/kmod/umigame.ko}
-tool=$repo/tools/umigame-isatap
+umigame=${UMIGAME_CLI:-$repo/build/release/tools/umigame/umigame}
 dbg=/sys/kernel/debug/umigame/isatap
 plan=15
 
@@ -126,13 +126,13 @@ $(cat $dbg)"
 fi
 
 # 7: the PRL, through the tool (iproute2 cannot send it)
-if out=$(in_ns host "$tool" prl isa0 $R_V4 2>&1) &&
+if out=$(in_ns host "$umigame" isatap prl isa0 $R_V4 2>&1) &&
 	json_holds '.local == "'$H_V4'" and ([.prl[].addr] == ["'$R_V4'"])' \
-		in_ns host "$tool" show isa0 --json &&
+		in_ns host "$umigame" isatap show isa0 --json &&
 	grep -q "^isa0 netns $host_inum local $H_V4 prl $R_V4 " $dbg; then
 	tap_ok "PRL $R_V4 set and read back (tool, debugfs)"
 else
-	tap_fail "PRL set and read back" "$out$(in_ns host "$tool" show isa0 2>&1; cat $dbg)"
+	tap_fail "PRL set and read back" "$out$(in_ns host "$umigame" isatap show isa0 2>&1; cat $dbg)"
 fi
 
 # 8: a global address behind the router; its replies carry a non-ISATAP

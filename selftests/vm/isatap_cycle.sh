@@ -24,7 +24,7 @@ source "$repo/selftests/lib/netns.sh"
 source "$repo/selftests/lib/kmsg.sh"
 
 ko=${UMIGAME_KO:-$repo/build/kmod/umigame.ko}
-tool=$repo/tools/umigame-isatap
+umigame=${UMIGAME_CLI:-$repo/build/release/tools/umigame/umigame}
 rounds=50
 plan=3
 
@@ -54,8 +54,8 @@ for ((i = 1; i <= rounds; i++)); do
 		break
 	fi
 	ip netns add "$ns"
-	if ! out=$( { links && "$tool" prl isa0 192.0.2.1 &&
-		links -n "$ns" && ip netns exec "$ns" "$tool" prl isa0 192.0.2.1; } 2>&1); then
+	if ! out=$( { links && "$umigame" isatap prl isa0 192.0.2.1 &&
+		links -n "$ns" && ip netns exec "$ns" "$umigame" isatap prl isa0 192.0.2.1; } 2>&1); then
 		failed="round $i: links: $out"
 		break
 	fi

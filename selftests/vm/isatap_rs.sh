@@ -40,7 +40,7 @@ source "$repo/selftests/lib/kmsg.sh"
 source "$repo/selftests/lib/isatap.sh"
 
 ko=${UMIGAME_KO:-$repo/build/kmod/umigame.ko}
-tool=$repo/tools/umigame-isatap
+umigame=${UMIGAME_CLI:-$repo/build/release/tools/umigame/umigame}
 dbg=/sys/kernel/debug/umigame/isatap
 H_SLAAC=2001:db8:a:0:200:5efe:cb00:710a # as ip prints it (RFC 5952)
 R2_V4=198.51.100.1                 # global: ISATAP identifier with the u bit
@@ -58,7 +58,7 @@ if [ ! -e /proc/modules ] || [ "$EUID" -ne 0 ] || ! command -v radvd >/dev/null 
 fi
 isatap_begin isatap_rs
 
-show() { in_ns host "$tool" show isa0 --json; }
+show() { in_ns host "$umigame" isatap show isa0 --json; }
 rtr_holds() { # ADDR JQ: the PRL entry ADDR, as the tool shows it, satisfies JQ
 	json_holds "[.prl[] | select(.addr == \"$1\") | $2] == [true]" show
 }
@@ -118,7 +118,7 @@ echo 1 >$tracing/events/umigame/isatap_ra/enable
 traced() { grep -q "$1: .*router=$2 value=$3\$" $tracing/trace; }
 if in_ns host ip link add isa0 address $H_V4 type umigame-isatap &&
 	in_ns host ip link set isa0 up &&
-	out=$(in_ns host "$tool" prl isa0 $R_V4 $R2_V4 2>&1) &&
+	out=$(in_ns host "$umigame" isatap prl isa0 $R_V4 $R2_V4 2>&1) &&
 	wait_for 20 "router $R_V4 reachable" \
 		rtr_holds $R_V4 '.state == "reachable" and .rs_sent >= 1 and .ra_received >= 1
 			and .router_lifetime == 8' &&
@@ -154,7 +154,7 @@ fi
 
 # 6: PRL entry lifetimes: a second entry for 2 s; the first keeps its state
 ra_before=$(show | jq '.prl[0].ra_received')
-if out=$(in_ns host "$tool" prl isa0 $R_V4 $R2_V4 192.0.2.99 lifetime 2 2>&1) &&
+if out=$(in_ns host "$umigame" isatap prl isa0 $R_V4 $R2_V4 192.0.2.99 lifetime 2 2>&1) &&
 	rtr_holds 192.0.2.99 '.lifetime >= 1 and .lifetime <= 2' &&
 	wait_for 10 "192.0.2.99 expired" rtr_holds 192.0.2.99 '.state == "expired"' &&
 	rtr_holds $R_V4 ".state == \"reachable\" and .lifetime == 0 and .ra_received >= $ra_before"; then

@@ -29,6 +29,7 @@ declare -A sources=(
 	[xfrm_event]="userspace/ipsec/src/xfrm.cpp userspace/ipsec/src/sa_netlink.cpp userspace/core/src/event_loop.cpp userspace/core/src/log.cpp"
 	[ike_message]="userspace/ike/src/*.cpp"
 	[mld_message]="userspace/mld/src/*.cpp"
+	[isatap_link]="tools/umigame/isatap_link.cpp userspace/core/src/rtnetlink.cpp userspace/core/src/event_loop.cpp userspace/core/src/log.cpp"
 	[ike_engine]="userspace/iked/src/config.cpp userspace/iked/src/proposal.cpp userspace/iked/src/selectors.cpp userspace/iked/src/credentials.cpp userspace/iked/src/engine.cpp userspace/iked/src/ike_sa.cpp userspace/ike/src/*.cpp userspace/ikecrypto/src/*.cpp userspace/core/src/event_loop.cpp userspace/core/src/log.cpp"
 )
 declare -A extra=(
@@ -39,9 +40,10 @@ declare -A extra=(
 	[xfrm_event]="-I$top/userspace/ipsec/include"
 	[ike_message]="-I$top/userspace/ike/include"
 	[mld_message]="-I$top/userspace/mld/include"
+	[isatap_link]="-I$top/tools/umigame -I$top/include"
 	[ike_engine]="-I$top/userspace/iked/include -I$top/userspace/ike/include -I$top/userspace/ikecrypto/include $(pkg-config --cflags --libs libcrypto)"
 )
-targets=(raguard_policy classify_rules sa_netlink dhcp6_message ra_solicit dhcp6_server xfrm_event ike_message ike_engine mld_message)
+targets=(raguard_policy classify_rules sa_netlink dhcp6_message ra_solicit dhcp6_server xfrm_event ike_message ike_engine mld_message isatap_link)
 # `run.sh dhcp6_message ...` runs only the targets named.
 [ $# -eq 0 ] || targets=("$@")
 tap_plan ${#targets[@]}

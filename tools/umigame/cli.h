@@ -32,5 +32,7 @@ int dhcp6(const Globals &globals, std::vector<std::string> args);
 int ike(const Globals &globals, std::vector<std::string> args);
 // umigame-mldproxy's control socket: show, reload.
 int mld(const Globals &globals, std::vector<std::string> args);
+// umigame.ko's ISATAP links over rtnetlink: prl, show.
+int isatap(const Globals &globals, std::vector<std::string> args);
 
 } // namespace umigame::cli

@@ -12,6 +12,7 @@
 //   umigame dhcp6 show [--json] | reload   [--socket PATH]
 //   umigame ike show|sas [--json] | up|down NAME | rekey NAME [CHILD] | reload
 //   umigame mld show [--json] | reload   [--socket PATH]
+//   umigame isatap prl DEV [A.B.C.D [lifetime SECS] ...] | show DEV [--json]
 //   umigame sa add src ADDR dst ADDR spi SPI ... | del ID | flush | show [ID] [--json]
 #include <cstdio>
 #include <cstring>
@@ -69,7 +70,12 @@ void usage(FILE *out)
 		   "                         start, delete or rekey a connection's SAs; re-read the file\n"
 		   "  mld show [--json] | mld reload [--socket PATH]\n"
 		   "                         umigame-mldproxy's interfaces, groups and forwarding entries\n"
-		   "See docs/raguard.md, docs/esp.md, docs/dhcp6.md, docs/ike.md and docs/mldproxy.md.\n",
+		   "  isatap prl DEV [A.B.C.D [lifetime SECS] ...]\n"
+		   "                         set a umigame-isatap link's Potential Router List\n"
+		   "  isatap show DEV [--json]\n"
+		   "                         its IPv4 locator and each router's solicitation state\n"
+		   "See docs/raguard.md, docs/esp.md, docs/dhcp6.md, docs/ike.md, docs/mldproxy.md\n"
+		   "and docs/isatap.md.\n",
 		   out);
 }
 
@@ -122,6 +128,8 @@ int main(int argc, char **argv)
 			return umigame::cli::ike(globals, args);
 		if (cmd == "mld")
 			return umigame::cli::mld(globals, args);
+		if (cmd == "isatap")
+			return umigame::cli::isatap(globals, args);
 		if (cmd == "help") {
 			usage(stdout);
 			return 0;

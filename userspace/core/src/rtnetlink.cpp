@@ -823,15 +823,21 @@ std::vector<Link> Rtnetlink::links()
 		"listing links");
 }
 
-std::optional<Link> Rtnetlink::link(uint32_t index)
+NetlinkMessage get_link_request(uint32_t index)
 {
-	if (index == 0 || index > uint32_t(INT_MAX))
-		return std::nullopt;
 	NetlinkMessage m(RTM_GETLINK, 0);
 	auto &ifi = m.put_header<ifinfomsg>();
 	ifi.ifi_family = AF_UNSPEC;
 	ifi.ifi_index = int(index);
 	m.put_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	return m;
+}
+
+std::optional<Link> Rtnetlink::link(uint32_t index)
+{
+	if (index == 0 || index > uint32_t(INT_MAX))
+		return std::nullopt;
+	NetlinkMessage m = get_link_request(index);
 	std::optional<Link> out;
 	try {
 		socket_.request(m, "looking up interface " + std::to_string(index),

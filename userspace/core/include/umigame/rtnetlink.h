@@ -131,6 +131,11 @@ private:
 	std::vector<uint32_t> receive_buffer_;
 };
 
+// RTM_GETLINK for one interface, statistics left out: Rtnetlink::link()'s
+// request, and that of callers who read attributes it does not (a link
+// kind's IFLA_INFO_DATA).
+NetlinkMessage get_link_request(uint32_t index);
+
 // "Forever" for address lifetimes (INFINITY_LIFE_TIME).
 constexpr uint32_t kInfiniteLifetime = 0xffffffff;
 

@@ -32,36 +32,16 @@
 #include "classify.skel.h"
 #include "empty_pass.skel.h"
 #include "frames.h"
+#include "test_run_timing.h"
 #include "umigame/classify.h"
 
 using namespace umigame::testing;
+using umigame::bench::median;
+using umigame::bench::ns_per_run;
 
 namespace {
 
 constexpr uint32_t kLo = 1; // the rule table lives on lo's ifindex
-
-double ns_per_run(int prog_fd, const Bytes &frame, uint32_t repeat, uint32_t *verdict)
-{
-	xdp_md md{};
-	md.data_end = uint32_t(frame.size());
-	md.ingress_ifindex = kLo;
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
-		    .data_size_in = uint32_t(frame.size()), .ctx_in = &md, .ctx_size_in = sizeof(md),
-		    .repeat = int(repeat));
-	if (bpf_prog_test_run_opts(prog_fd, &opts) != 0) {
-		std::perror("BPF_PROG_TEST_RUN");
-		std::exit(1);
-	}
-	*verdict = opts.retval;
-	return double(opts.duration);
-}
-
-double median(std::vector<double> v)
-{
-	std::sort(v.begin(), v.end());
-	size_t n = v.size();
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 uint64_t rule_packets(bpf_map *counters, uint32_t rule)
 {
@@ -81,17 +61,8 @@ int main(int argc, char **argv)
 	int rounds = argc > 1 ? std::max(1, std::atoi(argv[1])) : 21;
 	uint32_t repeat = argc > 2 ? uint32_t(std::max(2, std::atoi(argv[2]))) : 500000;
 
-	std::string dir = "/sys/fs/bpf/umigame-cls-bench-" + std::to_string(getpid());
-	struct Cleanup {
-		std::string dir;
-		~Cleanup()
-		{
-			std::error_code ec;
-			std::filesystem::remove_all(dir, ec);
-		}
-	} cleanup{dir};
-	std::filesystem::create_directories(dir);
-	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = dir.c_str());
+	const umigame::bench::ScratchPinDir pins("umigame-cls-bench");
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pins.path.c_str());
 	std::unique_ptr<classify, void (*)(classify *)> cls(classify__open_opts(&opts), classify__destroy);
 	if (!cls || classify__load(cls.get()) != 0) {
 		std::perror("loading the classifier");
@@ -138,8 +109,8 @@ int main(int argc, char **argv)
 			}
 			uint32_t v_empty = ~0U, v_cls = ~0U;
 			const uint64_t before = rule_packets(cls->maps.cls_rule_counters, 0);
-			double e = ns_per_run(empty_fd, row.frame, repeat, &v_empty);
-			double c = ns_per_run(cls_fd, row.frame, repeat, &v_cls);
+			double e = ns_per_run(empty_fd, row.frame, repeat, kLo, &v_empty);
+			double c = ns_per_run(cls_fd, row.frame, repeat, kLo, &v_cls);
 			const uint64_t counted = rule_packets(cls->maps.cls_rule_counters, 0) - before;
 			if (v_empty != XDP_PASS || v_cls != XDP_PASS || counted != repeat) {
 				std::fprintf(stderr,

@@ -29,37 +29,16 @@
 #include "raguard_floor.skel.h"
 #include "packets.h"
 #include "raguard.h"
+#include "test_run_timing.h"
 
 using namespace umigame;
 using namespace umigame::testing;
+using umigame::bench::median;
 
 namespace {
 
 int rounds = 21;
 uint32_t repeat = 500000;
-
-double ns_per_run(int prog_fd, const Bytes &frame, uint32_t *verdict)
-{
-	xdp_md md{};
-	md.data_end = uint32_t(frame.size());
-	md.ingress_ifindex = 1; // lo, where the bench policy lives
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
-		    .data_size_in = uint32_t(frame.size()), .ctx_in = &md, .ctx_size_in = sizeof(md),
-		    .repeat = int(repeat));
-	if (bpf_prog_test_run_opts(prog_fd, &opts) != 0) {
-		std::perror("BPF_PROG_TEST_RUN");
-		std::exit(1);
-	}
-	*verdict = opts.retval;
-	return double(opts.duration);
-}
-
-double median(std::vector<double> v)
-{
-	std::sort(v.begin(), v.end());
-	size_t n = v.size();
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 uint64_t sum(const std::array<umigame_raguard_counter, UMIGAME_RAG_REASON_COUNT> &row,
 	     __u64 umigame_raguard_counter::*field)
@@ -79,15 +58,8 @@ int main(int argc, char **argv)
 	if (argc > 2)
 		repeat = uint32_t(std::max(2, std::atoi(argv[2])));
 
-	std::string dir = "/sys/fs/bpf/umigame-bench-" + std::to_string(getpid());
-	struct Cleanup {
-		std::string dir;
-		~Cleanup()
-		{
-			std::error_code ec;
-			std::filesystem::remove_all(dir, ec);
-		}
-	} cleanup{dir};
+	const umigame::bench::ScratchPinDir pins("umigame-bench");
+	const std::string &dir = pins.path;
 
 	// The guard with a one-router policy and the default event limit.
 	RaGuard guard(dir + "/raguard");
@@ -173,7 +145,7 @@ int main(int argc, char **argv)
 				if (!row.ra && (p == kWalk || p == kFloor))
 					continue;
 				uint32_t verdict = ~0U;
-				ns[p] = ns_per_run(programs[p]->fd, row.frame, &verdict);
+				ns[p] = umigame::bench::ns_per_run(programs[p]->fd, row.frame, repeat, 1 /* lo, where the bench policy lives */, &verdict);
 				const uint32_t want = p == kGuard ? row.verdict : uint32_t(XDP_PASS);
 				if (verdict != want) {
 					std::fprintf(stderr, "raguard bench: %s on %s: verdict %u, want %u\n",

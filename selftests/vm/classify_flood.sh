@@ -21,6 +21,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 # shellcheck source-path=SCRIPTDIR source=../lib/netns.sh
 source "$repo/selftests/lib/netns.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/classify.sh
+source "$repo/selftests/lib/classify.sh"
 
 umigame=${UMIGAME_CLI:-$repo/build/release/tools/umigame/umigame}
 peer=$here/classify_peer.py
@@ -36,14 +38,7 @@ if [ "$EUID" -ne 0 ] || [ ! -x "$umigame" ] || ! modprobe sctp 2>/dev/null; then
 	done
 	tap_finish
 fi
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-
-# shellcheck disable=SC2016 # expanded when the hook runs
-on_cleanup 'in_rx "$umigame" classify detach rx0 >/dev/null 2>&1; rm -rf "$pins"'
-in_rx() { UMIGAME_PIN_DIR=$pins ns_nsenter rx "$@"; }
-show() { in_rx "$umigame" classify show rx0 --json; }
-rule_pkts() { show | jq -r ".[0].rules[$1].packets"; }
-reason_pkts() { show | jq -r ".[0].reasons.$1.packets"; }
+cls_setup
 # SctpInCtrlChunks counts every control chunk the server's kernel took in.
 # shellcheck disable=SC2016 # an awk program
 rx_ctrl_chunks() { ns_exec rx awk '$1 == "SctpInCtrlChunks" { print $2 }' /proc/net/sctp/snmp; }

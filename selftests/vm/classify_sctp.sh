@@ -29,6 +29,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 # shellcheck source-path=SCRIPTDIR source=../lib/netns.sh
 source "$repo/selftests/lib/netns.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/classify.sh
+source "$repo/selftests/lib/classify.sh"
 
 umigame=${UMIGAME_CLI:-$repo/build/release/tools/umigame/umigame}
 peer=$here/classify_peer.py
@@ -45,16 +47,8 @@ if [ "$EUID" -ne 0 ] || [ ! -x "$umigame" ] || ! command -v tcpdump >/dev/null |
 	done
 	tap_finish
 fi
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-
-# shellcheck disable=SC2016 # expanded when the hook runs
-on_cleanup 'in_rx "$umigame" classify detach rx0 >/dev/null 2>&1; rm -rf "$pins"'
-
-in_rx() { UMIGAME_PIN_DIR=$pins ns_nsenter rx "$@"; }
-show() { in_rx "$umigame" classify show rx0 --json; }
-rule_pkts() { show | jq -r ".[0].rules[$1].packets"; }
+cls_setup
 rule_ge() { [ "$(rule_pkts "$1")" -ge "$2" ]; }
-reason_pkts() { show | jq -r ".[0].reasons.$1.packets"; }
 load_rules() { # TOML text: replaces rx0's table
 	local f
 	f=$(umi_tmp "rules$((++nrules)).toml")

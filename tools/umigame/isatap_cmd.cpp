@@ -2,7 +2,6 @@
 // link (docs/isatap.md), which iproute2 cannot set (it sends no
 // IFLA_INFO_DATA for a kind it does not know).
 #include <cstdio>
-#include <net/if.h>
 #include <string>
 #include <vector>
 
@@ -16,19 +15,11 @@ namespace umigame::cli {
 
 namespace {
 
-uint32_t ifindex_of(const std::string &dev)
+Link link_of(Rtnetlink &rt, const std::string &dev)
 {
-	const unsigned index = if_nametoindex(dev.c_str());
-	if (!index)
-		throw std::runtime_error("isatap: no link " + dev);
-	return index;
-}
-
-IsatapLink read_link(NetlinkSocket &socket, const std::string &dev)
-{
-	auto link = isatap_link(socket, ifindex_of(dev));
+	auto link = rt.link(dev);
 	if (!link)
-		throw std::runtime_error("isatap: " + dev + " is not a " UMIGAME_ISATAP_KIND " link");
+		throw std::runtime_error("isatap: no link " + dev);
 	return *link;
 }
 
@@ -63,15 +54,18 @@ int isatap(const Globals &, std::vector<std::string> args)
 	if (args.size() < 2)
 		throw UsageError(usage);
 	const std::string sub = args[0], dev = args[1];
-	NetlinkSocket socket;
+	Rtnetlink rt;
 	if (sub == "prl") {
 		auto prl = parse_prl_args({args.begin() + 2, args.end()});
-		auto m = isatap_prl_request(ifindex_of(dev), prl);
-		socket.request(m, "setting " + dev + "'s potential router list");
+		auto m = isatap_prl_request(link_of(rt, dev).index, prl);
+		rt.socket().request(m, "setting " + dev + "'s potential router list");
 		return 0;
 	}
 	if (sub == "show" && (args.size() == 2 || (args.size() == 3 && args[2] == "--json"))) {
-		print_link(dev, read_link(socket, dev), args.size() == 3);
+		auto link = isatap_of(link_of(rt, dev));
+		if (!link)
+			throw std::runtime_error("isatap: " + dev + " is not a " UMIGAME_ISATAP_KIND " link");
+		print_link(dev, *link, args.size() == 3);
 		return 0;
 	}
 	throw UsageError(usage);

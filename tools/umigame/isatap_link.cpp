@@ -4,12 +4,9 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
-#include <cstring>
+#include <libmnl/libmnl.h>
 #include <linux/if_link.h>
-#include <linux/netlink.h>
 #include <linux/rtnetlink.h>
-#include <algorithm>
-#include <stdexcept>
 
 #include "cli.h"
 #include "umigame/isatap.h"
@@ -18,38 +15,23 @@ namespace umigame::cli {
 
 namespace {
 
-// One attribute stream, walked with every length checked against what is
-// left; a callback gets (type without flags, payload).
-template <typename F> void each_attr(std::span<const uint8_t> buf, F &&f)
+std::span<const uint8_t> payload(const nlattr &a)
 {
-	while (buf.size() >= sizeof(nlattr)) {
-		nlattr a;
-		std::memcpy(&a, buf.data(), sizeof(a));
-		if (a.nla_len < sizeof(nlattr) || a.nla_len > buf.size())
-			return; // a lying length ends the stream
-		f(uint16_t(a.nla_type & NLA_TYPE_MASK), buf.subspan(sizeof(nlattr), a.nla_len - sizeof(nlattr)));
-		const size_t step = NLA_ALIGN(a.nla_len);
-		if (step >= buf.size())
-			return;
-		buf = buf.subspan(step);
-	}
+	return {static_cast<const uint8_t *>(mnl_attr_get_payload(&a)), mnl_attr_get_payload_len(&a)};
 }
 
-uint32_t u32_of(std::span<const uint8_t> p, const char *what)
+uint32_t u32_of(const nlattr &a, const char *what)
 {
-	if (p.size() != 4)
-		throw std::runtime_error(std::string("malformed link reply: ") + what + " has " +
-					 std::to_string(p.size()) + " bytes");
-	uint32_t v;
-	std::memcpy(&v, p.data(), 4);
-	return v;
+	if (mnl_attr_validate(const_cast<nlattr *>(&a), MNL_TYPE_U32) < 0)
+		throw NetlinkParseError(std::string("PRL entry: ") + what + " has " +
+					std::to_string(mnl_attr_get_payload_len(&a)) + " bytes, expected 4");
+	return mnl_attr_get_u32(&a);
 }
 
-std::string dotted(uint32_t be)
+std::string dotted(const uint8_t *be)
 {
 	char text[INET_ADDRSTRLEN];
-	in_addr a{be};
-	return inet_ntop(AF_INET, &a, text, sizeof(text));
+	return inet_ntop(AF_INET, be, text, sizeof(text));
 }
 
 const char *state_name(uint8_t s)
@@ -66,30 +48,34 @@ const char *state_name(uint8_t s)
 IsatapRouter parse_router(std::span<const uint8_t> entry)
 {
 	IsatapRouter r;
+	r.state = "?";
 	bool have_address = false;
-	each_attr(entry, [&](uint16_t type, std::span<const uint8_t> p) {
-		switch (type) {
+	for_each_attribute(entry, "PRL entry", [&](const nlattr &a) {
+		switch (mnl_attr_get_type(&a)) {
 		case UMIGAME_ISATAP_PRL_A_ADDR:
-			r.address = dotted(u32_of(p, "a router's address"));
+			if (mnl_attr_get_payload_len(&a) != 4)
+				throw NetlinkParseError("PRL entry: ADDR has " +
+							std::to_string(mnl_attr_get_payload_len(&a)) +
+							" bytes, expected 4");
+			r.address = dotted(payload(a).data());
 			have_address = true;
 			break;
-		case UMIGAME_ISATAP_PRL_A_LIFETIME: r.lifetime = u32_of(p, "LIFETIME"); break;
-		case UMIGAME_ISATAP_PRL_A_RTR_LIFETIME: r.router_lifetime = u32_of(p, "RTR_LIFETIME"); break;
-		case UMIGAME_ISATAP_PRL_A_RS_SENT: r.rs_sent = u32_of(p, "RS_SENT"); break;
-		case UMIGAME_ISATAP_PRL_A_RA_RCVD: r.ra_received = u32_of(p, "RA_RCVD"); break;
+		case UMIGAME_ISATAP_PRL_A_LIFETIME: r.lifetime = u32_of(a, "LIFETIME"); break;
+		case UMIGAME_ISATAP_PRL_A_RTR_LIFETIME: r.router_lifetime = u32_of(a, "RTR_LIFETIME"); break;
+		case UMIGAME_ISATAP_PRL_A_RS_SENT: r.rs_sent = u32_of(a, "RS_SENT"); break;
+		case UMIGAME_ISATAP_PRL_A_RA_RCVD: r.ra_received = u32_of(a, "RA_RCVD"); break;
 		case UMIGAME_ISATAP_PRL_A_STATE:
-			if (p.size() != 1)
-				throw std::runtime_error("malformed link reply: STATE has " + std::to_string(p.size()) +
-							 " bytes");
-			r.state = state_name(p[0]);
+			if (mnl_attr_validate(const_cast<nlattr *>(&a), MNL_TYPE_U8) < 0)
+				throw NetlinkParseError("PRL entry: STATE has " +
+							std::to_string(mnl_attr_get_payload_len(&a)) +
+							" bytes, expected 1");
+			r.state = state_name(mnl_attr_get_u8(&a));
 			break;
 		default: break; // from a newer module
 		}
 	});
 	if (!have_address)
-		throw std::runtime_error("malformed link reply: a PRL entry without an address");
-	if (r.state.empty())
-		r.state = "?";
+		throw NetlinkParseError("PRL entry without an address");
 	return r;
 }
 
@@ -150,58 +136,19 @@ NetlinkMessage isatap_prl_request(uint32_t ifindex, const std::vector<IsatapPrlE
 	return m;
 }
 
-std::optional<IsatapLink> parse_isatap_link(std::span<const uint8_t> message)
+std::optional<IsatapLink> isatap_of(const Link &link)
 {
-	if (message.size() < NLMSG_LENGTH(sizeof(ifinfomsg)))
-		throw std::runtime_error("malformed link reply: " + std::to_string(message.size()) + " bytes");
-	nlmsghdr h;
-	std::memcpy(&h, message.data(), sizeof(h));
-	if (h.nlmsg_len < NLMSG_LENGTH(sizeof(ifinfomsg)) || h.nlmsg_len > message.size())
-		throw std::runtime_error("malformed link reply: length " + std::to_string(h.nlmsg_len));
-	auto attrs = message.subspan(NLMSG_SPACE(sizeof(ifinfomsg)) <= h.nlmsg_len ? NLMSG_SPACE(sizeof(ifinfomsg))
-										    : h.nlmsg_len,
-				     h.nlmsg_len - std::min<size_t>(h.nlmsg_len, NLMSG_SPACE(sizeof(ifinfomsg))));
-	std::optional<uint32_t> local;
-	std::span<const uint8_t> info_data;
-	bool ours = false;
-	each_attr(attrs, [&](uint16_t type, std::span<const uint8_t> p) {
-		if (type == IFLA_ADDRESS && p.size() == 4) {
-			uint32_t v;
-			std::memcpy(&v, p.data(), 4);
-			local = v;
-		} else if (type == IFLA_LINKINFO) {
-			each_attr(p, [&](uint16_t t, std::span<const uint8_t> q) {
-				if (t == IFLA_INFO_KIND) {
-					std::string kind(reinterpret_cast<const char *>(q.data()), q.size());
-					kind = kind.substr(0, kind.find('\0'));
-					ours = kind == UMIGAME_ISATAP_KIND;
-				} else if (t == IFLA_INFO_DATA) {
-					info_data = q;
-				}
-			});
-		}
-	});
-	if (!ours)
+	if (link.kind != UMIGAME_ISATAP_KIND)
 		return std::nullopt;
-	IsatapLink link;
-	link.local = local ? dotted(*local) : "?";
-	each_attr(info_data, [&](uint16_t type, std::span<const uint8_t> p) {
-		if (type != UMIGAME_ISATAP_A_PRL)
+	IsatapLink out;
+	out.local = link.address.size() == 4 ? dotted(link.address.data()) : "?";
+	for_each_attribute(link.info_data, "IFLA_INFO_DATA", [&](const nlattr &a) {
+		if (mnl_attr_get_type(&a) != UMIGAME_ISATAP_A_PRL)
 			return;
-		each_attr(p, [&](uint16_t t, std::span<const uint8_t> entry) {
-			if (t == UMIGAME_ISATAP_A_PRL_ENTRY && link.prl.size() < 4 * UMIGAME_ISATAP_PRL_MAX)
-				link.prl.push_back(parse_router(entry));
+		for_each_attribute(payload(a), "PRL", [&](const nlattr &e) {
+			if (mnl_attr_get_type(&e) == UMIGAME_ISATAP_A_PRL_ENTRY)
+				out.prl.push_back(parse_router(payload(e)));
 		});
-	});
-	return link;
-}
-
-std::optional<IsatapLink> isatap_link(NetlinkSocket &socket, uint32_t ifindex)
-{
-	NetlinkMessage m = get_link_request(ifindex);
-	std::optional<IsatapLink> out;
-	socket.request(m, "reading link " + std::to_string(ifindex), [&](const nlmsghdr &reply) {
-		out = parse_isatap_link({reinterpret_cast<const uint8_t *>(&reply), reply.nlmsg_len});
 	});
 	return out;
 }

@@ -1,12 +1,11 @@
 // umigame.ko's ISATAP link (include/umigame/isatap.h) over rtnetlink: the
-// RTM_NEWLINK that sets a link's Potential Router List, and the reading of
-// RTM_GETLINK's answer. iproute2 sends no IFLA_INFO_DATA for a kind it does
-// not know, so `umigame isatap` sends these itself.
+// RTM_NEWLINK that sets a link's Potential Router List (iproute2 sends no
+// IFLA_INFO_DATA for a kind it does not know), and the PRL read from a link
+// core's parser returned.
 #pragma once
 
 #include <cstdint>
 #include <optional>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -20,9 +19,9 @@ struct IsatapPrlEntry {
 };
 
 struct IsatapRouter {
-	std::string address;         // dotted quad
-	uint32_t lifetime = 0;       // seconds left, 0: no end
-	std::string state;           // solicit, reachable, unreachable, expired, "?"
+	std::string address;          // dotted quad
+	uint32_t lifetime = 0;        // seconds left, 0: no end
+	std::string state;            // solicit, reachable, unreachable, expired, "?"
 	uint32_t router_lifetime = 0; // of its last RA
 	uint32_t rs_sent = 0, ra_received = 0;
 };
@@ -40,12 +39,9 @@ std::vector<IsatapPrlEntry> parse_prl_args(const std::vector<std::string> &args)
 // link's (empty: no router).
 NetlinkMessage isatap_prl_request(uint32_t ifindex, const std::vector<IsatapPrlEntry> &prl);
 
-// RTM_GETLINK's answer (the ifinfomsg and its attributes). nullopt: not a
-// link of our kind. Lengths are checked before anything is read; what does
-// not fit is skipped, an attribute of the wrong size throws.
-std::optional<IsatapLink> parse_isatap_link(std::span<const uint8_t> message);
-
-// The link's state, through a request socket: ask for it, read the answer.
-std::optional<IsatapLink> isatap_link(NetlinkSocket &socket, uint32_t ifindex);
+// The ISATAP part of a link core's parser read (its IFLA_ADDRESS and
+// IFLA_INFO_DATA); nullopt: not a link of our kind. Throws
+// NetlinkParseError at an attribute whose length lies.
+std::optional<IsatapLink> isatap_of(const Link &link);
 
 } // namespace umigame::cli

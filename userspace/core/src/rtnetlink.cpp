@@ -227,22 +227,30 @@ Link parse_link(const nlmsghdr &nlh)
 		case IFLA_IFNAME: link.name = get_string(a, context, "IFLA_IFNAME"); break;
 		case IFLA_MTU: link.mtu = get_u32(a, context, "IFLA_MTU"); break;
 		case IFLA_OPERSTATE: link.operstate = get_u8(a, context, "IFLA_OPERSTATE"); break;
-		case IFLA_ADDRESS:
+		case IFLA_ADDRESS: {
 			// Any length is valid (tunnels carry IP addresses here); only
 			// a 6-byte one is a MAC address.
+			const auto *b = static_cast<const uint8_t *>(mnl_attr_get_payload(a));
+			link.address.assign(b, b + mnl_attr_get_payload_len(a));
 			if (mnl_attr_get_payload_len(a) == 6) {
 				MacAddress mac;
 				std::memcpy(mac.bytes.data(), mnl_attr_get_payload(a), 6);
 				link.mac = mac;
 			}
 			break;
+		}
 		case IFLA_LINKINFO:
 			check_nested(a, context, "IFLA_LINKINFO");
 			walk_attributes(mnl_attr_get_payload(a), mnl_attr_get_payload_len(a),
 					context + " IFLA_LINKINFO", [&](const nlattr *info) {
-						if (mnl_attr_get_type(info) == IFLA_INFO_KIND)
+						if (mnl_attr_get_type(info) == IFLA_INFO_KIND) {
 							link.kind = get_string(info, context,
 									       "IFLA_INFO_KIND");
+						} else if (mnl_attr_get_type(info) == IFLA_INFO_DATA) {
+							const auto *d = static_cast<const uint8_t *>(
+								mnl_attr_get_payload(info));
+							link.info_data.assign(d, d + mnl_attr_get_payload_len(info));
+						}
 					});
 			break;
 		default: break;
@@ -490,6 +498,12 @@ std::string address_text(const Ipv6Address &address, uint8_t prefix_length)
 } // namespace
 
 // ---- Public parsing --------------------------------------------------------
+
+void for_each_attribute(std::span<const uint8_t> bytes, const std::string &context,
+			const std::function<void(const nlattr &)> &fn)
+{
+	walk_attributes(bytes.data(), bytes.size(), context, [&](const nlattr *a) { fn(*a); });
+}
 
 Link parse_link_message(std::span<const uint8_t> message)
 {
@@ -823,21 +837,15 @@ std::vector<Link> Rtnetlink::links()
 		"listing links");
 }
 
-NetlinkMessage get_link_request(uint32_t index)
+std::optional<Link> Rtnetlink::link(uint32_t index)
 {
+	if (index == 0 || index > uint32_t(INT_MAX))
+		return std::nullopt;
 	NetlinkMessage m(RTM_GETLINK, 0);
 	auto &ifi = m.put_header<ifinfomsg>();
 	ifi.ifi_family = AF_UNSPEC;
 	ifi.ifi_index = int(index);
 	m.put_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-	return m;
-}
-
-std::optional<Link> Rtnetlink::link(uint32_t index)
-{
-	if (index == 0 || index > uint32_t(INT_MAX))
-		return std::nullopt;
-	NetlinkMessage m = get_link_request(index);
 	std::optional<Link> out;
 	try {
 		socket_.request(m, "looking up interface " + std::to_string(index),

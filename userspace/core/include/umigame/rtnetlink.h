@@ -131,10 +131,11 @@ private:
 	std::vector<uint32_t> receive_buffer_;
 };
 
-// RTM_GETLINK for one interface, statistics left out: Rtnetlink::link()'s
-// request, and that of callers who read attributes it does not (a link
-// kind's IFLA_INFO_DATA).
-NetlinkMessage get_link_request(uint32_t index);
+// Calls fn(attribute) for each attribute that must tile `bytes` exactly
+// (a nested attribute's payload, Link::info_data); throws NetlinkParseError
+// naming `context` at a length that lies or stray bytes at the end.
+void for_each_attribute(std::span<const uint8_t> bytes, const std::string &context,
+			const std::function<void(const nlattr &)> &fn);
 
 // "Forever" for address lifetimes (INFINITY_LIFE_TIME).
 constexpr uint32_t kInfiniteLifetime = 0xffffffff;
@@ -147,6 +148,9 @@ struct Link {
 	uint8_t operstate = 0; // IF_OPER_*
 	std::optional<MacAddress> mac; // Ethernet-like links only
 	std::string kind;              // IFLA_INFO_KIND: "veth", "bridge"; empty for hardware
+	std::vector<uint8_t> address;  // IFLA_ADDRESS as sent, any length (an ISATAP or sit
+	                               // link's IPv4 locator: 4 bytes)
+	std::vector<uint8_t> info_data; // IFLA_INFO_DATA's payload, the kind's own attributes
 
 	bool is_up() const;       // administratively up (IFF_UP)
 	bool has_carrier() const; // lower layer up (IFF_LOWER_UP)

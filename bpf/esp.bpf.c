@@ -7,7 +7,9 @@
  * before any crypto (RFC 4303 §3.4.3), umigame.ko's kfunc decrypts and
  * verifies in place, the window advances only after the ICV verified, and
  * the ESP framing is stripped: tunnel mode hands the inner packet to the
- * stack, transport mode the outer header with the payload.
+ * stack, transport mode the outer header with the payload. With
+ * `umigame esp forward`, a tunnel's inner packet whose route leads out of a
+ * listed port leaves by that port straight from XDP (esp_forward below).
  *
  * Without the module (have_module false at load) the program still loads and
  * does the cheap checks (unknown SPI, replay), then passes ESP to the
@@ -67,6 +69,15 @@ struct {
 	__type(value, struct umigame_esp_config);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } esp_config SEC(".maps");
+
+/* Ports inner packets may be redirected to (esp_forward), by ifindex. */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, UMIGAME_ESP_MAX_FWD_PORTS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} esp_fwd_ports SEC(".maps");
 
 #define ESP_HDR_LEN      8   /* SPI + sequence number */
 #define ESP_TRAILER_LEN  2   /* pad length + next header */
@@ -306,6 +317,115 @@ static __always_inline int strip(struct xdp_md *ctx, const struct esp_pkt *p,
 	}
 }
 
+/* IPv6 addresses the stack must judge: multicast, link-local, and (as a
+ * source) unspecified or loopback. */
+static __always_inline int ip6_not_routable(const struct in6_addr *a, int is_src)
+{
+	if (a->s6_addr[0] == 0xff || (a->s6_addr[0] == 0xfe && (a->s6_addr[1] & 0xc0) == 0x80))
+		return 1;
+	return is_src && !a->s6_addr32[0] && !a->s6_addr32[1] && !a->s6_addr32[2] &&
+	       !(a->s6_addr32[3] & bpf_htonl(0xfffffffe));
+}
+
+/* IPv4 addresses the stack must judge: 0/8, 127/8, multicast, broadcast. */
+static __always_inline int ip4_not_routable(__be32 a)
+{
+	__u8 first = bpf_ntohl(a) >> 24;
+
+	return first == 0 || first == 127 || first >= 224;
+}
+
+/*
+ * The decrypted inner packet of a tunnel, at the start of the frame behind
+ * its Ethernet header: forward it out of its LAN port from XDP when the
+ * FIB says it is forwarded, to a resolved neighbour, within the MTU, out of
+ * a port listed in esp_fwd_ports. Everything else the stack does better
+ * (ICMP Time Exceeded and Packet Too Big, neighbour discovery, local
+ * delivery, martians, unlisted ports) gets XDP_PASS and goes up as before.
+ * This skips netfilter's forward hooks and xfrm's forward policy, so it is
+ * the operator's choice (docs/esp.md).
+ *
+ * Global, so the verifier checks it once on its own.
+ */
+__noinline int esp_forward(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct bpf_fib_lookup fib = {};
+	__u32 egress;
+	int is_v6;
+
+	if ((void *)(eth + 1) > data_end)
+		return XDP_PASS;
+	is_v6 = eth->h_proto == bpf_htons(ETH_P_IPV6);
+	if (is_v6) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > data_end || ip6->hop_limit <= 1 ||
+		    ip6_not_routable(&ip6->saddr, 1) || ip6_not_routable(&ip6->daddr, 0))
+			return XDP_PASS;
+		fib.family = 10; /* AF_INET6 */
+		fib.flowinfo = *(__be32 *)ip6 & bpf_htonl(0x0fffffff);
+		fib.l4_protocol = ip6->nexthdr;
+		fib.tot_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+		__builtin_memcpy(fib.ipv6_src, &ip6->saddr, sizeof(fib.ipv6_src));
+		__builtin_memcpy(fib.ipv6_dst, &ip6->daddr, sizeof(fib.ipv6_dst));
+	} else if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		if ((void *)(ip + 1) > data_end || ip->ttl <= 1 || ip4_not_routable(ip->saddr) ||
+		    ip4_not_routable(ip->daddr))
+			return XDP_PASS;
+		fib.family = 2; /* AF_INET */
+		fib.tos = ip->tos;
+		fib.l4_protocol = ip->protocol;
+		fib.tot_len = bpf_ntohs(ip->tot_len);
+		fib.ipv4_src = ip->saddr;
+		fib.ipv4_dst = ip->daddr;
+	} else {
+		return XDP_PASS;
+	}
+	fib.ifindex = ctx->ingress_ifindex;
+	/* Not SUCCESS: local, blackhole, unreachable, forwarding off on the
+	 * port, too big for the route's MTU (tot_len), no neighbour yet. */
+	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)
+		return XDP_PASS;
+	egress = fib.ifindex;
+	if (!bpf_map_lookup_elem(&esp_fwd_ports, &egress))
+		return XDP_PASS;
+
+	/* The helper did not touch the packet: the checks above still hold,
+	 * but the verifier wants the pointers anew. */
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > data_end)
+		return XDP_PASS;
+	if (is_v6) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > data_end)
+			return XDP_PASS;
+		ip6->hop_limit--;
+	} else {
+		struct iphdr *ip = (void *)(eth + 1);
+		__u32 sum;
+
+		if ((void *)(ip + 1) > data_end)
+			return XDP_PASS;
+		/* RFC 1624 eqn. 3: the TTL is the high byte of its 16-bit word,
+		 * so the sum goes up by 0x0100 as the TTL goes down by one. */
+		sum = ip->check + bpf_htons(0x0100);
+		ip->check = (__u16)(sum + (sum >> 16));
+		ip->ttl--;
+	}
+	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+	/* The port left the map since the lookup: the stack forwards it. */
+	return bpf_redirect_map(&esp_fwd_ports, egress, XDP_PASS);
+}
+
 SEC("xdp")
 int umigame_esp(struct xdp_md *ctx)
 {
@@ -416,6 +536,13 @@ int umigame_esp(struct xdp_md *ctx)
 	if (c) {
 		c->packets += 1;
 		c->bytes += inner_len;
+	}
+	if (sa->mode == UMIGAME_ESP_MODE_TUNNEL) {
+		cfg = bpf_map_lookup_elem(&esp_config, &zero);
+		if (cfg && cfg->xdp_forward && esp_forward(ctx) == XDP_REDIRECT) {
+			count(UMIGAME_ESP_FORWARDED);
+			return XDP_REDIRECT;
+		}
 	}
 	return count(UMIGAME_ESP_DECRYPTED);
 }

@@ -13,6 +13,10 @@
  * Passed frames become skbs of the ingress port, in batches, as a driver
  * hands them to the stack.
  *
+ * umigame_esp_bench_sink stands in for the wire behind a veth LAN port: on
+ * the port's peer, it counts and drops what the router forwarded, whether
+ * redirected in XDP or sent by the stack.
+ *
  * The bench also attaches it to a spare port, where it passes whatever
  * arrives: a program that stays in the kernel's XDP dispatcher spares every
  * test run with repeat > 1 two dispatcher updates, each waiting for an RCU
@@ -73,4 +77,15 @@ int umigame_esp_bench_feed(struct xdp_md *ctx)
 	if (mode == FEED_OURS)
 		bpf_tail_call(ctx, &next_prog, 0);
 	return mode == FEED_DROP ? XDP_DROP : XDP_ABORTED;
+}
+
+/* Frames that reached the sink: one CPU, but the stack's and the
+ * redirect's deliveries may run in different contexts. */
+__u64 sunk = 0;
+
+SEC("xdp")
+int umigame_esp_bench_sink(struct xdp_md *ctx)
+{
+	__sync_fetch_and_add(&sunk, 1);
+	return XDP_DROP;
 }

@@ -172,6 +172,8 @@ enum umigame_esp_reason {
 	UMIGAME_ESP_TO_XFRM,          /* pass: module absent, kernel xfrm decides */
 	UMIGAME_ESP_UNKNOWN_SPI_PASS, /* pass: no SA here, policy says pass */
 	UMIGAME_ESP_NOT_LINEAR,       /* pass: fragment or headers we leave to the kernel */
+	UMIGAME_ESP_FORWARDED,        /* redirect: decrypted, the inner packet forwarded in XDP
+	                               * (`umigame esp forward`); not counted as decrypted */
 	UMIGAME_ESP_UNKNOWN_SPI,      /* drop: no SA for SPI/destination */
 	UMIGAME_ESP_REPLAY,           /* drop: duplicate or left of the window */
 	UMIGAME_ESP_AUTH_FAILED,      /* drop: ICV did not verify */
@@ -183,10 +185,17 @@ enum umigame_esp_reason {
 };
 #define UMIGAME_ESP_FIRST_DROP UMIGAME_ESP_UNKNOWN_SPI
 
-/* esp_config (array, one entry): set by `umigame esp attach`. */
+/* esp_config (array, one entry): set by `umigame esp attach` and
+ * `umigame esp forward`. */
 struct umigame_esp_config {
 	__u32 drop_unknown_spi; /* 1: drop ESP for SPIs without an SA here */
-	__u32 pad;
+	__u32 xdp_forward;      /* 1: forward tunnels' inner packets in XDP to the
+	                         * ports in esp_fwd_ports where the route allows */
 };
+
+/* esp_fwd_ports (BPF devmap hash, key and value an ifindex): the ports a
+ * decrypted inner packet may leave by straight from XDP. Each must take
+ * XDP frames (ndo_xdp_xmit). */
+#define UMIGAME_ESP_MAX_FWD_PORTS 64
 
 #endif /* UMIGAME_ESP_H */

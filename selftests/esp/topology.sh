@@ -12,6 +12,7 @@
 # Replies travel back in the clear (rx has no outbound SA).
 
 ESP_UMIGAME=${ESP_UMIGAME:-$repo/build/release/tools/umigame/umigame}
+ESP_KO=${UMIGAME_KO:-$repo/build/kmod/umigame.ko}
 KEY128=0x0102030405060708090a0b0c0d0e0f10a1a2a3a4
 KEY256=0x2122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f40b1b2b3b4
 GCM="rfc4106(gcm(aes))"
@@ -45,6 +46,20 @@ esp_xfrm_out() { # SPI SRC DST INNER_SRC INNER_DST EXTRA...: tx's outbound SA + 
 	tx ip xfrm state add src "$src" dst "$dst" proto esp spi "$spi" reqid "$spi" mode tunnel "$@" &&
 		tx ip xfrm policy add src "$isrc" dst "$idst" dir out \
 			tmpl src "$src" dst "$dst" proto esp reqid "$spi" mode tunnel
+}
+
+esp_lab_start() { # PLAN NAME: a guest test's start: its TAP plan (all skipped
+	# outside the guest), a fresh umigame.ko (unloaded at exit), the lab
+	local plan=$1 name=$2
+	tap_plan "$plan"
+	if [ ! -e /proc/modules ] || [ "$EUID" -ne 0 ]; then
+		for _ in $(seq "$plan"); do tap_skip "$name" "needs root and module support (selftests/vm/run.sh)"; done
+		tap_finish
+	fi
+	on_cleanup 'rmmod umigame 2>/dev/null; true'
+	rmmod umigame 2>/dev/null
+	tap_check "insmod umigame.ko" insmod "$ESP_KO"
+	esp_lab_up
 }
 
 esp_lab_up() { # namespaces, veth, addresses and routes of the diagram

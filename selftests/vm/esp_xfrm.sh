@@ -16,20 +16,9 @@ repo=$(cd "$here/../.." && pwd)
 source "$repo/selftests/lib/netns.sh"
 # shellcheck source-path=SCRIPTDIR source=../esp/topology.sh
 source "$repo/selftests/esp/topology.sh"
-ko=${UMIGAME_KO:-$repo/build/kmod/umigame.ko}
 umigame=$ESP_UMIGAME
 
-tap_plan 23
-
-if [ ! -e /proc/modules ] || [ "$EUID" -ne 0 ]; then
-	for _ in $(seq 23); do tap_skip "esp_xfrm" "needs root and module support (selftests/vm/run.sh)"; done
-	tap_finish
-fi
-on_cleanup 'rmmod umigame 2>/dev/null; true'
-rmmod umigame 2>/dev/null
-tap_check "insmod umigame.ko" insmod "$ko"
-
-esp_lab_up
+esp_lab_start 23 esp_xfrm
 
 esp_xfrm_out 0x100 2001:db8:ffff::1 2001:db8:ffff::2 2001:db8:1::1/128 2001:db8:2::1/128 \
 	flag esn replay-window 4096 aead "$GCM" $KEY128 128

@@ -15,6 +15,10 @@
 #                                      the feeder program
 #     lan0 (dummy)                     the LAN port: 2001:db8:2::/64 is routed
 #                                      out of it; it counts what it sends
+#     lan1 (veth) -- lan1p             the LAN port of the XDP forwarding run
+#                                      (the route moves there for it); lan1p
+#                                      counts and drops in XDP, as a NIC's
+#                                      wire would take the frames
 #
 # Under TCG only the ratios mean anything. Environment: ESP_BENCH_ROUNDS (5),
 # ESP_BENCH_SECONDS (per receiver and kind of run, 1.5), ESP_BENCH_FRAMES
@@ -73,8 +77,11 @@ ip -n "$n" link set lan0 up
 ip -n "$n" link set rx0 mtu 1600 # a 1400-byte payload makes a 1524-byte outer packet
 ip -n "$n" addr add 2001:db8:ffff::2/64 dev rx0
 ip -n "$n" route add 2001:db8:2::/64 dev lan0
+veth_pair bench lan1 bench lan1p
+# The inner packets' destination, resolved: XDP forwarding needs a neighbour.
+ip -n "$n" neigh add 2001:db8:2::1 lladdr 02:00:00:00:00:02 dev lan1 nud permanent
 
-args=(--rx rx0 --spare rx1 --lan lan0 --pin-dir "$pins" --rounds "${ESP_BENCH_ROUNDS:-5}"
+args=(--rx rx0 --spare rx1 --lan lan0 --lan-xdp lan1 --lan-xdp-peer lan1p --pin-dir "$pins" --rounds "${ESP_BENCH_ROUNDS:-5}"
 	--frames "${ESP_BENCH_FRAMES:-60000}" --seconds "${ESP_BENCH_SECONDS:-1.5}"
 	--sizes "${ESP_BENCH_SIZES:-64,512,1400}")
 status=0

@@ -17,6 +17,15 @@
 //   inner packet: forwarded out of the LAN port, a dummy device, which
 //   counts it as sent and frees it
 //
+// With --lan-xdp, a third run per round routes the inner packets out of a
+// veth LAN port instead, whose peer counts and drops them in XDP (a NIC
+// and its wire); there our program forwards them itself (`umigame esp
+// forward`: bpf_fib_lookup, redirect), xfrm's go through the stack to the
+// same port:
+//
+//   FEED_OURS: ... decrypt, strip → fib lookup → XDP_REDIRECT → veth → sink
+//   FEED_PASS: ... xfrm_input → ip6_rcv → ip6_forward → veth → sink
+//
 // The same SA is in xfrm and in umigame.ko (window 4096, xfrm's largest),
 // each with a window of its own, installed afresh every round; xfrm's
 // forward policy has an optional template, so that the packets our program
@@ -43,9 +52,13 @@
 // median of the rounds'.
 //
 // usage: esp_xdp_bench --rx IF --spare IF --lan IF --pin-dir DIR
+//                      [--lan-xdp IF --lan-xdp-peer IF]
 //                      [--sizes 64,512,1400] [--rounds N] [--frames N] [--seconds S]
 // --rx is the WAN port, --lan the LAN port (inner packets are routed out of
-// it), --spare a port the feeder is attached to (see bpf/esp_bench_feed.bpf.c).
+// it), --spare a port the feeder is attached to (see bpf/esp_bench_feed.bpf.c);
+// --lan-xdp a veth LAN port for the XDP forwarding run (the route to the
+// inner destinations is moved to it for that run, and its neighbour must be
+// resolved), --lan-xdp-peer its peer, where the sink counts.
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -53,6 +66,7 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <functional>
@@ -344,7 +358,8 @@ uint64_t percpu_sum(int map_fd, uint32_t key)
 
 class Feeder {
 public:
-	Feeder(const std::string &rx, const std::string &spare, uint32_t capacity, int ours_fd)
+	Feeder(const std::string &rx, const std::string &spare, const std::string &sink_port,
+	       uint32_t capacity, int ours_fd)
 	{
 		rx_ifindex_ = if_nametoindex(rx.c_str());
 		spare_ifindex_ = if_nametoindex(spare.c_str());
@@ -364,6 +379,14 @@ public:
 		prog_fd_ = bpf_program__fd(skel_->progs.umigame_esp_bench_feed);
 		if (bpf_xdp_attach(int(spare_ifindex_), prog_fd_, XDP_FLAGS_DRV_MODE, nullptr) != 0)
 			die("cannot attach the feeder to " + spare + ": " + std::strerror(errno));
+		if (!sink_port.empty()) {
+			sink_ifindex_ = if_nametoindex(sink_port.c_str());
+			if (!sink_ifindex_ ||
+			    bpf_xdp_attach(int(sink_ifindex_),
+					   bpf_program__fd(skel_->progs.umigame_esp_bench_sink),
+					   XDP_FLAGS_DRV_MODE, nullptr) != 0)
+				die("cannot attach the sink to " + sink_port + ": " + std::strerror(errno));
+		}
 		capacity_ = capacity;
 		table_len_ = sizeof(esp_bench_frame) * capacity;
 		void *m = mmap(nullptr, table_len_, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -376,10 +399,15 @@ public:
 	{
 		munmap(table_, table_len_);
 		bpf_xdp_detach(int(spare_ifindex_), XDP_FLAGS_DRV_MODE, nullptr);
+		if (sink_ifindex_)
+			bpf_xdp_detach(int(sink_ifindex_), XDP_FLAGS_DRV_MODE, nullptr);
 		esp_bench_feed__destroy(skel_);
 	}
 	Feeder(const Feeder &) = delete;
 	Feeder &operator=(const Feeder &) = delete;
+
+	// Frames the sink counted so far.
+	uint64_t sunk() const { return __atomic_load_n(&skel_->bss->sunk, __ATOMIC_RELAXED); }
 
 	void set(uint32_t i, const Bytes &frame)
 	{
@@ -418,7 +446,7 @@ private:
 	esp_bench_feed *skel_ = nullptr;
 	esp_bench_frame *table_ = nullptr;
 	size_t table_len_ = 0;
-	uint32_t capacity_ = 0, rx_ifindex_ = 0, spare_ifindex_ = 0;
+	uint32_t capacity_ = 0, rx_ifindex_ = 0, spare_ifindex_ = 0, sink_ifindex_ = 0;
 	int prog_fd_ = -1;
 	Bytes test_frame_;
 };
@@ -497,6 +525,7 @@ void feed_turns(Feeder &f, uint64_t limit, double seconds, const std::vector<Rec
 
 struct Options {
 	std::string rx, spare, lan, pin_dir;
+	std::string lan_xdp, lan_xdp_peer; // empty: no XDP forwarding run
 	std::vector<size_t> sizes = {64, 512, 1400};
 	int rounds = 5;
 	uint32_t frames = 60000; // decrypt frames per size (the table: 1.6 KB each)
@@ -570,6 +599,17 @@ public:
 	}
 
 	uint64_t decrypted_by_program() const { return esp_.stats().reasons[UMIGAME_ESP_DECRYPTED]; }
+	uint64_t forwarded_by_program() const { return esp_.stats().reasons[UMIGAME_ESP_FORWARDED]; }
+
+	// The inner destinations routed out of `lan`; with `xdp`, our program
+	// forwards what goes there itself.
+	void route_out_of(const std::string &lan, bool xdp)
+	{
+		const std::string cmd = std::string("ip -6 route replace ") + kInnerDstNet + " dev " + lan;
+		if (std::system(cmd.c_str()) != 0)
+			die("cannot route " + std::string(kInnerDstNet) + " out of " + lan);
+		esp_.set_forward_ports(xdp ? std::vector<std::string>{lan} : std::vector<std::string>{});
+	}
 	uint64_t replays_by_program() const { return percpu_sum(stats_fd_, UMIGAME_ESP_REPLAY); }
 	uint64_t decrypted_by_xfrm()
 	{
@@ -623,6 +663,10 @@ Options parse_options(int argc, char **argv)
 			o.lan = value();
 		else if (a == "--pin-dir")
 			o.pin_dir = value();
+		else if (a == "--lan-xdp")
+			o.lan_xdp = value();
+		else if (a == "--lan-xdp-peer")
+			o.lan_xdp_peer = value();
 		else if (a == "--sizes")
 			o.sizes = parse_sizes(value());
 		else if (a == "--rounds")
@@ -638,6 +682,8 @@ Options parse_options(int argc, char **argv)
 	}
 	if (o.rx.empty() || o.spare.empty() || o.lan.empty() || o.pin_dir.empty())
 		die("--rx, --spare, --lan and --pin-dir are needed");
+	if (o.lan_xdp.empty() != o.lan_xdp_peer.empty())
+		die("--lan-xdp and --lan-xdp-peer go together");
 	if (o.rounds < 1 || o.frames < kWindow || !(o.seconds > 0) || o.sizes.empty())
 		die("--rounds and --seconds must be positive, --frames at least the window (4096)");
 	return o;
@@ -723,7 +769,8 @@ int main(int argc, char **argv)
 	pin_to_cpu(o.cpu);
 	try {
 		Receivers rx(o);
-		Feeder feeder(o.rx, o.spare, o.frames + kWindow, rx.program_fd());
+		Feeder feeder(o.rx, o.spare, o.lan_xdp_peer, o.frames + kWindow, rx.program_fd());
+		const bool xdp_run = !o.lan_xdp.empty();
 		FrameBuilder fb(mac_of(o.rx), {0x02, 0, 0, 0, 0, 0x01});
 		// Sent by the LAN port: /proc/net/dev has "dev:", 8 receive counters,
 		// transmit bytes, transmit packets, ...
@@ -732,7 +779,7 @@ int main(int argc, char **argv)
 		ProcFile xfrm_stat("/proc/self/net/xfrm_stat");
 		auto xfrm_replays = [&] { return xfrm_stat.field("XfrmInStateSeqError", 1); };
 
-		std::map<size_t, Results> decrypt, replay, crypto_only;
+		std::map<size_t, Results> decrypt, replay, crypto_only, decrypt_xdp_fwd;
 		int problems = 0;
 		for (size_t size : o.sizes) {
 			auto g0 = Clock::now();
@@ -768,6 +815,33 @@ int main(int argc, char **argv)
 				print_receiver(size, round, "xfrm", "replay", r_xfrm);
 				print_receiver(size, round, "ours", "replay", r_ours);
 				print_receiver(size, round, "", "bare", bare);
+
+				// The same decryption, the inner packets now leaving by the veth
+				// port: ours forwarded in XDP, xfrm's by the stack.
+				Receiver f_ours{FEED_OURS, [&] { return feeder.sunk(); }, 0, o.frames};
+				Receiver f_xfrm{FEED_PASS, [&] { return feeder.sunk(); }, 0, o.frames};
+				uint64_t fwd_by_ours = 0, fwd_by_xfrm = 0;
+				if (xdp_run) {
+					rx.reset();
+					const uint64_t f0 = rx.forwarded_by_program();
+					rx.route_out_of(o.lan_xdp, true);
+					feed_turns(feeder, o.frames, 2 * o.seconds, {&f_ours, &f_xfrm});
+					rx.route_out_of(o.lan, false);
+					fwd_by_ours = rx.forwarded_by_program() - f0;
+					fwd_by_xfrm = rx.decrypted_by_xfrm();
+					print_receiver(size, round, "xfrm", "xdp-fwd", f_xfrm);
+					print_receiver(size, round, "ours", "xdp-fwd", f_ours);
+					if (!f_ours.complete() || !f_xfrm.complete() || fwd_by_ours != f_ours.fed ||
+					    fwd_by_xfrm != f_xfrm.fed) {
+						std::printf("#   incomplete (XDP forwarding): sunk %" PRIu64 "/%" PRIu64
+							    " (ours, %" PRIu64 " forwarded in XDP), %" PRIu64 "/%" PRIu64
+							    " (xfrm, %" PRIu64 " decrypted)\n",
+							    f_ours.counted, f_ours.fed, fwd_by_ours, f_xfrm.counted,
+							    f_xfrm.fed, fwd_by_xfrm);
+						problems++;
+					}
+					decrypt_xdp_fwd[size].add(f_ours, f_xfrm);
+				}
 				if (!d_ours.complete() || !d_xfrm.complete() || by_ours != d_ours.fed ||
 				    by_xfrm != d_xfrm.fed || !r_ours.complete() || !r_xfrm.complete() ||
 				    !bare.complete() || !span) {
@@ -784,9 +858,13 @@ int main(int argc, char **argv)
 				replay[size].add(r_ours, r_xfrm);
 				crypto_only[size].add(d_ours, d_xfrm, &bare);
 				std::printf("# %4zu B round %d: ratios: decrypt %.2fx, replay %.2fx, decrypt less "
-					    "forwarding %.2fx; forwarding the bare inner packet is %.0f %% of ours' cost\n",
+					    "forwarding %.2fx; forwarding the bare inner packet is %.0f %% of ours' cost",
 					    size, round, decrypt[size].rounds.back(), replay[size].rounds.back(),
 					    crypto_only[size].rounds.back(), 100 * median(bare.costs) / median(d_ours.costs));
+				if (xdp_run)
+					std::printf("; decrypt, ours forwarded in XDP %.2fx",
+						    decrypt_xdp_fwd[size].rounds.back());
+				std::printf("\n");
 				std::fflush(stdout);
 			}
 		}
@@ -801,12 +879,20 @@ int main(int argc, char **argv)
 			    std::string(8, '-').c_str());
 		for (size_t size : o.sizes)
 			print_row("decrypted, " + std::to_string(size) + " B payload", decrypt[size], 1.5);
+		if (xdp_run)
+			for (size_t size : o.sizes)
+				print_row("decrypted, " + std::to_string(size) + " B, XDP forwarding **",
+					  decrypt_xdp_fwd[size], 1.5);
 		for (size_t size : o.sizes)
 			print_row("replays dropped, " + std::to_string(size) + " B payload", replay[size], 5.0);
 		for (size_t size : o.sizes)
 			print_row("decrypted, " + std::to_string(size) + " B, less forwarding *", crypto_only[size], 0);
 		std::printf("* each call's cost less that of forwarding the bare inner packet just before or "
 			    "after it (what both pay): the decryption paths alone, for information\n");
+		if (xdp_run)
+			std::printf("** the inner packets leave by a veth port (%s) whose peer drops them in XDP: "
+				    "ours forwards them from XDP (umigame esp forward), xfrm through the stack\n",
+				    o.lan_xdp.c_str());
 		if (problems)
 			std::printf("# %d runs incomplete (see above)\n", problems);
 		return problems ? 1 : 0;

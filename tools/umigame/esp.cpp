@@ -24,10 +24,10 @@ namespace fs = std::filesystem;
 namespace umigame {
 
 const std::array<const char *, UMIGAME_ESP_REASON_COUNT> esp_reason_names = {
-	"decrypted", "to_xfrm",     "unknown_spi_pass", "not_linear",   "unknown_spi",  "replay",
-	"auth_failed", "malformed", "expired",          "crypto_error", "bad_trailer",
+	"decrypted",   "to_xfrm",   "unknown_spi_pass", "not_linear",   "forwarded",   "unknown_spi",
+	"replay",      "auth_failed", "malformed",      "expired",      "crypto_error", "bad_trailer",
 };
-static_assert(UMIGAME_ESP_BAD_TRAILER == 10 && UMIGAME_ESP_REASON_COUNT == 11,
+static_assert(UMIGAME_ESP_BAD_TRAILER == 11 && UMIGAME_ESP_REASON_COUNT == 12,
 	      "keep esp_reason_names in the order of enum umigame_esp_reason");
 
 namespace {
@@ -85,7 +85,7 @@ Esp::Esp(std::string pin_dir) : pin_dir_(std::move(pin_dir)) {}
 
 Esp::~Esp()
 {
-	for (int *fd : {&prog_fd_, &sas_fd_, &counters_fd_, &stats_fd_, &config_fd_})
+	for (int *fd : {&prog_fd_, &sas_fd_, &counters_fd_, &stats_fd_, &config_fd_, &fwd_ports_fd_})
 		close_fd(*fd);
 }
 
@@ -123,6 +123,8 @@ bool Esp::open(bool create)
 	counters_fd_ = get_pinned(pin_dir_ + "/esp_sa_counters");
 	stats_fd_ = get_pinned(pin_dir_ + "/esp_stats");
 	config_fd_ = get_pinned(pin_dir_ + "/esp_config");
+	// Absent from a program pinned by a build before XDP forwarding.
+	fwd_ports_fd_ = bpf_obj_get((pin_dir_ + "/esp_fwd_ports").c_str());
 	return true;
 }
 
@@ -192,13 +194,78 @@ void Esp::unpin_all_if_unused()
 	remove_pin_dir(pin_dir_);
 }
 
-void Esp::set_drop_unknown_spi(bool drop)
+umigame_esp_config Esp::config() const
 {
 	uint32_t zero = 0;
 	umigame_esp_config cfg{};
-	cfg.drop_unknown_spi = drop ? 1 : 0;
+	if (bpf_map_lookup_elem(config_fd_, &zero, &cfg) != 0)
+		fail_errno("cannot read the ESP program's settings", errno);
+	return cfg;
+}
+
+void Esp::set_config(const umigame_esp_config &cfg, const char *what)
+{
+	uint32_t zero = 0;
 	if (bpf_map_update_elem(config_fd_, &zero, &cfg, BPF_ANY) != 0)
-		fail_errno("cannot set the unknown-SPI policy", errno);
+		fail_errno(std::string("cannot set ") + what, errno);
+}
+
+void Esp::set_drop_unknown_spi(bool drop)
+{
+	umigame_esp_config cfg = config();
+	cfg.drop_unknown_spi = drop ? 1 : 0;
+	set_config(cfg, "the unknown-SPI policy");
+}
+
+std::vector<uint32_t> Esp::forward_ports() const
+{
+	std::vector<uint32_t> out;
+	if (fwd_ports_fd_ < 0)
+		return out;
+	uint32_t key = 0, next = 0;
+	const void *prev = nullptr;
+	while (bpf_map_get_next_key(fwd_ports_fd_, prev, &next) == 0) {
+		out.push_back(next);
+		key = next;
+		prev = &key;
+	}
+	std::sort(out.begin(), out.end());
+	return out;
+}
+
+void Esp::set_forward_ports(const std::vector<std::string> &devs)
+{
+	if (fwd_ports_fd_ < 0)
+		throw std::runtime_error("the ESP program pinned in " + pin_dir_ +
+					 " predates XDP forwarding: detach it from every port and "
+					 "attach it again");
+	// Every name first: a typo changes nothing.
+	std::vector<uint32_t> wanted;
+	for (const auto &dev : devs) {
+		unsigned ifindex = if_nametoindex(dev.c_str());
+		if (!ifindex)
+			throw std::runtime_error("no interface named '" + dev + "'");
+		wanted.push_back(ifindex);
+	}
+	if (wanted.size() > UMIGAME_ESP_MAX_FWD_PORTS)
+		throw std::runtime_error("at most " + std::to_string(UMIGAME_ESP_MAX_FWD_PORTS) +
+					 " forwarding ports");
+	// Off first, so no packet is judged against a half-changed set.
+	umigame_esp_config cfg = config();
+	cfg.xdp_forward = 0;
+	set_config(cfg, "XDP forwarding");
+	for (uint32_t ifindex : forward_ports())
+		if (std::find(wanted.begin(), wanted.end(), ifindex) == wanted.end())
+			bpf_map_delete_elem(fwd_ports_fd_, &ifindex);
+	for (size_t i = 0; i < wanted.size(); i++) {
+		uint32_t ifindex = wanted[i];
+		if (bpf_map_update_elem(fwd_ports_fd_, &ifindex, &ifindex, BPF_ANY) != 0)
+			fail_errno("cannot add " + devs[i] + " to the XDP forwarding ports", errno);
+	}
+	if (!wanted.empty()) {
+		cfg.xdp_forward = 1;
+		set_config(cfg, "XDP forwarding");
+	}
 }
 
 void Esp::sync(const std::vector<EspSaBinding> &sas)
@@ -274,6 +341,15 @@ EspStats Esp::stats() const
 	// The whole .rodata section: have_module is its first (only) byte.
 	s.have_module = pinned_rodata_flag(pin_dir_ + "/esp_rodata");
 	s.ports = ports();
+	if (config().xdp_forward)
+		for (uint32_t ifindex : forward_ports()) {
+			EspPort p;
+			p.ifindex = ifindex;
+			char buf[IF_NAMESIZE] = {};
+			if (if_indextoname(ifindex, buf))
+				p.dev = buf;
+			s.forward_ports.push_back(p);
+		}
 	return s;
 }
 

@@ -47,6 +47,7 @@ struct EspStats {
 	std::vector<Sa> sas;
 	bool have_module = false; // what the loaded program was built for
 	std::vector<EspPort> ports;
+	std::vector<EspPort> forward_ports; // empty: XDP forwarding is off
 };
 
 class Esp {
@@ -66,6 +67,9 @@ public:
 	std::string attach(const std::string &dev, bool allow_generic);
 	void detach(const std::string &dev);
 	void set_drop_unknown_spi(bool drop);
+	// Forward tunnels' inner packets in XDP when their route leads out of
+	// one of these ports (each must take XDP frames); none: off.
+	void set_forward_ports(const std::vector<std::string> &devs);
 
 	// Make esp_sas hold exactly these SAs. An SA already there keeps its
 	// replay window; a new one starts at its replay_start.
@@ -80,11 +84,15 @@ public:
 private:
 	std::string link_path(uint32_t ifindex) const;
 	void unpin_all_if_unused();
+	umigame_esp_config config() const;
+	void set_config(const umigame_esp_config &cfg, const char *what);
+	std::vector<uint32_t> forward_ports() const;
 	void for_each_sa(const std::function<void(const umigame_esp_sa_key &,
 						  const umigame_esp_sa_value &)> &fn) const;
 
 	std::string pin_dir_;
-	int prog_fd_ = -1, sas_fd_ = -1, counters_fd_ = -1, stats_fd_ = -1, config_fd_ = -1;
+	int prog_fd_ = -1, sas_fd_ = -1, counters_fd_ = -1, stats_fd_ = -1, config_fd_ = -1,
+	    fwd_ports_fd_ = -1;
 };
 
 // Make the program's SA map hold exactly umigame.ko's SAs (none when the

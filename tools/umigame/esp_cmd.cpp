@@ -61,11 +61,15 @@ json stats_json(const Esp &esp, const EspStats &s)
 			       {"auth_failures", sa.counters.auth_failures},
 			       {"errors", sa.counters.errors},
 			       {"replay_top", sa.replay_top}});
-	json ports = json::array();
-	for (const auto &p : s.ports)
-		ports.push_back({{"dev", p.dev}, {"ifindex", p.ifindex}});
-	return {{"pin_dir", esp.pin_dir()}, {"decrypts_in_xdp", s.have_module},
-		{"ports", ports}, {"reasons", reasons}, {"sas", sas}};
+	auto port_list = [](const std::vector<EspPort> &in) {
+		json out = json::array();
+		for (const auto &p : in)
+			out.push_back({{"dev", p.dev}, {"ifindex", p.ifindex}});
+		return out;
+	};
+	return {{"pin_dir", esp.pin_dir()},	   {"decrypts_in_xdp", s.have_module},
+		{"ports", port_list(s.ports)},	   {"xdp_forward_ports", port_list(s.forward_ports)},
+		{"reasons", reasons},		   {"sas", sas}};
 }
 
 void print_stats(const EspStats &s)
@@ -77,6 +81,9 @@ void print_stats(const EspStats &s)
 	for (const auto &p : s.ports)
 		std::printf("  port %s (ifindex %u)\n", p.dev.empty() ? "<gone>" : p.dev.c_str(),
 			    p.ifindex);
+	for (const auto &p : s.forward_ports)
+		std::printf("  forwards inner packets in XDP to %s (ifindex %u)\n",
+			    p.dev.empty() ? "<gone>" : p.dev.c_str(), p.ifindex);
 	for (size_t r = 0; r < s.reasons.size(); r++)
 		if (s.reasons[r])
 			std::printf("  %-18s %-4s %llu\n", esp_reason_names[r],
@@ -105,7 +112,7 @@ void sync_esp_sas(const Globals &g)
 int esp(const Globals &g, std::vector<std::string> args)
 {
 	if (args.empty())
-		throw UsageError("esp needs a subcommand: attach, detach, stats");
+		throw UsageError("esp needs a subcommand: attach, detach, forward, stats");
 	const std::string sub = args.front();
 	EspArgs a = parse_esp_args({args.begin() + 1, args.end()});
 
@@ -127,6 +134,29 @@ int esp(const Globals &g, std::vector<std::string> args)
 		if (!esp.open(false))
 			throw std::runtime_error("the ESP program is not loaded");
 		esp.detach(a.positional[0]);
+		return 0;
+	}
+	if (sub == "forward") {
+		// `forward none` (or `off`) clears the set; forwarding then stops.
+		std::vector<std::string> devs = a.positional;
+		if (devs.size() == 1 && (devs[0] == "none" || devs[0] == "off"))
+			devs.clear();
+		else if (devs.empty())
+			throw UsageError("esp forward needs the LAN ports (DEV...), or none");
+		Esp esp(esp_dir(g));
+		if (!esp.open(false))
+			throw std::runtime_error("the ESP program is not loaded: esp attach first");
+		esp.set_forward_ports(devs);
+		if (devs.empty())
+			std::printf("XDP forwarding off: inner packets go up the stack\n");
+		else {
+			std::string list;
+			for (const auto &d : devs)
+				list += (list.empty() ? "" : ", ") + d;
+			std::printf("inner packets routed out of %s are forwarded in XDP "
+				    "(no netfilter, no xfrm forward policy)\n",
+				    list.c_str());
+		}
 		return 0;
 	}
 	if (sub == "stats") {

@@ -7,6 +7,7 @@
 //   umigame raguard check --policy FILE
 //   umigame esp attach DEV [--generic] [--drop-unknown-spi|--pass-unknown-spi]
 //   umigame esp detach DEV
+//   umigame esp forward DEV... | none
 //   umigame esp stats [--json]
 //   umigame classify attach|detach IFACE | rules load|check FILE | show [IFACE] [--json|--prometheus] | flows [--json]
 //   umigame dhcp6 show [--json] | reload   [--socket PATH]
@@ -42,6 +43,9 @@ void usage(FILE *out)
 		   "  esp attach DEV [--generic] [--drop-unknown-spi|--pass-unknown-spi]\n"
 		   "                         decrypt ESP for umigame.ko's SAs in XDP on DEV\n"
 		   "  esp detach DEV         remove the ESP fast path from DEV\n"
+		   "  esp forward DEV... | none\n"
+		   "                         forward decrypted inner packets routed out of DEV...\n"
+		   "                         in XDP (skips netfilter and xfrm's forward policy)\n"
 		   "  esp stats [--json]     per-reason and per-SA counters\n"
 		   "  classify attach|detach IFACE [--generic]\n"
 		   "                         the SCTP/DCCP classifier on IFACE\n"

@@ -137,11 +137,13 @@ struct cls_pkt {
 	__u32 service;    /* DCCP Request/Response service code, host order */
 	__u32 has_service;
 	__u32 opening;    /* SCTP INIT or DCCP Request: the rate limit applies */
+	__u32 l4_off, l4_end; /* the SCTP/DCCP header, and where the IP payload ends */
 	__u16 sport, dport; /* host order */
 	__u8 family;
 	__u8 proto;
 	__u8 dccp_type;
-	__u8 pad;
+	__u8 partial;     /* a first fragment, or more than the parser reaches */
+	__u8 csum_verified; /* the SCTP CRC32c was checked and is right */
 };
 
 static __always_inline __u16 rd16(const __u8 *p)
@@ -459,6 +461,86 @@ static __always_inline __u32 flow_hash(const struct cls_pkt *p)
 	return mix(h, d[0] ^ d[1] ^ d[2] ^ d[3]);
 }
 
+/*
+ * RFC 9260 §6.8 and Appendix A: the CRC32c of the whole SCTP packet (common
+ * header at off, IP payload up to end) with the checksum field taken as
+ * zero, inverted: what the field must hold (little-endian). The kfunc sums
+ * the bytes before and after the field; the field's four zero bytes are 32
+ * steps of the reflected polynomial here. 0, or -1 when the kfunc refused.
+ */
+static __always_inline int sctp_crc(struct xdp_md *ctx, __u32 off, __u32 end, __u32 *out)
+{
+	__u32 crc, i;
+	__s64 c;
+
+	if (end < off + 12)
+		return -1;
+	c = umigame_crc32c(ctx, off, 8, ~0U);
+	if (c < 0)
+		return -1;
+	crc = (__u32)c;
+	for (i = 0; i < 32; i++)
+		crc = (crc >> 1) ^ (0x82F63B78U & -(crc & 1));
+	c = umigame_crc32c(ctx, off + 12, end - off - 12, crc);
+	if (c < 0)
+		return -1;
+	*out = ~(__u32)c;
+	return 0;
+}
+
+static __always_inline int sctp_checksum_ok(struct xdp_md *ctx, __u32 off, __u32 end)
+{
+	__u8 f[4];
+	__u32 want;
+
+	if (sctp_crc(ctx, off, end, &want) || bpf_xdp_load_bytes(ctx, off + 8, f, 4))
+		return 0;
+	return (f[0] | (__u32)f[1] << 8 | (__u32)f[2] << 16 | (__u32)f[3] << 24) == want;
+}
+
+/*
+ * The rewrite action: the SCTP ports translated, the checksum made right
+ * for the new header. The old one is checked first, so that a packet
+ * damaged on the way never leaves with a valid checksum.
+ */
+static __always_inline int rewrite_ports(struct xdp_md *ctx, const struct umigame_cls_rule *r,
+					 const struct cls_pkt *p, __u32 slot, __u64 bytes)
+{
+	__u32 reason = UMIGAME_CLS_CANNOT_REWRITE, crc;
+	__u32 off = p->l4_off, end = p->l4_end;
+	__u8 le[4];
+	__be16 port;
+
+	if (!have_module || p->proto != IPPROTO_SCTP || p->partial)
+		goto drop;
+	if (!p->csum_verified && !sctp_checksum_ok(ctx, off, end)) {
+		reason = UMIGAME_CLS_BAD_CHECKSUM;
+		goto drop;
+	}
+	if (r->to_sport) {
+		port = bpf_htons(r->to_sport);
+		if (bpf_xdp_store_bytes(ctx, off, &port, sizeof(port)))
+			goto drop;
+	}
+	if (r->to_dport) {
+		port = bpf_htons(r->to_dport);
+		if (bpf_xdp_store_bytes(ctx, off + 2, &port, sizeof(port)))
+			goto drop;
+	}
+	if (sctp_crc(ctx, off, end, &crc))
+		goto drop;
+	le[0] = crc;
+	le[1] = crc >> 8;
+	le[2] = crc >> 16;
+	le[3] = crc >> 24;
+	if (bpf_xdp_store_bytes(ctx, off + 8, le, sizeof(le)))
+		goto drop;
+	return XDP_PASS;
+drop:
+	count(&cls_counters, slot * UMIGAME_CLS_REASON_COUNT + reason, bytes);
+	return XDP_DROP;
+}
+
 /* The port's rules, in order. A global function: verified once. */
 __attribute__((noinline)) int umigame_cls_rules(struct xdp_md *ctx, const struct umigame_cls_table *t,
 						const struct cls_pkt *p)
@@ -500,39 +582,13 @@ __attribute__((noinline)) int umigame_cls_rules(struct xdp_md *ctx, const struct
 			if (!t->n_cpus)
 				return XDP_PASS;
 			return bpf_redirect_map(&cls_cpumap, flow_hash(p) % t->n_cpus, XDP_PASS);
+		case UMIGAME_CLS_REWRITE:
+			return rewrite_ports(ctx, r, p, slot, bytes);
 		default:
 			return XDP_PASS;
 		}
 	}
 	return XDP_PASS;
-}
-
-/*
- * RFC 9260 §6.8 and Appendix A: the CRC32c of the whole SCTP packet (common
- * header at off, IP payload up to end) with the checksum field taken as
- * zero, inverted, stored little-endian. The kfunc sums the bytes before and
- * after the field; the field's four zero bytes are 32 steps of the
- * reflected polynomial here.
- */
-static __always_inline int sctp_checksum_ok(struct xdp_md *ctx, __u32 off, __u32 end)
-{
-	__u8 f[4];
-	__u32 crc, want, i;
-	__s64 c;
-
-	if (end < off + 12 || bpf_xdp_load_bytes(ctx, off + 8, f, 4))
-		return 0;
-	c = umigame_crc32c(ctx, off, 8, ~0U);
-	if (c < 0)
-		return 0;
-	crc = (__u32)c;
-	for (i = 0; i < 32; i++)
-		crc = (crc >> 1) ^ (0x82F63B78U & -(crc & 1));
-	c = umigame_crc32c(ctx, off + 12, end - off - 12, crc);
-	if (c < 0)
-		return 0;
-	want = ~(__u32)c;
-	return (f[0] | (__u32)f[1] << 8 | (__u32)f[2] << 16 | (__u32)f[3] << 24) == want;
 }
 
 /* Per-flow statistics (UMIGAME_CLS_F_FLOWS). */
@@ -668,14 +724,20 @@ int umigame_classify(struct xdp_md *ctx)
 			end = MAX_PARSE_OFFSET;
 			partial = 1;
 		}
+		p.l4_off = (__u32)off;
+		p.l4_end = (__u32)end;
+		p.partial = partial;
 		if (p.proto == IPPROTO_SCTP) {
 			reason = umigame_cls_sctp(ctx, &p, off, end, partial);
 			/* A first fragment or a cut frame holds only part of
 			 * what the checksum covers: not verified. */
 			if (have_module && reason == UMIGAME_CLS_SCTP && !partial &&
-			    (t->flags & UMIGAME_CLS_F_VERIFY_CSUM) &&
-			    !sctp_checksum_ok(ctx, (__u32)off, (__u32)end))
-				reason = UMIGAME_CLS_BAD_CHECKSUM;
+			    (t->flags & UMIGAME_CLS_F_VERIFY_CSUM)) {
+				if (sctp_checksum_ok(ctx, (__u32)off, (__u32)end))
+					p.csum_verified = 1;
+				else
+					reason = UMIGAME_CLS_BAD_CHECKSUM;
+			}
 		} else
 			reason = umigame_cls_dccp(ctx, &p, off, end, partial);
 	}

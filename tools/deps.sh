@@ -18,6 +18,8 @@ packages=(
 	# network tests, interop peers, packet tools
 	iproute2 radvd thc-ipv6 ndisc6 python3 python3-scapy tcpdump jq procps isc-dhcp-client
 	socat iputils-ping tcpreplay
+	# SCTP over veth: the senders switch CRC32c offload off (classify_rewrite.sh)
+	ethtool
 	# DHCPv6 interop peers: ISP-side server, requesting routers, a relay
 	kea-dhcp6-server wide-dhcpv6-client dhcpcd-base isc-dhcp-relay
 	util-linux

@@ -43,6 +43,11 @@ enum umigame_cls_reason {
 	                                * needs umigame.ko) */
 	UMIGAME_CLS_RATE_LIMITED,      /* INIT/Request over its source's budget */
 	UMIGAME_CLS_BAD_IP,            /* IPv4/IPv6 header broken or chain too long */
+	UMIGAME_CLS_CANNOT_REWRITE,    /* a rewrite rule matched a packet whose CRC32c
+	                                * cannot be recomputed (a first fragment, a
+	                                * frame longer than the parser reaches, no
+	                                * umigame.ko): dropped, since a half-translated
+	                                * association is worse than none */
 	UMIGAME_CLS_REASON_COUNT,
 };
 
@@ -68,6 +73,9 @@ enum umigame_cls_action {
 	UMIGAME_CLS_RATE_LIMIT,   /* SCTP INIT / DCCP Request: per source token
 	                           * bucket (rate/s, burst); over it: drop, else
 	                           * the next rule. Other packets: the next rule */
+	UMIGAME_CLS_REWRITE,      /* SCTP: ports to to_sport/to_dport, the CRC32c
+	                           * verified first (a wrong one: bad_checksum,
+	                           * dropped) and recomputed by umigame.ko; pass */
 	UMIGAME_CLS_ACTION_COUNT,
 };
 
@@ -86,6 +94,7 @@ struct umigame_cls_rule {
 	__u32 target;    /* REDIRECT: ifindex */
 	__u32 rate;      /* RATE_LIMIT: per second per source */
 	__u32 burst;
+	__u16 to_sport, to_dport; /* REWRITE: host order, 0 = left as it is */
 	__u8 src[16], src_mask[16];
 	__u8 dst[16], dst_mask[16];
 };

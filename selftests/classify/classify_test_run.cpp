@@ -522,6 +522,25 @@ TEST_F(ClassifyTestRun, InitRateLimitPerSource)
 	EXPECT_EQ(run(v4(req.serialize(), kDccp)).action, XDP_DROP);
 }
 
+// The rewrite needs umigame.ko's CRC32c (absent on the host): a matching
+// packet is dropped as cannot_rewrite rather than passed half-translated;
+// one the rule does not match passes untouched.
+TEST_F(ClassifyTestRun, RewriteWithoutTheModuleDrops)
+{
+	auto r = rule(UMIGAME_CLS_REWRITE);
+	r.match = UMIGAME_CLS_M_PROTO | UMIGAME_CLS_M_DPORT;
+	r.proto = kSctp;
+	r.dport_lo = r.dport_hi = 7000;
+	r.to_dport = 5000;
+	set_rules({r});
+	auto o = run(v4(sctp(1, {data_chunk(1)}, 1234, 7000)));
+	EXPECT_EQ(o.action, XDP_DROP);
+	EXPECT_EQ(o.reasons_moved, 2); // counted as SCTP and as cannot_rewrite
+	EXPECT_EQ(o.reason, int(UMIGAME_CLS_CANNOT_REWRITE));
+	EXPECT_EQ(o.rules, std::set<int>{0});
+	EXPECT_EQ(run(v4(sctp(1, {data_chunk(1)}, 1234, 7001))).action, XDP_PASS);
+}
+
 // Address, port and protocol matches; redirect to an ifindex and a cpumap.
 TEST_F(ClassifyTestRun, AddressPortMatchesAndRedirects)
 {

@@ -135,11 +135,17 @@ std::vector<std::string> Classifier::load(const ClassifyRules &rules)
 				throw ConfigError(r.where, "no interface " + r.target_dev);
 		ifindexes.push_back(ifindex);
 	}
-	for (const auto &p : rules.ports)
+	const char *reload = "classifier was loaded without the module: load umigame.ko, detach every "
+			     "port and attach again";
+	for (const auto &p : rules.ports) {
 		if ((p.flags & UMIGAME_CLS_F_VERIFY_CSUM) && !have_module())
-			throw ConfigError(p.where, "checksum = \"verify\" needs umigame.ko's CRC32c kfunc, and the "
-						   "classifier was loaded without the module: load umigame.ko, "
-						   "detach every port and attach again");
+			throw ConfigError(p.where, std::string("checksum = \"verify\" needs umigame.ko's "
+							       "CRC32c kfunc, and the ") + reload);
+		for (const auto &r : p.rules)
+			if (r.rule.action == UMIGAME_CLS_REWRITE && !have_module())
+				throw ConfigError(r.where, std::string("action = \"rewrite\" needs umigame.ko's "
+								       "CRC32c kfunc, and the ") + reload);
+	}
 	// Slots in use by ports not in this file stay theirs.
 	std::vector<bool> used(UMIGAME_CLS_MAX_PORTS);
 	std::map<uint32_t, uint32_t> slot_of;

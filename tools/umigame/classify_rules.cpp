@@ -29,7 +29,8 @@ const std::pair<const char *, uint8_t> kChunks[] = {
 const char *const kDccpTypes[] = {"request", "response", "data",  "ack",  "dataack",
 				  "closereq", "close",   "reset", "sync", "syncack"};
 
-const char *const kActions[] = {"pass", "drop", "count", "redirect", "redirect-cpu", "rate-limit"};
+const char *const kActions[] = {"pass",         "drop",       "count",  "redirect",
+				"redirect-cpu", "rate-limit", "rewrite"};
 static_assert(std::size(kActions) == UMIGAME_CLS_ACTION_COUNT);
 
 // An integer or a string under key: the located value as text, or nullopt.
@@ -116,14 +117,15 @@ ClassifyRule parse_rule(ConfigTable &t)
 
 	auto action = t.string("action");
 	if (!action)
-		t.fail("a rule needs an 'action' (pass, drop, count, redirect, redirect-cpu, rate-limit)");
+		t.fail("a rule needs an 'action' (pass, drop, count, redirect, redirect-cpu, rate-limit, "
+		       "rewrite)");
 	r.action = UMIGAME_CLS_ACTION_COUNT;
 	for (uint32_t i = 0; i < UMIGAME_CLS_ACTION_COUNT; i++)
 		if (action->value == kActions[i])
 			r.action = i;
 	if (r.action == UMIGAME_CLS_ACTION_COUNT)
 		throw ConfigError(action->where, "action must be pass, drop, count, redirect, "
-						 "redirect-cpu or rate-limit, not '" + action->value + "'");
+						 "redirect-cpu, rate-limit or rewrite, not '" + action->value + "'");
 
 	if (auto v = t.string("family")) {
 		if (v->value != "ipv4" && v->value != "ipv6")
@@ -137,6 +139,9 @@ ClassifyRule parse_rule(ConfigTable &t)
 		r.match |= UMIGAME_CLS_M_PROTO;
 		r.proto = v->value == "sctp" ? kSctp : kDccp;
 	}
+	// The rewrite recomputes SCTP's CRC32c; DCCP's checksum is not done.
+	if (r.action == UMIGAME_CLS_REWRITE)
+		need_proto(t, *action, r, kSctp, "action = \"rewrite\"");
 	prefix_into(t, "src", r, r.src, r.src_mask, UMIGAME_CLS_M_SRC);
 	prefix_into(t, "dst", r, r.dst, r.dst_mask, UMIGAME_CLS_M_DST);
 	if (auto v = int_or_string(t, "sport")) {
@@ -223,6 +228,18 @@ ClassifyRule parse_rule(ConfigTable &t)
 		       "per source)");
 	if (r.action == UMIGAME_CLS_RATE_LIMIT && !r.burst)
 		r.burst = r.rate;
+	for (const char *key : {"to-sport", "to-dport"}) {
+		auto v = t.integer(key);
+		if (!v)
+			continue;
+		if (r.action != UMIGAME_CLS_REWRITE)
+			throw ConfigError(v->where, std::string(key) + " only applies to action = \"rewrite\"");
+		if (v->value < 1 || v->value > 65535)
+			throw ConfigError(v->where, std::string(key) + " must be a port, 1-65535");
+		(std::strcmp(key, "to-sport") ? r.to_dport : r.to_sport) = uint16_t(v->value);
+	}
+	if (r.action == UMIGAME_CLS_REWRITE && !r.to_sport && !r.to_dport)
+		t.fail("action = \"rewrite\" needs 'to-sport', 'to-dport' or both");
 	t.finish();
 	return cr;
 }
@@ -298,7 +315,7 @@ std::string range_text(uint16_t lo, uint16_t hi)
 
 const char *const cls_reason_names[UMIGAME_CLS_REASON_COUNT] = {
 	"sctp", "dccp", "nonfirst_fragment", "truncated", "bad_length", "malformed_chunk",
-	"too_many_chunks", "bad_checksum", "rate_limited", "bad_ip",
+	"too_many_chunks", "bad_checksum", "rate_limited", "bad_ip", "cannot_rewrite",
 };
 
 const char *cls_action_name(uint32_t action)
@@ -313,6 +330,12 @@ std::string describe_rule(const umigame_cls_rule &r)
 		s += " ifindex " + std::to_string(r.target);
 	if (r.action == UMIGAME_CLS_RATE_LIMIT)
 		s += " " + std::to_string(r.rate) + "/s burst " + std::to_string(r.burst);
+	if (r.action == UMIGAME_CLS_REWRITE) {
+		if (r.to_sport)
+			s += " to-sport " + std::to_string(r.to_sport);
+		if (r.to_dport)
+			s += " to-dport " + std::to_string(r.to_dport);
+	}
 	if (r.match & UMIGAME_CLS_M_FAMILY)
 		s += r.family == 4 ? " ipv4" : " ipv6";
 	if (r.match & UMIGAME_CLS_M_PROTO)

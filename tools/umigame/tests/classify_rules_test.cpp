@@ -119,6 +119,15 @@ TEST(ClassifyRules, RefusedWithFileLineColumn)
 		{"[[port]]\ninterface = \"a\"\n[[port]]\ninterface = \"a\"\n", "r.toml:4:13",
 		 "has rules above"},
 		{"x = 1\n", "r.toml:1:1", ""},
+		{"[[port]]\ninterface = \"a\"\n[[port.rule]]\naction = \"rewrite\"\n", "r.toml:3:1",
+		 "needs 'to-sport', 'to-dport'"},
+		{"[[port]]\ninterface = \"a\"\n[[port.rule]]\nprotocol = \"dccp\"\naction = \"rewrite\"\n"
+		 "to-dport = 5\n",
+		 "r.toml:5:10", "only applies to SCTP"},
+		{"[[port]]\ninterface = \"a\"\n[[port.rule]]\naction = \"rewrite\"\nto-dport = 0\n",
+		 "r.toml:5:12", "must be a port"},
+		{"[[port]]\ninterface = \"a\"\n[[port.rule]]\naction = \"pass\"\nto-sport = 9\n",
+		 "r.toml:5:12", "only applies to action = \"rewrite\""},
 	};
 	for (const auto &c : cases) {
 		try {
@@ -130,6 +139,23 @@ TEST(ClassifyRules, RefusedWithFileLineColumn)
 				<< c.text << " -> " << e.what();
 		}
 	}
+}
+
+TEST(ClassifyRules, RewriteIsSctpWithItsPorts)
+{
+	auto r = parse_classify_rules("[[port]]\ninterface = \"a\"\n[[port.rule]]\naction = \"rewrite\"\n"
+				      "dport = 7000\nto-dport = 5000\n[[port.rule]]\naction = \"rewrite\"\n"
+				      "sport = 5000\nto-sport = 7000\nto-dport = 7001\n",
+				      "r.toml");
+	ASSERT_EQ(r.ports.at(0).rules.size(), 2u);
+	const auto &in = r.ports[0].rules[0].rule, &out = r.ports[0].rules[1].rule;
+	EXPECT_EQ(in.action, uint32_t(UMIGAME_CLS_REWRITE));
+	EXPECT_EQ(in.proto, 132); // implied: only SCTP's checksum is recomputed
+	EXPECT_EQ(in.to_sport, 0);
+	EXPECT_EQ(in.to_dport, 5000);
+	EXPECT_EQ(describe_rule(in), "rewrite to-dport 5000 sctp dport 7000");
+	EXPECT_EQ(out.to_sport, 7000);
+	EXPECT_EQ(out.to_dport, 7001);
 }
 
 TEST(ClassifyRules, ChecksumVerifyIsAPortFlag)

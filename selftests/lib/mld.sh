@@ -60,7 +60,7 @@ mld_helper() {
 	local ns=$1 name=$2
 	shift 2
 	bg_start "$ns" "$name" "${lab[@]}" "$@"
-	if [ "$1" = listen ]; then
+	if [ "${1%-incoming}" = listen ]; then
 		wait_for 30 "helper $name ready" test -e "$2/ready" ||
 			umi_die "helper $name did not start: $(tail -5 "$(bg_log "$name")")"
 	fi

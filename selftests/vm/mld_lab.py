@@ -17,6 +17,10 @@ namespace (a Python start costs about a second under TCG).
       §3: hop limit 1, Router Alert, from IFNAME's link-local address) as an
       MLDv1 host would, and until the Done answers every query for the
       group (general or its own) with a Report; DIR/v1.sent gets the time.
+  mld_lab.py listen-incoming DIR IFNAME PORT NAME/MODE/GROUP[/SOURCE,...] ...
+      The same, with only the frames that arrive on IFNAME on the wire log,
+      none this namespace sends (PACKET_IGNORE_OUTGOING): for a namespace
+      that floods the link itself.
   mld_lab.py send DIR IFNAME PORT INTERVAL_MS SOURCE,... GROUP,...
       Every INTERVAL_MS, one datagram from each SOURCE to each GROUP
       (hop limit 8), payload "SEQ"; DIR/seq holds the last round sent.
@@ -55,6 +59,7 @@ ETH_P_ALL = 0x0003
 SO_RCVBUFFORCE = 33
 SOL_PACKET = 263
 PACKET_STATISTICS = 6
+PACKET_IGNORE_OUTGOING = 23
 
 
 def sockaddr(addr):
@@ -70,7 +75,7 @@ def group_source_req(ifindex, group, source):
     return struct.pack("=I4x", ifindex) + sockaddr(group) + sockaddr(source)
 
 
-def listen(d, ifname, port, specs):
+def listen(d, ifname, port, specs, incoming_only=False):
     ifindex = socket.if_nametoindex(ifname)
     receivers = {}
     for spec in specs:
@@ -100,6 +105,11 @@ def listen(d, ifname, port, specs):
     # (PACKET_STATISTICS), so a missing frame is not mistaken for one
     # never sent.
     wire.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 16 << 20)
+    if incoming_only:
+        # In the kernel: atk6-flood_mld26 run from this namespace sends
+        # hundreds of thousands of frames, and this one process also
+        # serves the receivers' sockets.
+        wire.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
     wire.setblocking(False)
     drops = 0
     wire_log = open(os.path.join(d, "wire.log"), "a", buffering=1)
@@ -372,8 +382,8 @@ def reports(ifname, rate, seconds):
 
 if __name__ == "__main__":
     cmd = sys.argv[1]
-    if cmd == "listen":
-        listen(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5:])
+    if cmd in ("listen", "listen-incoming"):
+        listen(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5:], cmd == "listen-incoming")
     elif cmd == "send":
         send(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6].split(","),
              sys.argv[7].split(","))

@@ -52,7 +52,8 @@ show() { mld_show; }
 mld_start_proxy "$conf" -v || umi_die "proxy: $(tail "$(bg_log proxy)")"
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$proxy_pid/status"; }
 mld_helper src sender send "$(umi_tmp src)" s0 $PORT 10 $S1 $G2,$GX
-mld_helper r1 lab1 listen "$(umi_tmp r1)" e0 $PORT "R/asm/$G2"
+# atk6-flood_mld26 runs from r1 too: its listener logs incoming frames only.
+mld_helper r1 lab1 listen-incoming "$(umi_tmp r1)" e0 $PORT "R/asm/$G2"
 mld_helper r2 lab2 listen "$(umi_tmp r2)" e0 $PORT
 rx=$(umi_tmp r1)/R.log
 still_flowing() { # NAME: R keeps receiving (S1,G2) after what just happened
@@ -61,7 +62,8 @@ still_flowing() { # NAME: R keeps receiving (S1,G2) after what just happened
 	if bg_running proxy && wait_for 20 "R receives newer datagrams" sh -c "[ \$(awk '\$2 == \"$S1\" { n = \$1 } END { print n + 0 }' $rx) -gt $((before + 20)) ]"; then
 		tap_ok "$1; R's (S1,G2) keeps flowing, RSS $(rss_kb) kB"
 	else
-		tap_fail "$1" "proxy running: $(bg_running proxy && echo yes || echo no); round $(seq_now), last on d1's wire $(last_seq "$(umi_tmp r1)/wire.log" $S1 $G2), at R $(last_seq "$rx" $S1 $G2); d1 G2: $(show | jq -c '.downstream[0] | {querier, querier_address, g: [.groups[] | select(.group == "'$G2'")]}'); mfc: $(show | jq -c '[.mfc[] | select(.group == "'$G2'")]')"
+		tap_fail "$1" "proxy running: $(bg_running proxy && echo yes || echo no); round $(seq_now), last on d1's wire $(last_seq "$(umi_tmp r1)/wire.log" $S1 $G2), at R $(last_seq "$rx" $S1 $G2); d1 G2: $(show | jq -c '.downstream[0] | {querier, querier_address, g: [.groups[] | select(.group == "'$G2'")]}'); mfc: $(show | jq -c '[.mfc[] | select(.group == "'$G2'")]'); d1: $(show | jq -c '.downstream[0] | del(.groups)'); refused: $(show | jq -c .refused.d1)
+$(tail -4 "$(bg_log proxy)")"
 	fi
 }
 if wait_for 20 "R receives G2" flowing "$rx" $S1 $G2; then

@@ -10,6 +10,7 @@
 #include <linux/mroute6.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <map>
@@ -36,6 +37,14 @@ constexpr uint16_t kUpstreamMif = 0;
 // What the socket refused before the engine saw it, per interface.
 struct InputCounters {
 	uint64_t bad_hop_limit = 0, no_router_alert = 0, malformed = 0, truncated = 0, from_self = 0;
+};
+
+// Messages the kernel refused to send, per interface: a report that never
+// left is state upstream routers do not have.
+struct SendErrors {
+	uint64_t count = 0;
+	std::string last;
+	std::chrono::steady_clock::time_point logged{};
 };
 
 class Proxy : public mld::Output {
@@ -85,9 +94,20 @@ public:
 		std::optional<Ipv6Address> source;
 		if (ll != link_local_.end())
 			source = ll->second;
-		if (!send_icmp6(fd_.get(), ifindex, to, icmp, source))
-			log::debug("MLD to " + to.str() + " on ifindex " + std::to_string(ifindex) + ": " +
-				   std::strerror(errno));
+		if (!send_icmp6(fd_.get(), ifindex, to, icmp, source)) {
+			SendErrors &e = send_errors_[ifindex];
+			e.count++;
+			e.last = std::strerror(errno);
+			// Once per 10 s per interface: a link that is down refuses
+			// every message.
+			auto now = std::chrono::steady_clock::now();
+			if (e.count == 1 || now - e.logged >= std::chrono::seconds(10)) {
+				e.logged = now;
+				log::warning("cannot send MLD to " + to.str() + " on ifindex " +
+					     std::to_string(ifindex) + " (" + (source ? source->str() : "no link-local yet") +
+					     "): " + e.last + " (" + std::to_string(e.count) + " so far)");
+			}
+		}
 	}
 
 	void membership_changed(const Ipv6Address &group) override
@@ -383,6 +403,14 @@ private:
 				{"from_self", c.from_self}};
 		}
 		j["refused"] = input;
+		nlohmann::json errors = nlohmann::json::object();
+		for (size_t i = 0; i < ifindexes_.size(); i++) {
+			auto e = send_errors_.find(ifindexes_[i]);
+			if (e != send_errors_.end())
+				errors[i == 0 ? config_.upstream.name : config_.downstream[i - 1].name] = {
+					{"count", e->second.count}, {"last", e->second.last}};
+		}
+		j["send_errors"] = errors;
 		j["upstream"]["up"] = upstream_up_;
 		return j;
 	}
@@ -429,6 +457,7 @@ private:
 	EventLoop loop_;
 	std::vector<uint32_t> ifindexes_; // [0] upstream, then downstream; the position is the MIF
 	std::map<uint32_t, Ipv6Address> link_local_;
+	std::map<uint32_t, SendErrors> send_errors_;
 	bool upstream_up_ = true;
 	UniqueFd fd_;
 	std::unique_ptr<Mroute> mroute_;

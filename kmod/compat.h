@@ -62,4 +62,14 @@
 #define umigame_netdev_pin_netns(dev) ((dev)->netns_local = true)
 #endif
 
+/*
+ * 6.11 turned the NETIF_F_LLTX feature into dev->lltx: a device whose xmit
+ * takes no queue lock of the core's.
+ */
+#ifdef NETIF_F_LLTX
+#define umigame_netdev_lltx(dev) ((dev)->features |= NETIF_F_LLTX)
+#else
+#define umigame_netdev_lltx(dev) ((dev)->lltx = true)
+#endif
+
 #endif /* UMIGAME_COMPAT_H */

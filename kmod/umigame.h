@@ -45,6 +45,13 @@ int umigame_isatap_init(void);
 void umigame_isatap_exit(void);
 
 /*
+ * umigame_pimreg.c: the PIM Register link type "umigame-pimreg" (RFC 7761
+ * §4.4.1) and its generic netlink family "umigame_pim".
+ */
+int umigame_pimreg_init(void);
+void umigame_pimreg_exit(void);
+
+/*
  * umigame_kfunc.c: the one BTF kfunc set of the module (6.1 takes one set
  * per program type and module), listing every piece's kfuncs.
  */

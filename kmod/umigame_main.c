@@ -34,6 +34,9 @@ static int __init umigame_mod_init(void)
 	ret = umigame_isatap_init();
 	if (ret < 0)
 		goto err_isatap;
+	ret = umigame_pimreg_init();
+	if (ret < 0)
+		goto err_pimreg;
 	/* Last: the kfuncs list every piece's functions. */
 	ret = umigame_kfunc_init();
 	if (ret < 0)
@@ -43,6 +46,8 @@ static int __init umigame_mod_init(void)
 	return 0;
 
 err_kfunc:
+	umigame_pimreg_exit();
+err_pimreg:
 	umigame_isatap_exit();
 err_isatap:
 	umigame_esp_exit();
@@ -55,6 +60,7 @@ static void __exit umigame_mod_exit(void)
 {
 	/* Undo umigame_mod_init() in reverse order. */
 	umigame_kfunc_exit();
+	umigame_pimreg_exit();
 	umigame_isatap_exit();
 	umigame_esp_exit();
 	debugfs_remove(umigame_debugfs);

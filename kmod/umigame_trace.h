@@ -6,7 +6,7 @@
  *	perf stat -e umigame:esp_auth_fail -a sleep 10
  *
  * umigame_esp.c defines them (CREATE_TRACE_POINTS); umigame_isatap.c uses
- * the isatap_* ones. They cost a static branch when nobody listens, so the
+ * the isatap_* ones, umigame_pimreg.c the pim_* ones. They cost a static branch when nobody listens, so the
  * kfuncs fire them on every packet.
  */
 #undef TRACE_SYSTEM
@@ -172,6 +172,94 @@ TRACE_EVENT(isatap_drop,
 	TP_printk("netns=%u ifindex=%d saddr=%pI4 daddr=%pI4 reason=%s",
 		  __entry->netns, __entry->ifindex, __entry->saddr, __entry->daddr,
 		  __print_symbolic(__entry->reason, UMIGAME_ISATAP_DROP_REASONS))
+);
+#undef EM
+#undef EMe
+
+/*
+ * PIM Register encapsulation (umigame_pimreg.c): a Register (or, with
+ * null set, a Null-Register) sent for the multicast packet source -> group
+ * to the RP; len is the Register's length, outer headers included.
+ */
+TRACE_EVENT(pim_register,
+	TP_PROTO(const struct net *net, int ifindex, const struct in6_addr *source,
+		 const struct in6_addr *group, const struct in6_addr *rp, u32 len, bool null),
+	TP_ARGS(net, ifindex, source, group, rp, len, null),
+
+	TP_STRUCT__entry(
+		__field(u32, netns)
+		__field(int, ifindex)
+		__array(u8, source, 16)
+		__array(u8, group, 16)
+		__array(u8, rp, 16)
+		__field(u32, len)
+		__field(bool, null)
+	),
+
+	TP_fast_assign(
+		__entry->netns = net->ns.inum;
+		__entry->ifindex = ifindex;
+		memcpy(__entry->source, source, 16);
+		memcpy(__entry->group, group, 16);
+		memcpy(__entry->rp, rp, 16);
+		__entry->len = len;
+		__entry->null = null;
+	),
+
+	TP_printk("netns=%u ifindex=%d source=%pI6c group=%pI6c rp=%pI6c len=%u null=%d",
+		  __entry->netns, __entry->ifindex, __entry->source, __entry->group, __entry->rp,
+		  __entry->len, __entry->null)
+);
+
+/* Why a PIM Register device dropped a packet (the GET counter of that name). */
+#define UMIGAME_PIM_DROP_REASONS				\
+	EM(UMIGAME_PIM_DROP_NO_RP, "drop_no_rp")		\
+	EM(UMIGAME_PIM_DROP_RATE, "drop_rate")			\
+	EM(UMIGAME_PIM_DROP_TOO_BIG, "drop_too_big")		\
+	EM(UMIGAME_PIM_DROP_NO_ROUTE, "drop_no_route")		\
+	EMe(UMIGAME_PIM_DROP_BAD, "drop_bad")
+
+#ifndef UMIGAME_PIM_DROP_ENUM
+#define UMIGAME_PIM_DROP_ENUM
+#undef EM
+#undef EMe
+#define EM(a, b) a,
+#define EMe(a, b) a
+enum umigame_pim_drop { UMIGAME_PIM_DROP_REASONS, UMIGAME_PIM_DROP_COUNT };
+#endif
+
+#undef EM
+#undef EMe
+#define EM(a, b) TRACE_DEFINE_ENUM(a);
+#define EMe(a, b) TRACE_DEFINE_ENUM(a);
+UMIGAME_PIM_DROP_REASONS
+#undef EM
+#undef EMe
+#define EM(a, b) { a, b },
+#define EMe(a, b) { a, b }
+
+/* A packet the device dropped: its group (:: when it had none) and why. */
+TRACE_EVENT(pim_drop,
+	TP_PROTO(const struct net *net, int ifindex, const struct in6_addr *group,
+		 enum umigame_pim_drop reason),
+	TP_ARGS(net, ifindex, group, reason),
+
+	TP_STRUCT__entry(
+		__field(u32, netns)
+		__field(int, ifindex)
+		__array(u8, group, 16)
+		__field(int, reason)
+	),
+
+	TP_fast_assign(
+		__entry->netns = net->ns.inum;
+		__entry->ifindex = ifindex;
+		memcpy(__entry->group, group, 16);
+		__entry->reason = reason;
+	),
+
+	TP_printk("netns=%u ifindex=%d group=%pI6c reason=%s", __entry->netns, __entry->ifindex,
+		  __entry->group, __print_symbolic(__entry->reason, UMIGAME_PIM_DROP_REASONS))
 );
 #undef EM
 #undef EMe

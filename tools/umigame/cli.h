@@ -34,5 +34,7 @@ int ike(const Globals &globals, std::vector<std::string> args);
 int mld(const Globals &globals, std::vector<std::string> args);
 // umigame.ko's ISATAP links over rtnetlink: prl, show.
 int isatap(const Globals &globals, std::vector<std::string> args);
+// umigame.ko's PIM Register devices over generic netlink: show, set, rp.
+int pim(const Globals &globals, std::vector<std::string> args);
 
 } // namespace umigame::cli

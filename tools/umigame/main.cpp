@@ -15,6 +15,7 @@
 //   umigame mld show [--json] | reload   [--socket PATH]
 //   umigame isatap prl DEV [A.B.C.D [lifetime SECS] ...] | show DEV [--json]
 //   umigame sa add src ADDR dst ADDR spi SPI ... | del ID | flush | show [ID] [--json]
+//   umigame pim show [DEV] [--json] | set DEV ... | rp add|del DEV GROUP/LEN [RP]
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -78,8 +79,14 @@ void usage(FILE *out)
 		   "                         set a umigame-isatap link's Potential Router List\n"
 		   "  isatap show DEV [--json]\n"
 		   "                         its IPv4 locator and each router's solicitation state\n"
-		   "See docs/raguard.md, docs/esp.md, docs/dhcp6.md, docs/ike.md, docs/mldproxy.md\n"
-		   "and docs/isatap.md.\n",
+		   "  pim show [DEV] [--json]\n"
+		   "                         umigame-pimreg devices: RPs per group range, counters\n"
+		   "  pim set DEV [source ADDR] [rate N] [border on|off]\n"
+		   "                         the Registers' source address, rate limit, Border bit\n"
+		   "  pim rp add DEV GROUP/LEN RP, pim rp del DEV GROUP/LEN\n"
+		   "                         which RP a group range registers to\n"
+		   "See docs/raguard.md, docs/esp.md, docs/dhcp6.md, docs/ike.md, docs/mldproxy.md,\n"
+		   "docs/isatap.md and docs/pim-register.md.\n",
 		   out);
 }
 
@@ -134,6 +141,8 @@ int main(int argc, char **argv)
 			return umigame::cli::mld(globals, args);
 		if (cmd == "isatap")
 			return umigame::cli::isatap(globals, args);
+		if (cmd == "pim")
+			return umigame::cli::pim(globals, args);
 		if (cmd == "help") {
 			usage(stdout);
 			return 0;

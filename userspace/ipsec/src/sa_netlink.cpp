@@ -1,4 +1,5 @@
-// Generic-netlink client of umigame.ko's ESP SAs; see sa_netlink.h.
+// Generic-netlink clients of umigame.ko (the socket, and the ESP SAs); see
+// sa_netlink.h.
 #include "umigame/sa_netlink.h"
 
 #include <algorithm>
@@ -460,7 +461,8 @@ GenlFamily parse_family_message(const nlmsghdr *nlh)
 
 // ---- the socket ----------------------------------------------------------
 
-SaNetlink::SaNetlink()
+GenlSocket::GenlSocket(const char *name, uint32_t version, std::span<const char *const> attr_names)
+    : version_(version), attr_names_(attr_names)
 {
 	nl_ = mnl_socket_open(NETLINK_GENERIC);
 	if (!nl_)
@@ -484,29 +486,29 @@ SaNetlink::SaNetlink()
 		auto *g = static_cast<genlmsghdr *>(mnl_nlmsg_put_extra_header(nlh, sizeof(genlmsghdr)));
 		g->cmd = CTRL_CMD_GETFAMILY;
 		g->version = 1;
-		mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, UMIGAME_ESP_GENL_NAME);
+		mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, name);
 		ReplyExpect ex;
 		ex.seq = nlh->nlmsg_seq;
 		ex.portid = portid_;
 		ex.type = GENL_ID_CTRL;
-		ex.op = "resolving " UMIGAME_ESP_GENL_NAME;
+		ex.op = std::string("resolving ") + name;
 		GenlFamily fam;
 		try {
 			netlink_transact(nl_, req, ex,
 					 [&](const nlmsghdr *m) { fam = parse_family_message(m); });
 		} catch (const NetlinkError &e) {
 			if (e.error() == ENOENT)
-				throw std::runtime_error(
-					"the umigame module is not loaded (no generic-netlink family '" UMIGAME_ESP_GENL_NAME
-					"'): insmod umigame.ko first");
+				throw std::runtime_error(std::string("the umigame module is not loaded (no "
+								     "generic-netlink family '") +
+							 name + "'): insmod umigame.ko first");
 			throw;
 		}
 		if (!fam.id)
-			throw std::runtime_error("no family id for " UMIGAME_ESP_GENL_NAME);
-		if (fam.version != UMIGAME_ESP_GENL_VERSION)
+			throw std::runtime_error(std::string("no family id for ") + name);
+		if (fam.version != version)
 			throw std::runtime_error("umigame.ko speaks version " + std::to_string(fam.version) +
-						 " of " UMIGAME_ESP_GENL_NAME ", this umigame version " +
-						 std::to_string(UMIGAME_ESP_GENL_VERSION) +
+						 " of " + name + ", this umigame version " +
+						 std::to_string(version) +
 						 ": use a module and CLI from the same build");
 		family_ = fam.id;
 	} catch (...) {
@@ -515,9 +517,9 @@ SaNetlink::SaNetlink()
 	}
 }
 
-SaNetlink::~SaNetlink() { mnl_socket_close(nl_); }
+GenlSocket::~GenlSocket() { mnl_socket_close(nl_); }
 
-std::vector<uint8_t> SaNetlink::new_request(uint8_t cmd, uint16_t flags)
+std::vector<uint8_t> GenlSocket::request(uint8_t cmd, uint16_t flags)
 {
 	std::vector<uint8_t> req(kRequestSize);
 	auto *nlh = mnl_nlmsg_put_header(req.data());
@@ -526,9 +528,24 @@ std::vector<uint8_t> SaNetlink::new_request(uint8_t cmd, uint16_t flags)
 	nlh->nlmsg_seq = ++seq_;
 	auto *g = static_cast<genlmsghdr *>(mnl_nlmsg_put_extra_header(nlh, sizeof(genlmsghdr)));
 	g->cmd = cmd;
-	g->version = UMIGAME_ESP_GENL_VERSION;
+	g->version = uint8_t(version_);
 	return req;
 }
+
+void GenlSocket::transact(std::vector<uint8_t> &req, const std::string &op, bool dump,
+			  const std::function<void(const nlmsghdr *)> &on_data)
+{
+	ReplyExpect ex;
+	ex.seq = reinterpret_cast<const nlmsghdr *>(req.data())->nlmsg_seq;
+	ex.portid = portid_;
+	ex.type = family_;
+	ex.dump = dump;
+	ex.op = op;
+	ex.attr_names = attr_names_;
+	netlink_transact(nl_, req, ex, on_data);
+}
+
+SaNetlink::SaNetlink() : genl_(UMIGAME_ESP_GENL_NAME, UMIGAME_ESP_GENL_VERSION, esp_attr_names()) {}
 
 void netlink_transact(mnl_socket *nl, std::vector<uint8_t> &req, const ReplyExpect &expect,
 		      const std::function<void(const nlmsghdr *)> &on_data)
@@ -559,19 +576,6 @@ void netlink_transact(mnl_socket *nl, std::vector<uint8_t> &req, const ReplyExpe
 
 namespace {
 
-ReplyExpect expect_for(uint32_t seq, uint32_t portid, uint16_t family, const char *op,
-		       bool dump = false)
-{
-	ReplyExpect ex;
-	ex.seq = seq;
-	ex.portid = portid;
-	ex.type = family;
-	ex.dump = dump;
-	ex.op = op;
-	ex.attr_names = esp_attr_names();
-	return ex;
-}
-
 void put_or_throw(bool ok)
 {
 	if (!ok)
@@ -582,7 +586,7 @@ void put_or_throw(bool ok)
 
 uint32_t SaNetlink::add(const EspSaParams &p)
 {
-	auto req = new_request(UMIGAME_ESP_CMD_SA_ADD, NLM_F_REQUEST | NLM_F_ACK);
+	auto req = genl_.request(UMIGAME_ESP_CMD_SA_ADD, NLM_F_REQUEST | NLM_F_ACK);
 	auto *nlh = reinterpret_cast<nlmsghdr *>(req.data());
 	const size_t cap = req.size();
 	const size_t alen = p.family == AF_INET ? 4 : 16;
@@ -611,8 +615,7 @@ uint32_t SaNetlink::add(const EspSaParams &p)
 		put_or_throw(mnl_attr_put_u64_check(nlh, cap, UMIGAME_ESP_A_LIFE_PACKETS,
 						    p.life_packets));
 	uint32_t id = 0;
-	netlink_transact(nl_, req, expect_for(nlh->nlmsg_seq, portid_, family_, "sa add"),
-			 [&](const nlmsghdr *m) { id = parse_add_message(m); });
+	genl_.transact(req, "sa add", false, [&](const nlmsghdr *m) { id = parse_add_message(m); });
 	if (!id)
 		throw std::runtime_error("sa add: the module did not say the new SA's id");
 	return id;
@@ -620,29 +623,23 @@ uint32_t SaNetlink::add(const EspSaParams &p)
 
 void SaNetlink::del(uint32_t id)
 {
-	auto req = new_request(UMIGAME_ESP_CMD_SA_DEL, NLM_F_REQUEST | NLM_F_ACK);
-	auto *nlh = reinterpret_cast<nlmsghdr *>(req.data());
-	mnl_attr_put_u32(nlh, UMIGAME_ESP_A_SA_ID, id);
-	netlink_transact(nl_, req, expect_for(nlh->nlmsg_seq, portid_, family_, "sa del"),
-			 [](const nlmsghdr *) {});
+	auto req = genl_.request(UMIGAME_ESP_CMD_SA_DEL, NLM_F_REQUEST | NLM_F_ACK);
+	mnl_attr_put_u32(reinterpret_cast<nlmsghdr *>(req.data()), UMIGAME_ESP_A_SA_ID, id);
+	genl_.transact(req, "sa del", false, [](const nlmsghdr *) {});
 }
 
 void SaNetlink::flush()
 {
-	auto req = new_request(UMIGAME_ESP_CMD_SA_FLUSH, NLM_F_REQUEST | NLM_F_ACK);
-	auto *nlh = reinterpret_cast<nlmsghdr *>(req.data());
-	netlink_transact(nl_, req, expect_for(nlh->nlmsg_seq, portid_, family_, "sa flush"),
-			 [](const nlmsghdr *) {});
+	auto req = genl_.request(UMIGAME_ESP_CMD_SA_FLUSH, NLM_F_REQUEST | NLM_F_ACK);
+	genl_.transact(req, "sa flush", false, [](const nlmsghdr *) {});
 }
 
 EspSa SaNetlink::get(uint32_t id)
 {
-	auto req = new_request(UMIGAME_ESP_CMD_SA_GET, NLM_F_REQUEST | NLM_F_ACK);
-	auto *nlh = reinterpret_cast<nlmsghdr *>(req.data());
-	mnl_attr_put_u32(nlh, UMIGAME_ESP_A_SA_ID, id);
+	auto req = genl_.request(UMIGAME_ESP_CMD_SA_GET, NLM_F_REQUEST | NLM_F_ACK);
+	mnl_attr_put_u32(reinterpret_cast<nlmsghdr *>(req.data()), UMIGAME_ESP_A_SA_ID, id);
 	std::vector<EspSa> out;
-	netlink_transact(nl_, req, expect_for(nlh->nlmsg_seq, portid_, family_, "sa show"),
-			 [&](const nlmsghdr *m) { out.push_back(parse_sa_message(m)); });
+	genl_.transact(req, "sa show", false, [&](const nlmsghdr *m) { out.push_back(parse_sa_message(m)); });
 	if (out.size() != 1)
 		throw std::runtime_error("sa show: " + std::to_string(out.size()) +
 					 " replies for one SA");
@@ -651,11 +648,9 @@ EspSa SaNetlink::get(uint32_t id)
 
 std::vector<EspSa> SaNetlink::dump()
 {
-	auto req = new_request(UMIGAME_ESP_CMD_SA_GET, NLM_F_REQUEST | NLM_F_DUMP);
-	auto *nlh = reinterpret_cast<nlmsghdr *>(req.data());
+	auto req = genl_.request(UMIGAME_ESP_CMD_SA_GET, NLM_F_REQUEST | NLM_F_DUMP);
 	std::vector<EspSa> out;
-	netlink_transact(nl_, req, expect_for(nlh->nlmsg_seq, portid_, family_, "sa show", true),
-			 [&](const nlmsghdr *m) { out.push_back(parse_sa_message(m)); });
+	genl_.transact(req, "sa show", true, [&](const nlmsghdr *m) { out.push_back(parse_sa_message(m)); });
 	return out;
 }
 

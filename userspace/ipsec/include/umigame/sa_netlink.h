@@ -146,14 +146,38 @@ GenlFamily parse_family_message(const nlmsghdr *nlh);
 // Names of UMIGAME_ESP_A_* (index = attribute type), for messages.
 std::span<const char *const> esp_attr_names();
 
+// A socket talking to one of umigame.ko's generic-netlink families.
+class GenlSocket {
+public:
+	// Opens a socket and resolves the family `name`. Throws
+	// std::runtime_error ("the umigame module is not loaded ...") when it
+	// is absent, and when the module speaks another version.
+	GenlSocket(const char *name, uint32_t version, std::span<const char *const> attr_names);
+	~GenlSocket();
+	GenlSocket(const GenlSocket &) = delete;
+	GenlSocket &operator=(const GenlSocket &) = delete;
+
+	// A request with its netlink and genetlink headers filled in; add
+	// attributes with mnl_attr_put_*_check(nlh, size(), ...).
+	std::vector<uint8_t> request(uint8_t cmd, uint16_t flags);
+	// Send it and read the replies (dump: until NLMSG_DONE); op prefixes
+	// error messages ("sa add").
+	void transact(std::vector<uint8_t> &request, const std::string &op, bool dump,
+		      const std::function<void(const nlmsghdr *)> &on_data);
+
+private:
+	mnl_socket *nl_ = nullptr;
+	uint32_t portid_ = 0;
+	uint32_t seq_ = 0;
+	uint16_t family_ = 0;
+	uint32_t version_ = 0;
+	std::span<const char *const> attr_names_;
+};
+
 class SaNetlink {
 public:
-	// Opens a socket and resolves the family. Throws std::runtime_error
-	// ("the umigame module is not loaded ...") when it is absent.
+	// Opens a socket and resolves the family (GenlSocket's errors).
 	SaNetlink();
-	~SaNetlink();
-	SaNetlink(const SaNetlink &) = delete;
-	SaNetlink &operator=(const SaNetlink &) = delete;
 
 	uint32_t add(const EspSaParams &p); // the new SA's id
 	void del(uint32_t id);
@@ -162,12 +186,7 @@ public:
 	std::vector<EspSa> dump();
 
 private:
-	std::vector<uint8_t> new_request(uint8_t cmd, uint16_t flags);
-
-	mnl_socket *nl_ = nullptr;
-	uint32_t portid_ = 0;
-	uint32_t seq_ = 0;
-	uint16_t family_ = 0;
+	GenlSocket genl_;
 };
 
 } // namespace umigame

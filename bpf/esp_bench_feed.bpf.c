@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The frame source of `make bench`'s ESP benchmark (tools/bench/
- * esp_xdp_bench.cpp). It runs under BPF_PROG_TEST_RUN in live-frames mode
+ * The frame source of `make bench`'s ESP and PIM benchmarks (tools/bench/
+ * esp_xdp_bench.cpp, pim_bench.cpp). It runs under BPF_PROG_TEST_RUN in live-frames mode
  * with the receiving port as ingress: each run overwrites the test frame
  * with the next prebuilt one from `frames` (ESP frames cannot be reused as
  * they are: a resent frame is a replay), then hands it on as the bench

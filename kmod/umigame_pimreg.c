@@ -298,6 +298,8 @@ static void umigame_pimreg_setup(struct net_device *dev)
 	dev->min_mtu = IPV6_MIN_MTU;
 	dev->max_mtu = IP6_MAX_MTU - UMIGAME_PIM_ENCAP_LEN;
 	umigame_netdev_lltx(dev);
+	/* Nothing to queue for: a qdisc would only cost every packet. */
+	dev->priv_flags |= IFF_NO_QUEUE;
 	umigame_netdev_pin_netns(dev);
 	netif_keep_dst(dev);
 	p->dev = dev;

@@ -26,6 +26,7 @@ declare -A sources=(
 	[ra_solicit]="userspace/dhcp6d/src/ra_message.cpp userspace/dhcp6/src/*.cpp"
 	[dhcp6_server]="userspace/dhcp6/src/*.cpp userspace/dhcp6d/src/server_engine.cpp userspace/dhcp6d/src/lease_store.cpp userspace/dhcp6d/src/retransmit.cpp userspace/core/src/log.cpp"
 	[sa_netlink]="userspace/ipsec/src/sa_netlink.cpp"
+	[pim_netlink]="userspace/ipsec/src/pim_netlink.cpp userspace/ipsec/src/sa_netlink.cpp"
 	[xfrm_event]="userspace/ipsec/src/xfrm.cpp userspace/ipsec/src/sa_netlink.cpp userspace/core/src/event_loop.cpp userspace/core/src/log.cpp"
 	[ike_message]="userspace/ike/src/*.cpp"
 	[mld_message]="userspace/mld/src/*.cpp"
@@ -37,13 +38,14 @@ declare -A extra=(
 	[ra_solicit]="-I$top/userspace/dhcp6d/include -I$top/userspace/dhcp6/include $(pkg-config --cflags --libs libcrypto)"
 	[dhcp6_server]="-I$top/userspace/dhcp6d/include -I$top/userspace/dhcp6/include $(pkg-config --cflags --libs libcrypto zlib)"
 	[sa_netlink]="-I$top/userspace/ipsec/include"
+	[pim_netlink]="-I$top/userspace/ipsec/include"
 	[xfrm_event]="-I$top/userspace/ipsec/include"
 	[ike_message]="-I$top/userspace/ike/include"
 	[mld_message]="-I$top/userspace/mld/include"
 	[isatap_link]="-I$top/tools/umigame -I$top/include"
 	[ike_engine]="-I$top/userspace/iked/include -I$top/userspace/ike/include -I$top/userspace/ikecrypto/include $(pkg-config --cflags --libs libcrypto)"
 )
-targets=(raguard_policy classify_rules sa_netlink dhcp6_message ra_solicit dhcp6_server xfrm_event ike_message ike_engine mld_message isatap_link)
+targets=(raguard_policy classify_rules sa_netlink pim_netlink dhcp6_message ra_solicit dhcp6_server xfrm_event ike_message ike_engine mld_message isatap_link)
 # `run.sh dhcp6_message ...` runs only the targets named.
 [ $# -eq 0 ] || targets=("$@")
 tap_plan ${#targets[@]}

@@ -1,10 +1,11 @@
 // Crafting SCTP (RFC 9260, RFC 8260) and DCCP (RFC 4340) packets in Ethernet
 // frames over IPv4 (with options) or IPv6 (packets.h's Frame: VLAN tags and
 // extension headers) for the classifier's BPF_PROG_TEST_RUN tests and its
-// bench. Checksums are left zero: the classifier only verifies CRC32c when
-// asked to.
+// bench. Checksums are left zero (the classifier only verifies CRC32c when
+// asked to); wire_ready() fills them in for a frame a kernel will receive.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -235,6 +236,45 @@ inline Bytes v6(Bytes l4, uint8_t proto = kSctp, std::vector<ExtHeader> ext = {}
 	p.vlan_tpids = std::move(vlans);
 	p.l4 = std::move(l4);
 	return p.serialize();
+}
+
+// RFC 9260 Appendix A: CRC32c (Castagnoli, reflected), bit by bit: test
+// frames only, speed is no concern here.
+inline uint32_t crc32c(const uint8_t *p, size_t n)
+{
+	uint32_t crc = ~0U;
+	for (size_t i = 0; i < n; i++) {
+		crc ^= p[i];
+		for (int k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0x82F63B78U & -(crc & 1));
+	}
+	return ~crc;
+}
+
+// An untagged IPv4 frame of v4() as a kernel will take it: the MAC
+// addresses given, the IPv4 header checksum and the SCTP CRC32c (stored
+// little-endian, §6.8) filled in.
+inline Bytes wire_ready(Bytes f, const uint8_t dst_mac[6], const uint8_t src_mac[6])
+{
+	std::copy(dst_mac, dst_mac + 6, f.begin());
+	std::copy(src_mac, src_mac + 6, f.begin() + 6);
+	const size_t ip = 14, ihl = size_t(f[ip] & 0x0f) * 4;
+	uint32_t sum = 0;
+	f[ip + 10] = f[ip + 11] = 0;
+	for (size_t i = 0; i < ihl; i += 2)
+		sum += uint32_t(f[ip + i]) << 8 | f[ip + i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	f[ip + 10] = uint8_t(~sum >> 8);
+	f[ip + 11] = uint8_t(~sum);
+	if (f[ip + 9] == kSctp) {
+		uint8_t *l4 = f.data() + ip + ihl;
+		std::fill(l4 + 8, l4 + 12, 0);
+		const uint32_t c = crc32c(l4, f.size() - ip - ihl);
+		for (int i = 0; i < 4; i++)
+			l4[8 + i] = uint8_t(c >> (8 * i));
+	}
+	return f;
 }
 
 } // namespace umigame::testing

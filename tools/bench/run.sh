@@ -11,8 +11,8 @@ echo "== RA guard (XDP, host kernel $(uname -r))"
 "$bin/raguard_bench"
 
 echo
-echo "== SCTP/DCCP classifier (XDP, host kernel $(uname -r))"
-"$bin/classify_bench"
+echo "== SCTP/DCCP classifier (XDP: host kernel $(uname -r) against an empty program; 6.1 guest against nftables, and CRC32c)"
+"$top/tools/bench/classify_bench.sh"
 
 echo
 echo "== DHCPv6 prefix delegation (umigame-dhcp6d vs kea-dhcp6, same veth)"
@@ -29,6 +29,10 @@ echo "== IKEv2 responder setups (umigame-iked vs charon-systemd, 6.1 guest, one 
 echo
 echo "== MLD proxy join to first packet (umigame-mldproxy vs a static smcroute route), CPU per 1000 reports/s (6.1 guest)"
 "$top/tools/bench/mld_bench.sh"
+
+echo
+echo "== PIM Registers (umigame.ko's umigame-pimreg MIF vs the WHOLEPKT upcall and a user-space encapsulator, 6.1 guest)"
+"$top/tools/bench/pim_bench.sh"
 
 echo
 echo "== ESP: the replay window (host), XDP + umigame.ko vs xfrm decrypting and dropping replays (6.1 guest)"

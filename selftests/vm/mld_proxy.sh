@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
 # vm-timeout: 450 (more than the default 300 s: it runs about 150 s under TCG, longer on a busy machine)
-# make-check: skip quarantined: the upstream answer to a General Query (point 5) was missing in 1 of 12 runs, cause not proven (the s0 listener may have fallen behind; it now drains its socket and reports drops); run it by hand, issue 16 stays open for it
 # KTAP test, run INSIDE the VM guest (selftests/vm/run.sh mld_proxy.sh; the
 # host kernel has no ip6mr): umigame-mldproxy between a source upstream and
 # three downstream links, receivers joining with real sockets (RFC 3678

@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
 # vm-timeout: 600 (more than the default 300 s: 10000 joins take about 230 s under TCG, longer on a busy machine)
-# make-check: skip quarantined: after atk6-flood_mld26, R's group on d1 was gone in 1 of 4 runs (point 7; it came back at the next query), cause not found; the 10000 groups now arrive whole (4 of 4); run it by hand, issue 16 stays open for it
 # KTAP test, run INSIDE the VM guest (selftests/vm/run.sh mld_proxy_stress.sh):
 # umigame-mldproxy under bad input and many groups. While a receiver on d1
 # keeps a group flowing, thc-ipv6's MLD tools and messages that lie about

@@ -509,6 +509,10 @@ static void umigame_isatap_setup(struct net_device *dev)
 	dev->mtu = ETH_DATA_LEN - sizeof(struct iphdr);
 	dev->min_mtu = IPV6_MIN_MTU;
 	dev->max_mtu = IP_MAX_MTU - sizeof(struct iphdr);
+	/* As sit: no qdisc to pass through, no queue lock (the xmit keeps
+	 * only atomic counters). */
+	dev->priv_flags |= IFF_NO_QUEUE;
+	umigame_netdev_lltx(dev);
 	umigame_netdev_pin_netns(dev);
 	netif_keep_dst(dev);
 }

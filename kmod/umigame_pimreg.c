@@ -153,8 +153,11 @@ static netdev_tx_t umigame_pimreg_xmit(struct sk_buff *skb, struct net_device *d
 		return umigame_pimreg_drop(p, skb, NULL, UMIGAME_PIM_DROP_BAD);
 	inner = ipv6_hdr(skb);
 	group = inner->daddr;
-	if (inner->version != 6 || !ipv6_addr_is_multicast(&group) ||
-	    sizeof(*inner) + ntohs(inner->payload_len) > skb->len)
+	len = sizeof(*inner) + ntohs(inner->payload_len);
+	if (inner->version != 6 || !ipv6_addr_is_multicast(&group) || len > skb->len)
+		return umigame_pimreg_drop(p, skb, &group, UMIGAME_PIM_DROP_BAD);
+	/* What follows the IPv6 packet (a writer's padding) is not its. */
+	if (skb->len > len && pskb_trim(skb, len))
 		return umigame_pimreg_drop(p, skb, &group, UMIGAME_PIM_DROP_BAD);
 	null_register = !inner->payload_len;
 

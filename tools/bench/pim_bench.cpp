@@ -55,18 +55,17 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "esp_bench_feed.h"
-#include "esp_bench_feed.skel.h"
-#include "test_run_timing.h"
+#include "live_feed.h"
 
 namespace {
 
 using Bytes = std::vector<uint8_t>;
 using Clock = std::chrono::steady_clock;
+using umigame::bench::LiveFeeder;
+using umigame::bench::mac_of;
 using umigame::bench::median;
 
 constexpr uint32_t kPerCall = 256;
-constexpr auto kStall = std::chrono::seconds(3);
 const char *const kSource = "2001:db8:1::10";
 const char *const kGroup = "ff0e::1234";
 constexpr int kProtoPim = 103;
@@ -85,21 +84,8 @@ in6_addr addr6(const char *text)
 	return a;
 }
 
-std::array<uint8_t, 6> mac_of(const char *dev)
-{
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ifreq ifr{};
-	std::snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
-	if (s < 0 || ioctl(s, SIOCGIFHWADDR, &ifr) != 0)
-		die(std::string("no MAC address for ") + dev);
-	close(s);
-	std::array<uint8_t, 6> m{};
-	std::memcpy(m.data(), ifr.ifr_hwaddr.sa_data, 6);
-	return m;
-}
-
 // Ethernet / IPv6 (hop limit 8) / UDP with `size` bytes of payload.
-Bytes frame(const std::array<uint8_t, 6> &dst_mac, size_t size)
+Bytes frame(const std::vector<uint8_t> &dst_mac, size_t size)
 {
 	Bytes f(dst_mac.begin(), dst_mac.end());
 	f.insert(f.end(), {0x02, 0, 0, 0, 0, 0x10, 0x86, 0xdd});
@@ -244,80 +230,6 @@ private:
 	std::thread thread_;
 };
 
-// ---- feeding and counting ----------------------------------------------------
-
-class Feeder {
-public:
-	Feeder(const char *in, const char *spare, const char *sink, const char *plain_sink, const Bytes &f)
-	    : in_(if_nametoindex(in)), spare_(if_nametoindex(spare)), sink_(if_nametoindex(sink)),
-	      plain_sink_(if_nametoindex(plain_sink)), frame_(f)
-	{
-		if (!in_ || !spare_ || !sink_ || !plain_sink_)
-			die("no interface " + std::string(in) + ", " + spare + ", " + sink + " or " + plain_sink);
-		skel_ = esp_bench_feed__open();
-		if (!skel_)
-			die("cannot open the feeder");
-		skel_->rodata->spare_ifindex = spare_;
-		if (esp_bench_feed__load(skel_) != 0)
-			die("cannot load the feeder");
-		const int fd = bpf_program__fd(skel_->progs.umigame_esp_bench_feed);
-		const int sink_fd = bpf_program__fd(skel_->progs.umigame_esp_bench_sink);
-		if (bpf_xdp_attach(int(spare_), fd, XDP_FLAGS_DRV_MODE, nullptr) != 0 ||
-		    bpf_xdp_attach(int(sink_), sink_fd, XDP_FLAGS_DRV_MODE, nullptr) != 0 ||
-		    bpf_xdp_attach(int(plain_sink_), sink_fd, XDP_FLAGS_DRV_MODE, nullptr) != 0)
-			die(std::string("cannot attach the feeder or the sink: ") + std::strerror(errno));
-		auto *table = static_cast<esp_bench_frame *>(mmap(nullptr, sizeof(esp_bench_frame), PROT_READ | PROT_WRITE,
-								   MAP_SHARED, bpf_map__fd(skel_->maps.frames), 0));
-		if (table == MAP_FAILED || f.size() > ESP_BENCH_FRAME_MAX)
-			die("cannot fill the frame table");
-		table->len = uint32_t(f.size());
-		std::memcpy(table->data, f.data(), f.size());
-		munmap(table, sizeof(esp_bench_frame));
-		skel_->bss->mode = FEED_PASS;
-		skel_->bss->first = 0;
-		skel_->bss->span = 1;
-	}
-	~Feeder()
-	{
-		bpf_xdp_detach(int(spare_), XDP_FLAGS_DRV_MODE, nullptr);
-		bpf_xdp_detach(int(sink_), XDP_FLAGS_DRV_MODE, nullptr);
-		bpf_xdp_detach(int(plain_sink_), XDP_FLAGS_DRV_MODE, nullptr);
-		esp_bench_feed__destroy(skel_);
-	}
-
-	uint64_t sunk() const { return __atomic_load_n(&skel_->bss->sunk, __ATOMIC_RELAXED); }
-
-	// Feed n frames and wait (yielding the CPU to whoever needs it) until
-	// the sink has counted them: the seconds it took, or a negative number
-	// when frames went missing.
-	double call(uint32_t n)
-	{
-		const uint64_t before = sunk();
-		uint32_t unused;
-		auto t0 = Clock::now();
-		umigame::bench::ns_per_run(bpf_program__fd(skel_->progs.umigame_esp_bench_feed), frame_, n, in_,
-					   &unused, true);
-		auto last = Clock::now();
-		uint64_t seen = sunk() - before;
-		while (seen < n && Clock::now() - last < kStall) {
-			sched_yield();
-			uint64_t now = sunk() - before;
-			if (now != seen) {
-				seen = now;
-				last = Clock::now();
-			}
-		}
-		if (seen < n)
-			return -1;
-		return std::chrono::duration<double>(last - t0).count();
-	}
-
-private:
-	uint32_t in_, spare_, sink_, plain_sink_;
-	Bytes frame_;
-	esp_bench_feed *skel_ = nullptr;
-};
-
 std::vector<size_t> parse_sizes(const std::string &s)
 {
 	std::vector<size_t> out;
@@ -392,7 +304,7 @@ int main(int argc, char **argv)
 	};
 	std::vector<Row> rows;
 	for (size_t size : sizes) {
-		Feeder feeder(in.c_str(), spare.c_str(), sink.c_str(), plain_sink.c_str(), frame(mac_of(in.c_str()), size));
+		LiveFeeder feeder(in.c_str(), spare.c_str(), {sink, plain_sink}, frame(mac_of(in.c_str()), size));
 		// Per round: the median of its calls' ratios, whole and less the
 		// plain forwarding of the same calls.
 		std::vector<double> ratios, encap_ratios, ceilings, ours_all, upcall_all, plain_all;

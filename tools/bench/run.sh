@@ -35,5 +35,9 @@ echo "== PIM Registers (umigame.ko's umigame-pimreg MIF vs the WHOLEPKT upcall a
 "$top/tools/bench/pim_bench.sh"
 
 echo
+echo "== ISATAP forwarding (umigame.ko's umigame-isatap vs the kernel's sit ISATAP, 6.1 guest)"
+"$top/tools/bench/isatap_bench.sh"
+
+echo
 echo "== ESP: the replay window (host), XDP + umigame.ko vs xfrm decrypting and dropping replays (6.1 guest)"
 "$top/tools/bench/esp_bench.sh"

@@ -18,8 +18,6 @@
 #include <string>
 #include <vector>
 
-#include <arpa/inet.h>
-
 #include "live_feed.h"
 
 namespace {
@@ -30,24 +28,6 @@ using umigame::bench::mac_of;
 using umigame::bench::median;
 
 constexpr uint32_t kPerCall = 256;
-
-// Ethernet / IPv6 2001:db8:1::10 -> dst (hop limit 64) / UDP, `size` bytes.
-std::vector<uint8_t> frame(const std::vector<uint8_t> &dst_mac, const char *dst, size_t size)
-{
-	std::vector<uint8_t> f(dst_mac.begin(), dst_mac.end());
-	f.insert(f.end(), {0x02, 0, 0, 0, 0, 0x10, 0x86, 0xdd});
-	const uint16_t plen = uint16_t(8 + size);
-	f.insert(f.end(), {0x60, 0, 0, 0, uint8_t(plen >> 8), uint8_t(plen), 17, 64});
-	uint8_t s[16], d[16];
-	if (inet_pton(AF_INET6, "2001:db8:1::10", s) != 1 || inet_pton(AF_INET6, dst, d) != 1)
-		live_feed_die(std::string("bad address ") + dst);
-	f.insert(f.end(), s, s + 16);
-	f.insert(f.end(), d, d + 16);
-	f.insert(f.end(), {0x13, 0x88, 0x23, 0x28, uint8_t(plen >> 8), uint8_t(plen), 0, 0});
-	for (size_t i = 0; i < size; i++)
-		f.push_back(uint8_t(i));
-	return f;
-}
 
 void route_via(const std::string &prefix, const std::string &dev)
 {
@@ -60,55 +40,10 @@ void route_via(const std::string &prefix, const std::string &dev)
 
 int main(int argc, char **argv)
 {
-	std::string in, spare, sink, sit, ours, prefix, dst;
-	int rounds = 5, calls = 20;
-	std::vector<size_t> sizes = {100, 1000};
-	for (int i = 1; i < argc; i++) {
-		std::string a = argv[i];
-		auto value = [&]() -> std::string {
-			if (i + 1 >= argc)
-				live_feed_die(a + " needs a value");
-			return argv[++i];
-		};
-		if (a == "--in")
-			in = value();
-		else if (a == "--spare")
-			spare = value();
-		else if (a == "--sink")
-			sink = value();
-		else if (a == "--sit")
-			sit = value();
-		else if (a == "--ours")
-			ours = value();
-		else if (a == "--prefix")
-			prefix = value();
-		else if (a == "--dst")
-			dst = value();
-		else if (a == "--rounds")
-			rounds = std::max(1, std::stoi(value()));
-		else if (a == "--calls")
-			calls = std::max(1, std::stoi(value()));
-		else if (a == "--sizes") {
-			sizes.clear();
-			std::string v = value();
-			for (size_t pos = 0; pos < v.size();) {
-				size_t end = v.find(',', pos);
-				if (end == std::string::npos)
-					end = v.size();
-				sizes.push_back(std::stoul(v.substr(pos, end - pos)));
-				pos = end + 1;
-			}
-		} else
-			live_feed_die("unknown argument " + a);
-	}
-	if (in.empty() || spare.empty() || sink.empty() || sit.empty() || ours.empty() || prefix.empty() ||
-	    dst.empty())
-		live_feed_die("--in, --spare, --sink, --sit, --ours, --prefix and --dst are needed");
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(0, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) != 0)
-		live_feed_die("cannot pin to CPU 0");
+	const auto args = umigame::bench::parse_live_bench_args(argc, argv,
+								 {"in", "spare", "sink", "sit", "ours", "prefix", "dst"});
+	const std::string &prefix = args["prefix"];
+	umigame::bench::pin_to_cpu0();
 
 	std::printf("| %-26s | %11s | %11s | %7s | %-13s | %-6s | %-6s |\n", "ISATAP forwarding, 6.1 guest",
 		    "sit us/pkt", "ours us/pkt", "ratio", "rounds", "goal", "");
@@ -116,16 +51,18 @@ int main(int argc, char **argv)
 		    std::string(13, '-').c_str(), std::string(9, '-').c_str(), std::string(15, '-').c_str(),
 		    std::string(8, '-').c_str(), std::string(8, '-').c_str());
 	int problems = 0;
-	for (size_t size : sizes) {
-		LiveFeeder feeder(in.c_str(), spare.c_str(), {sink}, frame(mac_of(in.c_str()), dst.c_str(), size));
+	for (size_t size : args.sizes) {
+		LiveFeeder feeder(args["in"].c_str(), args["spare"].c_str(), {args["sink"]},
+				  umigame::bench::udp6_frame(mac_of(args["in"].c_str()), "2001:db8:1::10",
+							     args["dst"].c_str(), 64, size));
 		std::vector<double> ratios, sit_us, ours_us;
-		for (int r = 0; r < rounds; r++) {
+		for (int r = 0; r < args.rounds; r++) {
 			std::vector<double> call_ratios;
-			for (int c = 0; c < calls; c++) {
+			for (int c = 0; c < args.calls; c++) {
 				double t[2] = {};
 				for (int k = 0; k < 2; k++) {
 					const int way = (c + k) % 2; // 0 sit, 1 ours
-					route_via(prefix, way ? ours : sit);
+					route_via(prefix, way ? args["ours"] : args["sit"]);
 					t[way] = feeder.call(kPerCall);
 				}
 				if (t[0] < 0 || t[1] < 0) {
@@ -154,6 +91,6 @@ int main(int argc, char **argv)
 	}
 	std::printf("ratio: sit's time per packet over ours (above 1: ours forwards more), the median of %d "
 		    "rounds, each the median of %d pairs of calls of %u packets\n",
-		    rounds, calls, kPerCall);
+		    args.rounds, args.calls, kPerCall);
 	return problems ? 1 : 0;
 }

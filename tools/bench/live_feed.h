@@ -7,7 +7,9 @@
 // same CPU, say), so its time is the work per frame.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +22,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
@@ -45,6 +48,80 @@ inline std::vector<uint8_t> mac_of(const char *dev)
 		live_feed_die(std::string("no MAC address for ") + dev);
 	close(s);
 	return std::vector<uint8_t>(ifr.ifr_hwaddr.sa_data, ifr.ifr_hwaddr.sa_data + 6);
+}
+
+// `--name value` options: every name in `required` must be given, the
+// others in `defaults` may be; `--rounds`, `--calls` and `--sizes` (a
+// comma list) are every such bench's. Dies with a usage message.
+struct LiveBenchArgs {
+	std::map<std::string, std::string> values;
+	int rounds = 5, calls = 20;
+	std::vector<size_t> sizes = {100, 1000};
+	const std::string &operator[](const std::string &name) const { return values.at(name); }
+};
+
+inline LiveBenchArgs parse_live_bench_args(int argc, char **argv, const std::vector<std::string> &required)
+{
+	LiveBenchArgs a;
+	std::string usage = "usage:";
+	for (const auto &r : required)
+		usage += " --" + r + " V";
+	usage += " [--rounds N] [--calls N] [--sizes 100,1000]";
+	for (int i = 1; i < argc; i++) {
+		std::string name = argv[i];
+		if (name.rfind("--", 0) != 0 || i + 1 >= argc)
+			live_feed_die(usage);
+		std::string value = argv[++i];
+		name = name.substr(2);
+		if (name == "rounds")
+			a.rounds = std::max(1, std::atoi(value.c_str()));
+		else if (name == "calls")
+			a.calls = std::max(1, std::atoi(value.c_str()));
+		else if (name == "sizes") {
+			a.sizes.clear();
+			for (size_t pos = 0; pos < value.size();) {
+				size_t end = std::min(value.find(',', pos), value.size());
+				a.sizes.push_back(std::strtoul(value.substr(pos, end - pos).c_str(), nullptr, 10));
+				pos = end + 1;
+			}
+		} else if (std::find(required.begin(), required.end(), name) != required.end())
+			a.values[name] = value;
+		else
+			live_feed_die("unknown option --" + name + "; " + usage);
+	}
+	for (const auto &r : required)
+		if (!a.values.count(r))
+			live_feed_die("--" + r + " is needed; " + usage);
+	return a;
+}
+
+inline void pin_to_cpu0()
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) != 0)
+		live_feed_die("cannot pin to CPU 0");
+}
+
+// Ethernet (to dst_mac) / IPv6 src -> dst with hop_limit / UDP 5000 -> 9000
+// carrying `size` bytes (checksum 0: forwarding does not look).
+inline std::vector<uint8_t> udp6_frame(const std::vector<uint8_t> &dst_mac, const char *src, const char *dst,
+				       uint8_t hop_limit, size_t size)
+{
+	std::vector<uint8_t> f(dst_mac.begin(), dst_mac.end());
+	f.insert(f.end(), {0x02, 0, 0, 0, 0, 0x10, 0x86, 0xdd});
+	const uint16_t plen = uint16_t(8 + size);
+	f.insert(f.end(), {0x60, 0, 0, 0, uint8_t(plen >> 8), uint8_t(plen), 17, hop_limit});
+	uint8_t s[16], d[16];
+	if (inet_pton(AF_INET6, src, s) != 1 || inet_pton(AF_INET6, dst, d) != 1)
+		live_feed_die(std::string("bad address ") + src + " or " + dst);
+	f.insert(f.end(), s, s + 16);
+	f.insert(f.end(), d, d + 16);
+	f.insert(f.end(), {0x13, 0x88, 0x23, 0x28, uint8_t(plen >> 8), uint8_t(plen), 0, 0});
+	for (size_t i = 0; i < size; i++)
+		f.push_back(uint8_t(i));
+	return f;
 }
 
 class LiveFeeder {

@@ -59,7 +59,6 @@
 
 namespace {
 
-using Bytes = std::vector<uint8_t>;
 using Clock = std::chrono::steady_clock;
 using umigame::bench::LiveFeeder;
 using umigame::bench::mac_of;
@@ -82,22 +81,6 @@ in6_addr addr6(const char *text)
 	if (inet_pton(AF_INET6, text, &a) != 1)
 		die(std::string("bad address ") + text);
 	return a;
-}
-
-// Ethernet / IPv6 (hop limit 8) / UDP with `size` bytes of payload.
-Bytes frame(const std::vector<uint8_t> &dst_mac, size_t size)
-{
-	Bytes f(dst_mac.begin(), dst_mac.end());
-	f.insert(f.end(), {0x02, 0, 0, 0, 0, 0x10, 0x86, 0xdd});
-	const uint16_t plen = uint16_t(8 + size);
-	f.insert(f.end(), {0x60, 0, 0, 0, uint8_t(plen >> 8), uint8_t(plen), 17, 8});
-	in6_addr s = addr6(kSource), g = addr6(kGroup);
-	f.insert(f.end(), s.s6_addr, s.s6_addr + 16);
-	f.insert(f.end(), g.s6_addr, g.s6_addr + 16);
-	f.insert(f.end(), {0x13, 0x88, 0x23, 0x28, uint8_t(plen >> 8), uint8_t(plen), 0, 0});
-	for (size_t i = 0; i < size; i++)
-		f.push_back(uint8_t(i));
-	return f;
 }
 
 uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
@@ -194,10 +177,7 @@ public:
 private:
 	void run()
 	{
-		cpu_set_t set;
-		CPU_ZERO(&set);
-		CPU_SET(0, &set);
-		sched_setaffinity(0, sizeof(set), &set);
+		umigame::bench::pin_to_cpu0();
 		std::vector<uint8_t> buf(65536);
 		sockaddr_in6 to{};
 		to.sin6_family = AF_INET6;
@@ -230,71 +210,21 @@ private:
 	std::thread thread_;
 };
 
-std::vector<size_t> parse_sizes(const std::string &s)
-{
-	std::vector<size_t> out;
-	for (size_t pos = 0; pos < s.size();) {
-		size_t end = s.find(',', pos);
-		if (end == std::string::npos)
-			end = s.size();
-		out.push_back(std::stoul(s.substr(pos, end - pos)));
-		pos = end + 1;
-	}
-	return out;
-}
-
 } // namespace
 
 int main(int argc, char **argv)
 {
-	std::string in, spare, sink, plain, plain_sink, rp, dr;
-	int rounds = 5, calls = 20;
-	std::vector<size_t> sizes = {100, 1000};
-	for (int i = 1; i < argc; i++) {
-		std::string a = argv[i];
-		auto value = [&]() -> std::string {
-			if (i + 1 >= argc)
-				die(a + " needs a value");
-			return argv[++i];
-		};
-		if (a == "--in")
-			in = value();
-		else if (a == "--spare")
-			spare = value();
-		else if (a == "--sink")
-			sink = value();
-		else if (a == "--plain")
-			plain = value();
-		else if (a == "--plain-sink")
-			plain_sink = value();
-		else if (a == "--rp")
-			rp = value();
-		else if (a == "--dr")
-			dr = value();
-		else if (a == "--rounds")
-			rounds = std::max(1, std::stoi(value()));
-		else if (a == "--calls")
-			calls = std::max(1, std::stoi(value()));
-		else if (a == "--sizes")
-			sizes = parse_sizes(value());
-		else
-			die("unknown argument " + a);
-	}
-	if (in.empty() || spare.empty() || sink.empty() || plain.empty() || plain_sink.empty() || rp.empty() ||
-	    dr.empty())
-		die("--in, --spare, --sink, --plain, --plain-sink, --rp and --dr are needed");
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(0, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) != 0)
-		die("cannot pin to CPU 0");
+	const auto args = umigame::bench::parse_live_bench_args(
+		argc, argv, {"in", "spare", "sink", "plain", "plain-sink", "rp", "dr"});
+	const std::string &in = args["in"];
+	umigame::bench::pin_to_cpu0();
 
 	Mroute mr;
 	mr.add_mif(0, in.c_str());
 	mr.add_mif(1, "preg0");
 	mr.add_mif(2, nullptr, MIFF_REGISTER);
-	mr.add_mif(3, plain.c_str());
-	Encapsulator encap(mr.fd(), addr6(dr.c_str()), addr6(rp.c_str()));
+	mr.add_mif(3, args["plain"].c_str());
+	Encapsulator encap(mr.fd(), addr6(args["dr"].c_str()), addr6(args["rp"].c_str()));
 
 	int problems = 0;
 	struct Row {
@@ -303,14 +233,15 @@ int main(int argc, char **argv)
 		const char *goal;
 	};
 	std::vector<Row> rows;
-	for (size_t size : sizes) {
-		LiveFeeder feeder(in.c_str(), spare.c_str(), {sink, plain_sink}, frame(mac_of(in.c_str()), size));
+	for (size_t size : args.sizes) {
+		LiveFeeder feeder(in.c_str(), args["spare"].c_str(), {args["sink"], args["plain-sink"]},
+				  umigame::bench::udp6_frame(mac_of(in.c_str()), kSource, kGroup, 8, size));
 		// Per round: the median of its calls' ratios, whole and less the
 		// plain forwarding of the same calls.
 		std::vector<double> ratios, encap_ratios, ceilings, ours_all, upcall_all, plain_all;
-		for (int r = 0; r < rounds; r++) {
+		for (int r = 0; r < args.rounds; r++) {
 			std::vector<double> call_ratios, call_encap, call_ceiling;
-			for (int c = 0; c < calls; c++) {
+			for (int c = 0; c < args.calls; c++) {
 				double t[3] = {};
 				for (int k = 0; k < 3; k++) {
 					const int way = (c + k) % 3; // who goes first rotates
@@ -368,6 +299,6 @@ int main(int argc, char **argv)
 		    "the same turn: the Register part alone, for information\n"
 		    "** plain forwarding in ours' column: what the upcall path would be against a Register "
 		    "that cost nothing at all\n",
-		    rounds, calls, kPerCall);
+		    args.rounds, args.calls, kPerCall);
 	return problems ? 1 : 0;
 }

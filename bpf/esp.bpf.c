@@ -422,7 +422,8 @@ __noinline int esp_forward(struct xdp_md *ctx)
 	}
 	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
-	/* The port left the map since the lookup: the stack forwards it. */
+	/* Should the port have left the map since the lookup, the stack
+	 * forwards the packet (and takes one more off its hop limit). */
 	return bpf_redirect_map(&esp_fwd_ports, egress, XDP_PASS);
 }
 

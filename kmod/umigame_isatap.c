@@ -49,6 +49,7 @@
 #include <linux/seq_file.h>
 #include <linux/workqueue.h>
 #include <net/addrconf.h>
+#include <net/dst_cache.h>
 #include <net/if_inet6.h>
 #include <net/ndisc.h>
 #include <net/ip.h>
@@ -99,6 +100,10 @@ struct umigame_isatap {
 	atomic_long_t tx_not_isatap; /* next hop has no ISATAP identifier */
 	atomic_long_t tx_no_route;  /* no IPv4 route to the next hop */
 	atomic_long_t tx_bad;       /* not IPv6, no headroom, ... */
+	/* The IPv4 route of the last next hop sent to, per CPU (a host
+	 * talks to its router over and over), and which next hop that is. */
+	struct dst_cache route_cache;
+	__be32 __percpu *route_cache_for;
 };
 
 struct umigame_isatap_net {
@@ -165,9 +170,9 @@ static netdev_tx_t umigame_isatap_xmit(struct sk_buff *skb, struct net_device *d
 	const struct in6_addr *nh;
 	const struct ipv6hdr *ip6h;
 	struct dst_entry *dst;
+	__be32 dst4, *cached_for;
 	struct flowi4 fl4;
 	struct rtable *rt;
-	__be32 dst4;
 	u8 ttl;
 
 	if (skb->protocol != htons(ETH_P_IPV6) ||
@@ -186,21 +191,29 @@ static netdev_tx_t umigame_isatap_xmit(struct sk_buff *skb, struct net_device *d
 	}
 	dst4 = nh->s6_addr32[3];
 
-	rt = ip_route_output_ports(dev_net(dev), &fl4, NULL, dst4, t->local,
-				   0, 0, IPPROTO_IPV6, 0, 0);
-	if (IS_ERR(rt)) {
-		atomic_long_inc(&t->tx_no_route);
-		trace_isatap_drop(dev_net(dev), dev->ifindex, t->local, dst4,
-				  UMIGAME_ISATAP_DROP_NO_ROUTE);
-		goto err;
-	}
-	if (rt->dst.dev == dev || rt->rt_type != RTN_UNICAST) {
-		/* A route back into ourselves, or broadcast/multicast. */
-		ip_rt_put(rt);
-		atomic_long_inc(&t->tx_no_route);
-		trace_isatap_drop(dev_net(dev), dev->ifindex, t->local, dst4,
-				  UMIGAME_ISATAP_DROP_NO_ROUTE);
-		goto err;
+	/* The xmit runs with BH off: this CPU's cache entry stays ours. The
+	 * cache drops a route the FIB has changed since. */
+	cached_for = this_cpu_ptr(t->route_cache_for);
+	rt = *cached_for == dst4 ? dst_cache_get_ip4(&t->route_cache, &fl4.saddr) : NULL;
+	if (!rt) {
+		rt = ip_route_output_ports(dev_net(dev), &fl4, NULL, dst4, t->local,
+					   0, 0, IPPROTO_IPV6, 0, 0);
+		if (IS_ERR(rt)) {
+			atomic_long_inc(&t->tx_no_route);
+			trace_isatap_drop(dev_net(dev), dev->ifindex, t->local, dst4,
+					  UMIGAME_ISATAP_DROP_NO_ROUTE);
+			goto err;
+		}
+		if (rt->dst.dev == dev || rt->rt_type != RTN_UNICAST) {
+			/* A route back into ourselves, or broadcast/multicast. */
+			ip_rt_put(rt);
+			atomic_long_inc(&t->tx_no_route);
+			trace_isatap_drop(dev_net(dev), dev->ifindex, t->local, dst4,
+					  UMIGAME_ISATAP_DROP_NO_ROUTE);
+			goto err;
+		}
+		dst_cache_set_ip4(&t->route_cache, &rt->dst, fl4.saddr);
+		*cached_for = dst4;
 	}
 	if (skb_cow_head(skb, LL_RESERVED_SPACE(rt->dst.dev) + sizeof(struct iphdr)) ||
 	    iptunnel_handle_offloads(skb, SKB_GSO_IPXIP4)) {
@@ -466,8 +479,20 @@ static const struct nf_hook_ops umigame_isatap_nf_ops = {
 
 static int umigame_isatap_dev_init(struct net_device *dev)
 {
+	struct umigame_isatap *t = netdev_priv(dev);
+
 	dev->tstats = netdev_alloc_pcpu_stats(struct pcpu_sw_netstats);
-	return dev->tstats ? 0 : -ENOMEM;
+	if (!dev->tstats)
+		return -ENOMEM;
+	t->route_cache_for = alloc_percpu(__be32);
+	if (!t->route_cache_for || dst_cache_init(&t->route_cache, GFP_KERNEL)) {
+		free_percpu(t->route_cache_for);
+		t->route_cache_for = NULL;
+		free_percpu(dev->tstats);
+		dev->tstats = NULL;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static void umigame_isatap_dev_uninit(struct net_device *dev)
@@ -486,6 +511,8 @@ static void umigame_isatap_dev_free(struct net_device *dev)
 	struct umigame_isatap *t = netdev_priv(dev);
 
 	kfree(rcu_dereference_protected(t->prl, 1));
+	dst_cache_destroy(&t->route_cache);
+	free_percpu(t->route_cache_for);
 	free_percpu(dev->tstats);
 }
 

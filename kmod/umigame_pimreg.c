@@ -159,7 +159,7 @@ static netdev_tx_t umigame_pimreg_xmit(struct sk_buff *skb, struct net_device *d
 	/* What follows the IPv6 packet (a writer's padding) is not its. */
 	if (skb->len > len && pskb_trim(skb, len))
 		return umigame_pimreg_drop(p, skb, &group, UMIGAME_PIM_DROP_BAD);
-	null_register = !inner->payload_len;
+	null_register = len == sizeof(*inner); /* not inner: the trim may have moved it */
 
 	rcu_read_lock();
 	cfg = rcu_dereference(p->cfg);

@@ -136,7 +136,7 @@ static netdev_tx_t umigame_pimreg_xmit(struct sk_buff *skb, struct net_device *d
 	struct umigame_pimreg *p = netdev_priv(dev);
 	const struct umigame_pimreg_cfg *cfg;
 	const struct umigame_pimreg_rp *rp;
-	struct in6_addr group, rp_addr, source;
+	struct in6_addr group, sender, rp_addr, source;
 	struct net *net = dev_net(dev);
 	const struct ipv6hdr *inner;
 	struct pimreghdr *pim;
@@ -159,7 +159,8 @@ static netdev_tx_t umigame_pimreg_xmit(struct sk_buff *skb, struct net_device *d
 	/* What follows the IPv6 packet (a writer's padding) is not its. */
 	if (skb->len > len && pskb_trim(skb, len))
 		return umigame_pimreg_drop(p, skb, &group, UMIGAME_PIM_DROP_BAD);
-	null_register = len == sizeof(*inner); /* not inner: the trim may have moved it */
+	null_register = len == sizeof(*inner);
+	sender = ipv6_hdr(skb)->saddr; /* anew: the trim may have moved it */
 
 	rcu_read_lock();
 	cfg = rcu_dereference(p->cfg);
@@ -244,8 +245,7 @@ static netdev_tx_t umigame_pimreg_xmit(struct sk_buff *skb, struct net_device *d
 	memset(IP6CB(skb), 0, sizeof(*IP6CB(skb)));
 	skb_dst_set(skb, dst);
 	len = skb->len;
-	trace_pim_register(net, dev->ifindex, &ipv6_hdr(skb)->saddr, &group, &rp_addr, len,
-			   null_register);
+	trace_pim_register(net, dev->ifindex, &sender, &group, &rp_addr, len, null_register);
 	err = ip6_local_out(net, NULL, skb);
 	if (unlikely(net_xmit_eval(err))) {
 		DEV_STATS_INC(dev, tx_errors);

@@ -226,7 +226,7 @@ send 3 100 >/dev/null
 wait_for 10 "5 events" sh -c "[ \$(grep -c ' pim_' $tracing/trace) -ge 5 ]"
 echo 0 >$tracing/events/umigame/pim_register/enable
 echo 0 >$tracing/events/umigame/pim_drop/enable
-regs=$(grep -c " pim_register: .*group=$G rp=$RP " $tracing/trace) drops=$(grep -c " pim_drop: .*reason=drop_no_rp" $tracing/trace)
+regs=$(grep -c " pim_register: .*source=$S group=$G rp=$RP " $tracing/trace) drops=$(grep -c " pim_drop: .*reason=drop_no_rp" $tracing/trace)
 if [ "$regs" = 3 ] && [ "$drops" = 2 ]; then
 	tap_ok "tracepoints umigame:pim_register (3) and umigame:pim_drop (2, drop_no_rp) fire once per packet"
 else

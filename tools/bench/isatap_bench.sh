@@ -21,25 +21,17 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=$top/build/release
 
-if [ "${UMIGAME_VM:-0}" != 1 ]; then
-	env=()
-	for v in ISATAP_BENCH_ROUNDS ISATAP_BENCH_CALLS ISATAP_BENCH_SIZES UMIGAME_KO; do
-		[ -n "${!v:-}" ] && env+=(--env "$v=${!v}")
-	done
-	exec "$top/tools/vm/vm-run" --timeout 900 "${env[@]}" -- "$top/tools/bench/isatap_bench.sh"
-fi
+# shellcheck source-path=SCRIPTDIR source=guest.sh
+source "$top/tools/bench/guest.sh"
+bench_in_guest ISATAP_BENCH_ROUNDS ISATAP_BENCH_CALLS ISATAP_BENCH_SIZES
 
 # ---- in the guest ----
 # shellcheck source-path=SCRIPTDIR source=../../selftests/lib/netns.sh
 source "$top/selftests/lib/netns.sh"
-ko=${UMIGAME_KO:-$top/build/kmod/umigame.ko}
 bench=$build/tools/bench/isatap_bench
 [ -x "$bench" ] || umi_die "missing $bench (make userspace)"
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 modprobe -q sit || umi_die "no sit module in this kernel"
-rmmod umigame 2>/dev/null
-insmod "$ko" || umi_die "insmod $ko failed"
-on_cleanup "rmmod umigame 2>/dev/null; true"
+bench_insmod
 
 ns_create bench >/dev/null
 ns_sysctl bench net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \

@@ -52,3 +52,12 @@ ip -n "$n" -6 route add 2001:db8:ff::/64 dev isa0
 ns_nsenter bench "$bench" --in lan0 --spare lan0p --sink wan0p --sit isa0 --ours isa1 \
 	--prefix 2001:db8:ff::/64 --dst 2001:db8:ff::5efe:c633:6407 \
 	--rounds "${ISATAP_BENCH_ROUNDS:-5}" --calls "${ISATAP_BENCH_CALLS:-20}" --sizes "${ISATAP_BENCH_SIZES:-100,1000}"
+status=$?
+# Where a lost packet went, if one did: our link's drop counters, both
+# links' and the WAN veth's error and drop counts.
+mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+echo "# umigame isatap: $(grep '^isa1 ' /sys/kernel/debug/umigame/isatap)"
+for dev in isa0 isa1 wan0 wan0p; do
+	echo "# $dev: $(ip -n "$n" -s -j link show "$dev" | jq -c '.[0].stats64 | {tx: {packets: .tx.packets, errors: .tx.errors, dropped: .tx.dropped}, rx: {packets: .rx.packets, dropped: .rx.dropped}}')"
+done
+exit $status

@@ -1,5 +1,6 @@
 #include "bpf_pins.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -88,10 +89,10 @@ std::string xdp_link_pin_path(const std::string &dir, uint32_t ifindex)
 	return dir + "/link_" + std::to_string(ifindex);
 }
 
-bool pinned_rodata_flag(const std::string &path)
+bool read_pinned_rodata(const std::string &path, void *out, size_t size)
 {
 	int fd = bpf_obj_get(path.c_str());
-	bool flag = false;
+	bool ok = false;
 	if (fd < 0)
 		return false;
 	bpf_map_info info{};
@@ -99,11 +100,19 @@ bool pinned_rodata_flag(const std::string &path)
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.value_size > 0) {
 		std::vector<uint8_t> ro(info.value_size);
 		uint32_t zero = 0;
-		if (bpf_map_lookup_elem(fd, &zero, ro.data()) == 0)
-			flag = ro[0] != 0;
+		if (bpf_map_lookup_elem(fd, &zero, ro.data()) == 0) {
+			std::memcpy(out, ro.data(), std::min<size_t>(size, ro.size()));
+			ok = true;
+		}
 	}
 	close(fd);
-	return flag;
+	return ok;
+}
+
+bool pinned_rodata_flag(const std::string &path)
+{
+	uint8_t first = 0;
+	return read_pinned_rodata(path, &first, 1) && first != 0;
 }
 
 void remove_pin_dir(const std::string &dir)

@@ -27,6 +27,10 @@ void close_fd(int &fd);
 // Create dir (and its parents) on the BPF filesystem; throws naming it.
 void create_pin_dir(const std::string &dir);
 
+// A pinned .rodata map's value (a program's `const volatile` settings,
+// fixed at load) into out, at most size bytes; false when unreadable.
+bool read_pinned_rodata(const std::string &path, void *out, size_t size);
+
 // The first byte of a pinned .rodata map (a program's `const volatile`
 // flag set before load, e.g. have_module); false when it cannot be read.
 bool pinned_rodata_flag(const std::string &path);

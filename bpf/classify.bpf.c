@@ -16,7 +16,10 @@
  * counted per port and reason, every rule that matched per rule, and flows
  * per verification tag (SCTP) or 5-tuple (DCCP) in an LRU.
  *
- * Packets that are neither SCTP nor DCCP pass before any map lookup.
+ * Packets that are neither SCTP nor DCCP pass before any map lookup. The
+ * rest costs two: the port's table, an array row the verifier inlines, and
+ * its per-CPU counters (docs/classify.md, "Performance", for why: a hash
+ * lookup by ifindex and a second counter lookup were most of the cost).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -36,6 +39,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * without the module (the 6.18 host). */
 const volatile __u8 have_module = 0;
 
+/* Set by the loader: this instance's row of cls_tables and cls_counters
+ * (one instance per attached port, include/umigame/classify.h). */
+const volatile __u32 port_slot = 0;
+
 /* umigame.ko (kmod/umigame_csum.c): the CRC32c register after the frame's
  * bytes [off, off + len), from crc; -EINVAL outside the linear area. */
 extern __s64 umigame_crc32c(struct xdp_md *ctx, __u32 off, __u32 len, __u32 crc) __ksym __weak;
@@ -48,28 +55,20 @@ extern __s64 umigame_crc32c(struct xdp_md *ctx, __u32 off, __u32 len, __u32 crc)
 #endif
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, UMIGAME_CLS_MAX_PORTS);
-	__type(key, __u32); /* ifindex */
+	__type(key, __u32); /* port_slot */
 	__type(value, struct umigame_cls_table);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } cls_tables SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, UMIGAME_CLS_MAX_PORTS * UMIGAME_CLS_REASON_COUNT);
-	__type(key, __u32);
-	__type(value, struct umigame_cls_counter);
+	__uint(max_entries, UMIGAME_CLS_MAX_PORTS);
+	__type(key, __u32); /* port_slot */
+	__type(value, struct umigame_cls_cpu_row);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } cls_counters SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, UMIGAME_CLS_MAX_PORTS * UMIGAME_CLS_MAX_RULES);
-	__type(key, __u32);
-	__type(value, struct umigame_cls_counter);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} cls_rule_counters SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -126,12 +125,22 @@ struct {
 #define DCCP_RESET    7
 #define DCCP_SYNCACK  9
 
-/* What the parse found; on the program's stack, filled by the parsers. */
+/*
+ * What the parse found, filled by the parsers. It lives in the port's row
+ * of cls_counters on this CPU (umigame_cls_cpu_row.scratch), not on the
+ * stack, so that the whole classifier can be one function: a BPF-to-BPF
+ * call costs more than the chunk walk it would hold (return thunks; under
+ * QEMU TCG it was half the classifier), and inlined, the walk's results
+ * left on the stack make the verifier check the rules after it once per
+ * way through 16 chunks, past its limit. Map memory it does not track.
+ * XDP does not nest on a CPU, so the row is ours until the verdict. Only
+ * what a later reader may find unset is zeroed (cls_pkt_init).
+ */
 struct cls_pkt {
 	__u8 saddr[16];
 	__u8 daddr[16];
 	__u64 chunks[4];  /* SCTP: bitmap of the chunk types present */
-	__u32 ppids[UMIGAME_CLS_MAX_CHUNKS];
+	__u32 ppids[UMIGAME_CLS_MAX_CHUNKS]; /* of DATA and first I-DATA chunks */
 	__u32 n_ppids;
 	__u32 vtag;       /* SCTP verification tag, host order */
 	__u32 service;    /* DCCP Request/Response service code, host order */
@@ -146,6 +155,9 @@ struct cls_pkt {
 	__u8 csum_verified; /* the SCTP CRC32c was checked and is right */
 };
 
+/* Packet fields a byte at a time: headers behind 14 bytes of Ethernet are
+ * 2 bytes off alignment, and an unaligned load is a slow path where the
+ * loads are emulated (QEMU TCG: several times the whole classifier). */
 static __always_inline __u16 rd16(const __u8 *p)
 {
 	return ((__u16)p[0] << 8) | p[1];
@@ -156,63 +168,68 @@ static __always_inline __u32 rd32(const __u8 *p)
 	return ((__u32)p[0] << 24) | ((__u32)p[1] << 16) | ((__u32)p[2] << 8) | p[3];
 }
 
-/* The least length of a chunk of this type (RFC 9260 §3.3, RFC 8260 §2.1,
- * RFC 4895 §4.1, RFC 3758 §3.2); 4 for the rest. Exact lengths: see below. */
-static __always_inline __u32 sctp_min_len(__u8 type)
+/* Per chunk type (RFC 9260 §3.3, RFC 8260 §2.1, RFC 4895 §4.1, RFC 3758
+ * §3.2), stored so that the zero of the types left out means "at least 4
+ * bytes, any longer": the least length less 4 in bits 0-7, CHUNK_ALONE for
+ * chunks never bundled (§6.10), CHUNK_FIXED when no other length is
+ * allowed. One load and one compare per chunk (chunk_len_ok). */
+#define CHUNK_MIN(len) ((len) - 4)
+#define CHUNK_ALONE    0x100
+#define CHUNK_FIXED    (0xffffU << 16)
+
+static const __u32 sctp_chunk_rule[256] = {
+	[SCTP_DATA] = CHUNK_MIN(17),          /* §3.3.1: 16 is DATA without user data */
+	[SCTP_INIT] = CHUNK_MIN(20) | CHUNK_ALONE,     /* §3.3.2 */
+	[SCTP_INIT_ACK] = CHUNK_MIN(20) | CHUNK_ALONE, /* §3.3.3 */
+	[SCTP_SACK] = CHUNK_MIN(16),          /* §3.3.4 */
+	[SCTP_HEARTBEAT] = CHUNK_MIN(8),      /* §3.3.5: a Heartbeat Info parameter */
+	[SCTP_HEARTBEAT_ACK] = CHUNK_MIN(8),  /* §3.3.6 */
+	[SCTP_SHUTDOWN] = CHUNK_MIN(8) | CHUNK_FIXED,  /* §3.3.8 */
+	[SCTP_SHUTDOWN_ACK] = CHUNK_MIN(4) | CHUNK_FIXED, /* §3.3.9 */
+	[SCTP_COOKIE_ECHO] = CHUNK_MIN(5),    /* §3.3.11: a cookie of at least one byte */
+	[SCTP_COOKIE_ACK] = CHUNK_MIN(4) | CHUNK_FIXED,   /* §3.3.12 */
+	[SCTP_ECNE] = CHUNK_MIN(8) | CHUNK_FIXED,         /* Appendix A */
+	[SCTP_CWR] = CHUNK_MIN(8) | CHUNK_FIXED,          /* Appendix A */
+	[SCTP_SHUTDOWN_COMPLETE] = CHUNK_MIN(4) | CHUNK_FIXED | CHUNK_ALONE, /* §3.3.13 */
+	[SCTP_AUTH] = CHUNK_MIN(8),           /* RFC 4895 §4.1 */
+	[SCTP_IDATA] = CHUNK_MIN(21),         /* RFC 8260 §2.1: 20 is I-DATA without data */
+	[SCTP_FORWARD_TSN] = CHUNK_MIN(8),    /* RFC 3758 §3.2 */
+};
+
+/* §3.2: Length counts the chunk header, so below 4 (0 included) is
+ * malformed, as is a length the type does not allow. Unsigned: a length
+ * below the least wraps around and fails the one compare. */
+static __always_inline int chunk_len_ok(__u64 len, __u32 rule)
 {
-	switch (type) {
-	case SCTP_DATA:
-		return 17; /* §3.3.1: Length 16 is a DATA chunk without user data */
-	case SCTP_INIT:
-	case SCTP_INIT_ACK:
-		return 20; /* §3.3.2, §3.3.3 */
-	case SCTP_SACK:
-		return 16; /* §3.3.4 */
-	case SCTP_HEARTBEAT:
-	case SCTP_HEARTBEAT_ACK:
-		return 8;  /* §3.3.5, §3.3.6: a Heartbeat Info parameter */
-	case SCTP_SHUTDOWN:
-	case SCTP_ECNE:
-	case SCTP_CWR:
-		return 8;  /* §3.3.8, App. A */
-	case SCTP_COOKIE_ECHO:
-		return 5;  /* §3.3.11: a cookie of at least one byte */
-	case SCTP_AUTH:
-		return 8;  /* RFC 4895 §4.1 */
-	case SCTP_IDATA:
-		return 21; /* RFC 8260 §2.1: 20 is an I-DATA chunk without data */
-	case SCTP_FORWARD_TSN:
-		return 8;  /* RFC 3758 §3.2 */
-	default:
-		return 4;
-	}
+	return len - ((rule & 0xff) + 4) <= (0xffffU ^ (rule >> 16));
 }
 
-/* Chunks whose length is fixed: SHUTDOWN (§3.3.8), SHUTDOWN ACK (§3.3.9),
- * COOKIE ACK (§3.3.12), SHUTDOWN COMPLETE (§3.3.13), ECNE/CWR (App. A). */
-static __always_inline int sctp_fixed_len(__u8 type)
+/* v, with all the verifier knew of it forgotten (noise: anything). The
+ * walk's offsets, so that every way the IP parse reaches the walk looks
+ * the same to it. */
+static __always_inline __u64 verifier_forget(__u64 v, __u64 noise)
 {
-	return type == SCTP_SHUTDOWN || type == SCTP_SHUTDOWN_ACK || type == SCTP_COOKIE_ACK ||
-	       type == SCTP_SHUTDOWN_COMPLETE || type == SCTP_ECNE || type == SCTP_CWR;
+	__u64 again = noise;
+
+	asm volatile("" : "+r"(again));
+	return (v ^ noise) ^ again;
 }
 
 /*
  * SCTP (RFC 9260 §3): the common header at off, then every chunk up to end
  * (the end of the IP payload). partial: a first fragment, whose last chunk
- * may be cut by the end of the fragment. A global function: the verifier
- * checks the chunk walk once.
+ * may be cut by the end of the fragment.
  */
-__attribute__((noinline)) int umigame_cls_sctp(struct xdp_md *ctx, struct cls_pkt *p, __u32 off,
-					       __u32 end, __u32 partial)
+static __always_inline int cls_sctp(struct xdp_md *ctx, struct cls_pkt *p, __u64 off, __u64 end,
+				    __u32 partial)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	__u32 n = 0, solo = 0;
+	__u64 low_types = 0; /* chunk types 0-63; the others are rare */
+	__u32 solo = 0, n_ppids = 0;
 	__u8 *h;
 	int i;
 
-	if (!p)
-		return UMIGAME_CLS_TRUNCATED;
 	h = pkt_ptr(data, data_end, off, 12);
 	if (!h || off + 12 > end)
 		return UMIGAME_CLS_TRUNCATED;
@@ -222,45 +239,46 @@ __attribute__((noinline)) int umigame_cls_sctp(struct xdp_md *ctx, struct cls_pk
 	off += 12;
 
 	for (i = 0; i < UMIGAME_CLS_MAX_CHUNKS; i++) {
-		__u32 len, padded, min;
+		__u64 len, padded;
 		__u8 *ch, type;
+		__u32 rule;
 
-		if (off >= end)
-			break;
 		/* §3.2: chunks are padded to 4 bytes, so 1-3 bytes left are
 		 * not a chunk. */
-		if (off + 4 > end)
-			return partial ? UMIGAME_CLS_SCTP : UMIGAME_CLS_BAD_LENGTH;
+		if (off + 4 > end) {
+			if (off >= end || partial)
+				break;
+			return UMIGAME_CLS_BAD_LENGTH;
+		}
 		ch = pkt_ptr(data, data_end, off, 4);
 		if (!ch)
 			return UMIGAME_CLS_TRUNCATED;
 		type = ch[0];
 		len = rd16(ch + 2);
-		/* §3.2: Length counts the chunk header; 0-3 is malformed. */
-		if (len < 4)
+		rule = sctp_chunk_rule[type];
+		if (!chunk_len_ok(len, rule))
 			return UMIGAME_CLS_MALFORMED_CHUNK;
-		padded = (len + 3) & ~3U;
+		padded = (len + 3) & ~3ULL;
 		if (off + padded > end) {
 			if (partial)
 				break; /* cut by the fragment's end: judged on what is here */
 			return UMIGAME_CLS_BAD_LENGTH;
 		}
-		min = sctp_min_len(type);
-		if (len < min || (sctp_fixed_len(type) && len != min))
-			return UMIGAME_CLS_MALFORMED_CHUNK;
-		n++;
-		p->chunks[(type >> 6) & 3] |= 1ULL << (type & 63);
+		solo |= rule & CHUNK_ALONE;
+		if (type < 64)
+			low_types |= 1ULL << type;
+		else
+			p->chunks[(type >> 6) & 3] |= 1ULL << (type & 63);
 
 		if (type == SCTP_DATA || (type == SCTP_IDATA && (ch[1] & SCTP_IDATA_FLAG_B))) {
 			/* §3.3.1: PPID at 12; RFC 8260 §2.1: at 16, first fragment only. */
-			__u32 at = type == SCTP_DATA ? 12 : 16;
-			__u8 *d = pkt_ptr(data, data_end, off + at, 4);
+			__u8 *d = pkt_ptr(data, data_end, off + (type == SCTP_DATA ? 12 : 16), 4);
 
 			if (!d)
 				return UMIGAME_CLS_TRUNCATED;
-			if (p->n_ppids < UMIGAME_CLS_MAX_CHUNKS)
-				p->ppids[p->n_ppids & (UMIGAME_CLS_MAX_CHUNKS - 1)] = rd32(d);
-			p->n_ppids++;
+			if (n_ppids < UMIGAME_CLS_MAX_CHUNKS)
+				p->ppids[n_ppids & (UMIGAME_CLS_MAX_CHUNKS - 1)] = rd32(d);
+			n_ppids++;
 		} else if (type == SCTP_INIT || type == SCTP_INIT_ACK) {
 			__u8 *d = pkt_ptr(data, data_end, off, 20);
 
@@ -276,18 +294,17 @@ __attribute__((noinline)) int umigame_cls_sctp(struct xdp_md *ctx, struct cls_pk
 					return UMIGAME_CLS_MALFORMED_CHUNK;
 				p->opening = 1;
 			}
-			solo = 1;
-		} else if (type == SCTP_SHUTDOWN_COMPLETE) {
-			solo = 1;
 		}
 		off += padded;
 	}
 	if (off < end && !partial)
 		return UMIGAME_CLS_TOO_MANY_CHUNKS;
-	/* §3.1: at least one chunk; §6.10: INIT, INIT ACK and SHUTDOWN
-	 * COMPLETE are never bundled. */
-	if (!n || (solo && n > 1))
+	/* §3.1: at least one chunk (i were read); §6.10: INIT, INIT ACK and
+	 * SHUTDOWN COMPLETE are never bundled. */
+	if (!i || (solo && i > 1))
 		return UMIGAME_CLS_MALFORMED_CHUNK;
+	p->chunks[0] = low_types;
+	p->n_ppids = n_ppids;
 	return UMIGAME_CLS_SCTP;
 }
 
@@ -295,16 +312,14 @@ __attribute__((noinline)) int umigame_cls_sctp(struct xdp_md *ctx, struct cls_pk
  * DCCP (RFC 4340 §5): the generic header at off (§5.1), the acknowledgement
  * subheader (§5.3) and the Request/Response service code (§5.4, §5.5).
  */
-__attribute__((noinline)) int umigame_cls_dccp(struct xdp_md *ctx, struct cls_pkt *p, __u32 off,
-					       __u32 end, __u32 partial)
+static __always_inline int cls_dccp(struct xdp_md *ctx, struct cls_pkt *p, __u32 off, __u32 end,
+				    __u32 partial)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u32 hlen, doff, cscov, x, type;
 	__u8 *h, *s;
 
-	if (!p)
-		return UMIGAME_CLS_TRUNCATED;
 	h = pkt_ptr(data, data_end, off, 12);
 	if (!h || off + 12 > end)
 		return UMIGAME_CLS_TRUNCATED;
@@ -350,14 +365,10 @@ __attribute__((noinline)) int umigame_cls_dccp(struct xdp_md *ctx, struct cls_pk
 	return UMIGAME_CLS_DCCP;
 }
 
-static __always_inline void count(void *map, __u32 idx, __u64 bytes)
+static __always_inline void count(struct umigame_cls_counter *c, __u64 bytes)
 {
-	struct umigame_cls_counter *c = bpf_map_lookup_elem(map, &idx);
-
-	if (c) {
-		c->packets += 1;
-		c->bytes += bytes;
-	}
+	c->packets += 1;
+	c->bytes += bytes;
 }
 
 static __always_inline int addr_match(const __u8 *a, const __u8 *want, const __u8 *mask)
@@ -504,7 +515,8 @@ static __always_inline int sctp_checksum_ok(struct xdp_md *ctx, __u32 off, __u32
  * damaged on the way never leaves with a valid checksum.
  */
 static __always_inline int rewrite_ports(struct xdp_md *ctx, const struct umigame_cls_rule *r,
-					 const struct cls_pkt *p, __u32 slot, __u64 bytes)
+					 const struct cls_pkt *p, struct umigame_cls_port_counters *pc,
+					 __u64 bytes)
 {
 	__u32 reason = UMIGAME_CLS_CANNOT_REWRITE, crc;
 	__u32 off = p->l4_off, end = p->l4_end;
@@ -537,22 +549,17 @@ static __always_inline int rewrite_ports(struct xdp_md *ctx, const struct umigam
 		goto drop;
 	return XDP_PASS;
 drop:
-	count(&cls_counters, slot * UMIGAME_CLS_REASON_COUNT + reason, bytes);
+	count(&pc->reasons[reason], bytes);
 	return XDP_DROP;
 }
 
-/* The port's rules, in order. A global function: verified once. */
-__attribute__((noinline)) int umigame_cls_rules(struct xdp_md *ctx, const struct umigame_cls_table *t,
-						const struct cls_pkt *p)
+/* The port's rules, in order. */
+static __always_inline int cls_rules(struct xdp_md *ctx, const struct umigame_cls_table *t,
+				     struct umigame_cls_port_counters *pc, const struct cls_pkt *p,
+				     __u64 bytes)
 {
-	__u64 bytes = ctx->data_end - ctx->data;
-	__u32 slot, i;
+	__u32 i;
 
-	if (!t || !p)
-		return XDP_PASS;
-	slot = t->slot;
-	if (slot >= UMIGAME_CLS_MAX_PORTS)
-		return XDP_PASS;
 	for (i = 0; i < UMIGAME_CLS_MAX_RULES; i++) {
 		const struct umigame_cls_rule *r = &t->rules[i];
 
@@ -563,14 +570,13 @@ __attribute__((noinline)) int umigame_cls_rules(struct xdp_md *ctx, const struct
 		if (r->action == UMIGAME_CLS_RATE_LIMIT) {
 			if (!p->opening)
 				continue;
-			count(&cls_rule_counters, slot * UMIGAME_CLS_MAX_RULES + i, bytes);
+			count(&pc->rules[i], bytes);
 			if (source_allowed(ctx->ingress_ifindex, i, r, p))
 				continue;
-			count(&cls_counters, slot * UMIGAME_CLS_REASON_COUNT + UMIGAME_CLS_RATE_LIMITED,
-			      bytes);
+			count(&pc->reasons[UMIGAME_CLS_RATE_LIMITED], bytes);
 			return XDP_DROP;
 		}
-		count(&cls_rule_counters, slot * UMIGAME_CLS_MAX_RULES + i, bytes);
+		count(&pc->rules[i], bytes);
 		switch (r->action) {
 		case UMIGAME_CLS_COUNT:
 			continue;
@@ -583,7 +589,7 @@ __attribute__((noinline)) int umigame_cls_rules(struct xdp_md *ctx, const struct
 				return XDP_PASS;
 			return bpf_redirect_map(&cls_cpumap, flow_hash(p) % t->n_cpus, XDP_PASS);
 		case UMIGAME_CLS_REWRITE:
-			return rewrite_ports(ctx, r, p, slot, bytes);
+			return rewrite_ports(ctx, r, p, pc, bytes);
 		default:
 			return XDP_PASS;
 		}
@@ -621,14 +627,46 @@ static __always_inline void account_flow(const struct cls_pkt *p, __u64 bytes)
 	}
 }
 
+/* This port's table and its row of cls_counters on this CPU, or none: a
+ * free row, or an instance attached where its row's port is not (bpftool
+ * can do that). */
+static __always_inline const struct umigame_cls_table *port_rows(struct xdp_md *ctx,
+								 struct umigame_cls_cpu_row **row)
+{
+	__u32 slot = port_slot;
+	const struct umigame_cls_table *t = bpf_map_lookup_elem(&cls_tables, &slot);
+
+	if (!t || t->ifindex != ctx->ingress_ifindex)
+		return NULL;
+	*row = bpf_map_lookup_elem(&cls_counters, &slot);
+	return *row ? t : NULL;
+}
+
+/* The fields a later reader may find unset: the parsers set the rest
+ * before anything reads them. */
+static __always_inline void cls_pkt_init(struct cls_pkt *p, __u8 family, __u8 proto)
+{
+	p->n_ppids = 0;
+	__builtin_memset(p->chunks, 0, sizeof(p->chunks));
+	p->has_service = 0;
+	p->service = 0;
+	p->dccp_type = 0xff;
+	p->opening = 0;
+	p->partial = 0;
+	p->csum_verified = 0;
+	p->family = family;
+	p->proto = proto;
+}
+
 SEC("xdp")
 int umigame_classify(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	const struct umigame_cls_table *t;
-	struct cls_pkt p = {};
-	__u32 ifindex = ctx->ingress_ifindex;
+	struct umigame_cls_port_counters *pc;
+	struct umigame_cls_cpu_row *row;
+	struct cls_pkt *p;
 	__u64 off = sizeof(struct ethhdr), end, bytes = data_end - data;
 	__u32 vlan = 0, fragment = 0, partial = 0;
 	__be16 proto;
@@ -647,13 +685,17 @@ int umigame_classify(struct xdp_md *ctx)
 
 		if (!ip4 || (ip4->protocol != IPPROTO_SCTP && ip4->protocol != IPPROTO_DCCP))
 			return XDP_PASS;
-		t = bpf_map_lookup_elem(&cls_tables, &ifindex);
+		t = port_rows(ctx, &row);
 		if (!t)
 			return XDP_PASS;
-		p.family = 4;
-		p.proto = ip4->protocol;
-		__builtin_memcpy(p.saddr, &ip4->saddr, 4);
-		__builtin_memcpy(p.daddr, &ip4->daddr, 4);
+		pc = &row->counters;
+		p = (struct cls_pkt *)row->scratch;
+		cls_pkt_init(p, 4, ip4->protocol);
+		__builtin_memset(p->saddr, 0, sizeof(p->saddr));
+		__builtin_memset(p->daddr, 0, sizeof(p->daddr));
+		/* Byte copies: the addresses are off alignment (rd16). */
+		__builtin_memcpy(p->saddr, (const __u8 *)ip4 + 12, 4);
+		__builtin_memcpy(p->daddr, (const __u8 *)ip4 + 16, 4);
 		ihl = ip4->ihl * 4;
 		tot = bpf_ntohs(ip4->tot_len);
 		frag = bpf_ntohs(ip4->frag_off);
@@ -679,11 +721,9 @@ int umigame_classify(struct xdp_md *ctx)
 		/* Only SCTP, DCCP and what the walk steps over may lead to them. */
 		if (nh != IPPROTO_SCTP && nh != IPPROTO_DCCP && !is_ext_hdr(nh))
 			return XDP_PASS;
-		end = off + sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
-		__builtin_memcpy(p.saddr, &ip6->saddr, 16);
-		__builtin_memcpy(p.daddr, &ip6->daddr, 16);
 		if (ip6->version != 6)
 			return XDP_PASS;
+		end = off + sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
 		off += sizeof(*ip6);
 		st = walk_ipv6_ext(data, data_end, &off, &nh, &fragment);
 		if (st == WALK_UPPER && nh != IPPROTO_SCTP && nh != IPPROTO_DCCP)
@@ -695,11 +735,14 @@ int umigame_classify(struct xdp_md *ctx)
 				return XDP_PASS;
 			nh = fh->nexthdr;
 		}
-		t = bpf_map_lookup_elem(&cls_tables, &ifindex);
+		t = port_rows(ctx, &row);
 		if (!t)
 			return XDP_PASS;
-		p.family = 6;
-		p.proto = nh;
+		pc = &row->counters;
+		p = (struct cls_pkt *)row->scratch;
+		cls_pkt_init(p, 6, nh);
+		__builtin_memcpy(p->saddr, &ip6->saddr, 16);
+		__builtin_memcpy(p->daddr, &ip6->daddr, 16);
 		if (st == WALK_NONFIRST)
 			reason = UMIGAME_CLS_NONFIRST_FRAGMENT;
 		else if (st != WALK_UPPER)
@@ -724,30 +767,35 @@ int umigame_classify(struct xdp_md *ctx)
 			end = MAX_PARSE_OFFSET;
 			partial = 1;
 		}
-		p.l4_off = (__u32)off;
-		p.l4_end = (__u32)end;
-		p.partial = partial;
-		if (p.proto == IPPROTO_SCTP) {
-			reason = umigame_cls_sctp(ctx, &p, off, end, partial);
+		p->l4_off = (__u32)off;
+		p->l4_end = (__u32)end;
+		p->partial = partial;
+		if (p->proto == IPPROTO_SCTP) {
+			__u64 o = verifier_forget(off, bytes), e = verifier_forget(end, bytes);
+
+			/* As they were, for the verifier again. */
+			if (o > MAX_PARSE_OFFSET || e > MAX_PARSE_OFFSET)
+				return XDP_DROP;
+			reason = cls_sctp(ctx, p, o, e, verifier_forget(partial, bytes));
 			/* A first fragment or a cut frame holds only part of
 			 * what the checksum covers: not verified. */
 			if (have_module && reason == UMIGAME_CLS_SCTP && !partial &&
 			    (t->flags & UMIGAME_CLS_F_VERIFY_CSUM)) {
 				if (sctp_checksum_ok(ctx, (__u32)off, (__u32)end))
-					p.csum_verified = 1;
+					p->csum_verified = 1;
 				else
 					reason = UMIGAME_CLS_BAD_CHECKSUM;
 			}
 		} else
-			reason = umigame_cls_dccp(ctx, &p, off, end, partial);
+			reason = cls_dccp(ctx, p, off, end, partial);
 	}
-	if (t->slot < UMIGAME_CLS_MAX_PORTS)
-		count(&cls_counters, t->slot * UMIGAME_CLS_REASON_COUNT + reason, bytes);
+	count(&pc->reasons[reason], bytes);
 	if (reason == UMIGAME_CLS_NONFIRST_FRAGMENT)
 		return XDP_PASS;
 	if (reason != UMIGAME_CLS_SCTP && reason != UMIGAME_CLS_DCCP)
 		return (t->flags & UMIGAME_CLS_F_PASS_MALFORMED) ? XDP_PASS : XDP_DROP;
 	if (t->flags & UMIGAME_CLS_F_FLOWS)
-		account_flow(&p, bytes);
-	return umigame_cls_rules(ctx, t, &p);
+		account_flow(p, bytes);
+	return cls_rules(ctx, t, pc, p, bytes);
 }
+

@@ -8,7 +8,8 @@
  * and walks every chunk to the end of the packet (each chunk's length must
  * be read before the next can be found; a DATA chunk's PPID is read too),
  * then does what any classifier with per-port rules and counters does: the
- * port's rule table looked up by ifindex and one counter bumped. No checks
+ * port's rule table looked up (an array row, as the classifier's) and one
+ * per-CPU counter bumped. No checks
  * beyond staying inside the packet, no reasons, no flows, no CRC: a
  * yardstick, not a filter.
  */
@@ -26,9 +27,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define MAX_OFFSET 4096
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, UMIGAME_CLS_MAX_PORTS);
-	__type(key, __u32); /* ifindex */
+	__type(key, __u32); /* the port's row */
 	__type(value, struct umigame_cls_table);
 } floor_tables SEC(".maps");
 
@@ -46,7 +47,7 @@ int umigame_cls_floor(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
 	struct iphdr *ip = data + sizeof(*eth);
-	__u32 ifindex = ctx->ingress_ifindex, zero = 0, ppid = 0, i;
+	__u32 zero = 0, ppid = 0, i;
 	__u64 chunks = 0, off;
 	struct umigame_cls_counter *c;
 	__u8 *p;
@@ -67,7 +68,7 @@ int umigame_cls_floor(struct xdp_md *ctx)
 		if ((p[2] | p[3]) == 0)
 			break;
 	}
-	if (!bpf_map_lookup_elem(&floor_tables, &ifindex))
+	if (!bpf_map_lookup_elem(&floor_tables, &zero))
 		return XDP_PASS;
 	c = bpf_map_lookup_elem(&floor_counter, &zero);
 	if (c && (chunks & 1) && ppid) {

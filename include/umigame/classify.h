@@ -3,11 +3,15 @@
  * The XDP SCTP/DCCP classifier (bpf/classify.bpf.c): map layouts, rules and
  * reasons shared with the `umigame classify` CLI and the tests.
  *
- * A port's rules are one value of cls_tables (a hash keyed by ifindex): an
- * ordered table of at most UMIGAME_CLS_MAX_RULES rules, the first whose
- * match fields all hold decides, except that `count` and a rate limit within
- * its budget go on to the next rule. Replacing a table is one map update, so
- * a packet sees the old table or the new one.
+ * A port's rules are one row of cls_tables (an array of
+ * UMIGAME_CLS_MAX_PORTS rows): an ordered table of at most
+ * UMIGAME_CLS_MAX_RULES rules, the first whose match fields all hold
+ * decides, except that `count` and a rate limit within its budget go on to
+ * the next rule. Replacing a table is one map update, so a packet sees the
+ * old table or the new one. Each attached port runs its own instance of the
+ * program, told its row at load (the `port_slot` constant), so that finding
+ * the rules costs no hash lookup; its counters are the same row of
+ * cls_counters (per CPU), reached with one lookup per packet.
  */
 #ifndef UMIGAME_CLASSIFY_H
 #define UMIGAME_CLASSIFY_H
@@ -107,17 +111,39 @@ struct umigame_cls_rule {
                                                 * umigame_crc32c kfunc); a wrong
                                                 * one is bad_checksum, no rule */
 
+struct umigame_cls_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* A port's counters: every SCTP/DCCP packet under its reason, and every
+ * rule that matched. The program only adds; a restart (new rules, a row
+ * given to another port) is a new base in the table. */
+struct umigame_cls_port_counters {
+	struct umigame_cls_counter reasons[UMIGAME_CLS_REASON_COUNT];
+	struct umigame_cls_counter rules[UMIGAME_CLS_MAX_RULES];
+};
+
+/* A port's row of cls_counters, one per CPU: its counters, and where the
+ * program keeps its parse of the packet at hand (bpf/classify.bpf.c says
+ * why there and not on its stack); userspace reads only the counters. */
+#define UMIGAME_CLS_SCRATCH 256
+struct umigame_cls_cpu_row {
+	struct umigame_cls_port_counters counters;
+	__u8 scratch[UMIGAME_CLS_SCRATCH];
+};
+
 struct umigame_cls_table {
-	__u32 slot;      /* row in cls_counters / cls_rule_counters */
+	__u32 owner;     /* the port holding this row; 0: a free row */
+	__u32 ifindex;   /* packets arriving on it are classified; 0 until the
+	                  * owner has rules (until then they all pass) */
 	__u32 n_rules;
 	__u32 flags;
 	__u32 n_cpus;    /* REDIRECT_CPU: cls_cpumap entries 0..n_cpus-1 */
 	struct umigame_cls_rule rules[UMIGAME_CLS_MAX_RULES];
-};
-
-struct umigame_cls_counter {
-	__u64 packets;
-	__u64 bytes;
+	/* The row's counters (summed over CPUs) when they last restarted:
+	 * what `show` subtracts. Never read by the program. */
+	struct umigame_cls_port_counters base;
 };
 
 /* cls_flows key: SCTP by verification tag and ports (addresses zero, so a

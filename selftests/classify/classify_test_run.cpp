@@ -79,27 +79,33 @@ protected:
 		       uint32_t n_cpus = 0)
 	{
 		auto t = std::make_unique<umigame_cls_table>();
-		t->slot = 0;
+		t->owner = kLo;
+		t->ifindex = kLo;
 		t->flags = flags;
 		t->n_cpus = n_cpus;
 		t->n_rules = uint32_t(rules.size());
 		for (size_t i = 0; i < rules.size(); i++)
 			t->rules[i] = rules[i];
-		ASSERT_EQ(bpf_map__update_elem(skel_->maps.cls_tables, &kLo, sizeof(kLo), t.get(),
+		const uint32_t row = 0; // the instance's port_slot
+		ASSERT_EQ(bpf_map__update_elem(skel_->maps.cls_tables, &row, sizeof(row), t.get(),
 					       sizeof(*t), BPF_ANY),
 			  0);
 	}
 
-	umigame_cls_counter sum(bpf_map *m, uint32_t idx) const
+	// Row 0 of cls_counters, summed over the CPUs.
+	umigame_cls_port_counters counters() const
 	{
-		std::vector<umigame_cls_counter> v(ncpus_);
-		umigame_cls_counter s{};
-		EXPECT_EQ(bpf_map__lookup_elem(m, &idx, sizeof(idx), v.data(),
+		std::vector<umigame_cls_cpu_row> v(ncpus_);
+		umigame_cls_port_counters s{};
+		const uint32_t row = 0;
+		EXPECT_EQ(bpf_map__lookup_elem(skel_->maps.cls_counters, &row, sizeof(row), v.data(),
 					       v.size() * sizeof(v[0]), 0),
 			  0);
-		for (const auto &c : v) {
-			s.packets += c.packets;
-			s.bytes += c.bytes;
+		for (const auto &[c, scratch] : v) {
+			for (int r = 0; r < UMIGAME_CLS_REASON_COUNT; r++)
+				s.reasons[r].packets += c.reasons[r].packets;
+			for (int r = 0; r < UMIGAME_CLS_MAX_RULES; r++)
+				s.rules[r].packets += c.rules[r].packets;
 		}
 		return s;
 	}
@@ -111,16 +117,12 @@ protected:
 		std::set<int> rules;      // the rules whose counters moved
 	};
 
-	Outcome run(const Bytes &frame)
+	Outcome run(const Bytes &frame, uint32_t ingress_ifindex = kLo)
 	{
-		std::vector<uint64_t> rb, ru;
-		for (int r = 0; r < UMIGAME_CLS_REASON_COUNT; r++)
-			rb.push_back(sum(skel_->maps.cls_counters, r).packets);
-		for (int r = 0; r < UMIGAME_CLS_MAX_RULES; r++)
-			ru.push_back(sum(skel_->maps.cls_rule_counters, r).packets);
+		const umigame_cls_port_counters before = counters();
 		xdp_md md{};
 		md.data_end = uint32_t(frame.size());
-		md.ingress_ifindex = kLo;
+		md.ingress_ifindex = ingress_ifindex;
 		Bytes out(frame.size() + 256);
 		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = out.data(),
 			    .data_size_in = uint32_t(frame.size()),
@@ -130,16 +132,16 @@ protected:
 		EXPECT_EQ(err, 0) << "BPF_PROG_TEST_RUN failed: " << strerror(errno);
 		Outcome o;
 		o.action = int(opts.retval);
+		const umigame_cls_port_counters after = counters();
 		for (int r = 0; r < UMIGAME_CLS_REASON_COUNT; r++) {
-			uint64_t now = sum(skel_->maps.cls_counters, r).packets;
-			if (now != rb[r]) {
-				EXPECT_EQ(now - rb[r], 1u);
+			if (after.reasons[r].packets != before.reasons[r].packets) {
+				EXPECT_EQ(after.reasons[r].packets - before.reasons[r].packets, 1u);
 				o.reasons_moved++;
 				o.reason = r;
 			}
 		}
 		for (int r = 0; r < UMIGAME_CLS_MAX_RULES; r++)
-			if (sum(skel_->maps.cls_rule_counters, r).packets != ru[r])
+			if (after.rules[r].packets != before.rules[r].packets)
 				o.rules.insert(r);
 		return o;
 	}
@@ -380,6 +382,32 @@ TEST_F(ClassifyTestRun, OtherTrafficUntouched)
 	}
 }
 
+// An instance serves its row's port only: packets on another port, or on
+// a port whose row has no rules yet, pass untouched and uncounted.
+TEST_F(ClassifyTestRun, RowServesItsPortOnly)
+{
+	set_rules({rule(UMIGAME_CLS_DROP)});
+	const Bytes data = v4(sctp(1, {data_chunk(42)}));
+	auto o = run(data, kLo + 1);
+	EXPECT_EQ(o.action, XDP_PASS);
+	EXPECT_EQ(o.reasons_moved, 0);
+	EXPECT_TRUE(o.rules.empty());
+	o = run(data);
+	EXPECT_EQ(o.action, XDP_DROP);
+	EXPECT_EQ(o.reason, UMIGAME_CLS_SCTP);
+
+	// Attached, no rules loaded: the row is held (owner) but serves none.
+	auto t = std::make_unique<umigame_cls_table>();
+	t->owner = kLo;
+	const uint32_t row = 0;
+	ASSERT_EQ(bpf_map__update_elem(skel_->maps.cls_tables, &row, sizeof(row), t.get(), sizeof(*t),
+				       BPF_ANY),
+		  0);
+	o = run(data);
+	EXPECT_EQ(o.action, XDP_PASS);
+	EXPECT_EQ(o.reasons_moved, 0);
+}
+
 struct Malformed {
 	const char *name;
 	Bytes frame;
@@ -415,6 +443,11 @@ std::vector<Malformed> malformed_cases()
 		{"init_os_0_rfc9260_3_3_2", v4(sctp(0, {init_chunk(1, 5, 0)})), UMIGAME_CLS_MALFORMED_CHUNK},
 		{"init_vtag_not_0_rfc9260_8_5_1", v4(sctp(5, {init_chunk(1)})), UMIGAME_CLS_MALFORMED_CHUNK},
 		{"shutdown_length_12_rfc9260_3_3_8", v4(sctp(1, {chunk(7, 0, {0, 0, 0, 1, 0, 0, 0, 0})})),
+		 UMIGAME_CLS_MALFORMED_CHUNK},
+		{"shutdown_length_4_rfc9260_3_3_8", v4(sctp(1, {chunk(7, 0, {})})), UMIGAME_CLS_MALFORMED_CHUNK},
+		{"shutdown_ack_length_8_rfc9260_3_3_9", v4(sctp(1, {chunk(8, 0, {0, 0, 0, 0})})),
+		 UMIGAME_CLS_MALFORMED_CHUNK},
+		{"cookie_echo_without_cookie_rfc9260_3_3_11", v4(sctp(1, {chunk(10, 0, {})})),
 		 UMIGAME_CLS_MALFORMED_CHUNK},
 		{"no_chunk_rfc9260_3_1", v4(sctp(1, {})), UMIGAME_CLS_MALFORMED_CHUNK},
 		{"seventeen_chunks", v4(sctp(1, seventeen)), UMIGAME_CLS_TOO_MANY_CHUNKS},

@@ -29,8 +29,9 @@
 //    both counters are checked.
 //  - CRC32c: the classifier's verification (umigame.ko's kfunc) against the
 //    kernel SCTP stack's own, on the same frames with a right checksum. Ours:
-//    the classifier with checksum = "verify" less without (test runs, each
-//    packet counted sctp, none bad_checksum). The kernel's: live frames to a
+//    the classifier on a port with checksum = "verify" (its own instance,
+//    row 1) less on a port without (test runs, each packet matched by the
+//    rule, so none was bad_checksum). The kernel's: live frames to a
 //    local address up to sctp_rcv, with the sctp module's no_checksums off
 //    less on (every packet in SctpInSCTPPacks, none in SctpChecksumErrors).
 //    Bytes per ns of the SCTP packet.
@@ -68,17 +69,47 @@ using umigame::bench::ns_per_run;
 
 namespace {
 
-constexpr uint32_t kLo = 1; // the rule table lives on lo's ifindex
+constexpr uint32_t kLo = 1; // test runs arrive on lo's ifindex
 
-uint64_t rule_packets(bpf_map *counters, uint32_t rule)
+using ClassifyPtr = std::unique_ptr<classify, void (*)(classify *)>;
+
+// An instance of the classifier for the port in row `slot` of the maps
+// pinned under pin_dir, as `umigame classify attach` loads one per port.
+ClassifyPtr load_classifier(const std::string &pin_dir, uint32_t slot)
 {
-	std::vector<umigame_cls_counter> v(static_cast<size_t>(libbpf_num_possible_cpus()));
-	if (bpf_map__lookup_elem(counters, &rule, sizeof(rule), v.data(), v.size() * sizeof(v[0]), 0) != 0)
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir.c_str());
+	ClassifyPtr cls(classify__open_opts(&opts), classify__destroy);
+	if (!cls)
+		return cls;
+	// With umigame.ko (the guest part), the CRC32c kfunc is there to call.
+	cls->rodata->have_module = access("/sys/kernel/btf/umigame", F_OK) == 0;
+	cls->rodata->port_slot = slot;
+	if (classify__load(cls.get()) != 0)
+		cls.reset();
+	return cls;
+}
+
+// Rule `rule` of row `slot`: packets counted, over every CPU.
+uint64_t rule_packets(classify *cls, uint32_t slot, uint32_t rule)
+{
+	std::vector<umigame_cls_cpu_row> v(static_cast<size_t>(libbpf_num_possible_cpus()));
+	if (bpf_map__lookup_elem(cls->maps.cls_counters, &slot, sizeof(slot), v.data(), v.size() * sizeof(v[0]),
+				 0) != 0)
 		return 0;
 	uint64_t n = 0;
 	for (const auto &c : v)
-		n += c.packets;
+		n += c.counters.rules[rule].packets;
 	return n;
+}
+
+// Row `slot` of the tables: the port, its flags, the rules in `rules`.
+bool set_table(classify *cls, umigame_cls_table *rules, uint32_t slot, uint32_t ifindex, uint32_t flags)
+{
+	rules->owner = ifindex;
+	rules->ifindex = ifindex;
+	rules->flags = flags;
+	return bpf_map__update_elem(cls->maps.cls_tables, &slot, sizeof(slot), rules, sizeof(*rules), BPF_ANY) ==
+	       0;
 }
 
 // An ingress chain on dev that drops everything, behind the nft match
@@ -165,7 +196,8 @@ double paired(int pairs, const std::function<double()> &a, const std::function<d
 }
 
 // The guest part (see the top). Returns false when it cannot run, said.
-bool guest_rows(classify *cls, classify_floor *floor, empty_pass *empty, int rounds, uint32_t repeat)
+bool guest_rows(classify *cls, classify *cls_verify, classify_floor *floor, empty_pass *empty, int rounds,
+		uint32_t repeat)
 {
 	// A namespace of our own, so the links, the address and the nft tables
 	// go with us. Each port has one job, so nothing is switched mid-run:
@@ -197,20 +229,17 @@ bool guest_rows(classify *cls, classify_floor *floor, empty_pass *empty, int rou
 	table->rules[0].match = UMIGAME_CLS_M_CHUNK;
 	table->rules[0].chunk_type = 0; // DATA
 	table->rules[0].action = UMIGAME_CLS_COUNT;
-	auto set_table = [&](uint32_t ifindex, uint32_t slot, uint32_t flags) {
-		table->slot = slot;
-		table->flags = flags;
-		return bpf_map__update_elem(cls->maps.cls_tables, &ifindex, sizeof(ifindex), table.get(),
-					    sizeof(*table), BPF_ANY) == 0;
-	};
-	if (!set_table(cb0, 0, 0) || !set_table(cb4, 1, UMIGAME_CLS_F_VERIFY_CSUM) ||
-	    bpf_map__update_elem(floor->maps.floor_tables, &cb0, sizeof(cb0), table.get(), sizeof(*table),
+	const uint32_t zero = 0;
+	if (!set_table(cls, table.get(), 0, cb0, 0) ||
+	    !set_table(cls, table.get(), 1, cb4, UMIGAME_CLS_F_VERIFY_CSUM) ||
+	    bpf_map__update_elem(floor->maps.floor_tables, &zero, sizeof(zero), table.get(), sizeof(*table),
 				 BPF_ANY) != 0) {
 		std::perror("setting the rule tables");
 		return false;
 	}
 	const int empty_fd = bpf_program__fd(empty->progs.umigame_empty_pass);
 	const int cls_fd = bpf_program__fd(cls->progs.umigame_classify);
+	const int verify_fd = bpf_program__fd(cls_verify->progs.umigame_classify);
 	const int pairs = 2 * rounds + 1;
 	uint32_t unused;
 	utsname u{};
@@ -232,7 +261,7 @@ bool guest_rows(classify *cls, classify_floor *floor, empty_pass *empty, int rou
 		auto run = [&](int fd, uint32_t ifindex) {
 			return [&, fd, ifindex] { return ns_per_run(fd, row.frame, repeat, ifindex, &unused, true); };
 		};
-		const uint64_t rule0 = rule_packets(cls->maps.cls_rule_counters, 0), nft0 = nft_rule_packets("cb2");
+		const uint64_t rule0 = rule_packets(cls, 0, 0), nft0 = nft_rule_packets("cb2");
 		std::vector<double> base;
 		auto base_run = [&] {
 			double t = ns_per_run(empty_fd, row.frame, repeat, cb0, &unused, true);
@@ -243,7 +272,7 @@ bool guest_rows(classify *cls, classify_floor *floor, empty_pass *empty, int rou
 		row.nft = paired(pairs, base_run, run(empty_fd, cb2));
 		row.floor = paired(pairs, base_run, run(bpf_program__fd(floor->progs.umigame_cls_floor), cb0));
 		row.base = median(base);
-		const uint64_t counted = rule_packets(cls->maps.cls_rule_counters, 0) - rule0,
+		const uint64_t counted = rule_packets(cls, 0, 0) - rule0,
 			       nft_counted = nft_rule_packets("cb2") - nft0;
 		if (counted != uint64_t(pairs) * repeat || nft_counted != uint64_t(pairs) * repeat) {
 			std::fprintf(stderr, "classify bench: %s: the classifier counted %llu, nft %llu, of %llu\n",
@@ -283,12 +312,12 @@ bool guest_rows(classify *cls, classify_floor *floor, empty_pass *empty, int rou
 		r.frame = wire_ready(v4(sctp(1, {data_chunk(60, 1, Bytes(r.payload, 0xab))}, 38412, 9)), cb4_mac,
 				     peer_mac);
 		r.sctp_bytes = r.frame.size() - 14 - 20;
-		const uint64_t verified0 = rule_packets(cls->maps.cls_rule_counters, UMIGAME_CLS_MAX_RULES);
+		const uint64_t verified0 = rule_packets(cls, 1, 0);
 		r.ours = paired(
 			pairs, [&] { return ns_per_run(cls_fd, r.frame, repeat, cb0, &unused); },
-			[&] { return ns_per_run(cls_fd, r.frame, repeat, cb4, &unused); });
+			[&] { return ns_per_run(verify_fd, r.frame, repeat, cb4, &unused); });
 		// A wrong checksum would be bad_checksum, matched by no rule.
-		const uint64_t verified = rule_packets(cls->maps.cls_rule_counters, UMIGAME_CLS_MAX_RULES) - verified0;
+		const uint64_t verified = rule_packets(cls, 1, 0) - verified0;
 		const uint64_t in0 = sctp_mib("SctpInSCTPPacks");
 		auto kernel = [&](bool check) {
 			return [&, check] {
@@ -339,12 +368,9 @@ int main(int argc, char **argv)
 	uint32_t repeat = argc > 2 ? uint32_t(std::max(2, std::atoi(argv[2]))) : 500000;
 
 	const umigame::bench::ScratchPinDir pins("umigame-cls-bench");
-	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pins.path.c_str());
-	std::unique_ptr<classify, void (*)(classify *)> cls(classify__open_opts(&opts), classify__destroy);
-	// With umigame.ko (the guest part), the CRC32c kfunc is there to call.
-	if (cls)
-		cls->rodata->have_module = access("/sys/kernel/btf/umigame", F_OK) == 0;
-	if (!cls || classify__load(cls.get()) != 0) {
+	// Port rows 0 and 1 (the guest's CRC32c rows verify on row 1's port).
+	ClassifyPtr cls = load_classifier(pins.path, 0), cls_verify = load_classifier(pins.path, 1);
+	if (!cls || !cls_verify) {
 		std::perror("loading the classifier");
 		return 1;
 	}
@@ -364,7 +390,7 @@ int main(int argc, char **argv)
 	}
 
 	if (guest) {
-		if (!guest_rows(cls.get(), floor.get(), empty.get(), rounds, repeat)) {
+		if (!guest_rows(cls.get(), cls_verify.get(), floor.get(), empty.get(), rounds, repeat)) {
 			std::printf("the guest part could not run (above)\n");
 			return 1;
 		}
@@ -381,7 +407,8 @@ int main(int argc, char **argv)
 
 	const Bytes one = v4(sctp(1, {data_chunk(60)}));
 	const Bytes fourth = v4(sctp(1, {data_chunk(18), data_chunk(46), data_chunk(18), data_chunk(60)}));
-	if (bpf_map__update_elem(floor->maps.floor_tables, &kLo, sizeof(kLo), table.get(), sizeof(*table),
+	const uint32_t zero = 0;
+	if (bpf_map__update_elem(floor->maps.floor_tables, &zero, sizeof(zero), table.get(), sizeof(*table),
 				 BPF_ANY) != 0) {
 		std::perror("setting the floor's table");
 		return 1;
@@ -406,7 +433,6 @@ int main(int argc, char **argv)
 	const int floor_fd = bpf_program__fd(floor->progs.umigame_cls_floor);
 	auto floor_packets = [&] {
 		std::vector<umigame_cls_counter> v(static_cast<size_t>(libbpf_num_possible_cpus()));
-		uint32_t zero = 0;
 		uint64_t n = 0;
 		if (bpf_map__lookup_elem(floor->maps.floor_counter, &zero, sizeof(zero), v.data(),
 					 v.size() * sizeof(v[0]), 0) == 0)
@@ -416,14 +442,12 @@ int main(int argc, char **argv)
 	};
 	for (int i = 0; i < rounds; i++)
 		for (auto &row : rows) {
-			table->flags = row.flags;
-			if (bpf_map__update_elem(cls->maps.cls_tables, &kLo, sizeof(kLo), table.get(), sizeof(*table),
-						 BPF_ANY) != 0) {
+			if (!set_table(cls.get(), table.get(), 0, kLo, row.flags)) {
 				std::perror("setting the rule table");
 				return 1;
 			}
 			uint32_t v_empty = ~0U, v_cls = ~0U;
-			auto counter = [&] { return row.floor ? floor_packets() : rule_packets(cls->maps.cls_rule_counters, 0); };
+			auto counter = [&] { return row.floor ? floor_packets() : rule_packets(cls.get(), 0, 0); };
 			const uint64_t before = counter();
 			double e = ns_per_run(empty_fd, row.frame, repeat, kLo, &v_empty);
 			double c = ns_per_run(row.floor ? floor_fd : cls_fd, row.frame, repeat, kLo, &v_cls);

@@ -1,4 +1,5 @@
-// The classifier's loader: pinned objects under <pin root>/classify.
+// The classifier's loader: pinned objects under <pin root>/classify (the
+// maps, and per attached port its link and its instance's .rodata).
 #include "classify.h"
 
 #include <cerrno>
@@ -27,8 +28,7 @@ Classifier::Classifier(std::string pin_dir) : pin_dir_(std::move(pin_dir)) {}
 
 Classifier::~Classifier()
 {
-	for (int *fd : {&prog_fd_, &tables_fd_, &counters_fd_, &rule_counters_fd_, &flows_fd_,
-			&cpumap_fd_})
+	for (int *fd : {&tables_fd_, &counters_fd_, &flows_fd_, &cpumap_fd_})
 		close_fd(*fd);
 }
 
@@ -37,38 +37,115 @@ std::string Classifier::link_path(uint32_t ifindex) const
 	return xdp_link_pin_path(pin_dir_, ifindex);
 }
 
+std::string Classifier::rodata_path(uint32_t ifindex) const
+{
+	return pin_dir_ + "/rodata_" + std::to_string(ifindex);
+}
+
+namespace {
+
+// An instance of the program for row `slot`, its maps those pinned under
+// pin_dir (created and pinned when missing). Destroy with classify__destroy.
+struct classify *load_instance(const std::string &pin_dir, uint32_t slot)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir.c_str());
+	struct classify *skel = classify__open_opts(&opts);
+	if (!skel)
+		fail_errno("cannot open the classifier's BPF object", errno);
+	// Without umigame.ko's BTF the CRC32c kfunc cannot resolve; the
+	// verifier then drops checksum verification (rules load refuses
+	// checksum = "verify" for such an instance).
+	skel->rodata->have_module = access("/sys/kernel/btf/umigame", F_OK) == 0;
+	skel->rodata->port_slot = slot;
+	if (int err = classify__load(skel)) {
+		classify__destroy(skel);
+		fail_errno("cannot load the classifier (see the verifier log above)", -err);
+	}
+	return skel;
+}
+
+} // namespace
+
 bool Classifier::open(bool create)
 {
 	require_bpffs();
-	const std::string prog_path = pin_dir_ + "/prog";
-	if (access(prog_path.c_str(), F_OK) != 0) {
+	const std::string tables_path = pin_dir_ + "/cls_tables";
+	if (access(tables_path.c_str(), F_OK) != 0) {
 		if (!create)
 			return false;
+		// Loading an instance creates and pins the maps; it is attached
+		// nowhere and goes when the skeleton does.
 		create_pin_dir(pin_dir_);
-		LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir_.c_str());
-		struct classify *skel = classify__open_opts(&opts);
-		if (!skel)
-			fail_errno("cannot open the classifier's BPF object", errno);
-		// Without umigame.ko's BTF the CRC32c kfunc cannot resolve; the
-		// verifier then drops checksum verification (rules load refuses
-		// checksum = "verify" against such a program).
-		skel->rodata->have_module = access("/sys/kernel/btf/umigame", F_OK) == 0;
-		int err = classify__load(skel);
-		if (!err)
-			err = bpf_program__pin(skel->progs.umigame_classify, prog_path.c_str());
-		if (!err)
-			err = bpf_map__pin(skel->maps.rodata, (pin_dir_ + "/cls_rodata").c_str());
-		classify__destroy(skel);
-		if (err)
-			fail_errno("cannot load the classifier (see the verifier log above)", -err);
+		classify__destroy(load_instance(pin_dir_, 0));
 	}
-	prog_fd_ = get_pinned(prog_path);
-	tables_fd_ = get_pinned(pin_dir_ + "/cls_tables");
+	tables_fd_ = get_pinned(tables_path);
 	counters_fd_ = get_pinned(pin_dir_ + "/cls_counters");
-	rule_counters_fd_ = get_pinned(pin_dir_ + "/cls_rule_counters");
 	flows_fd_ = get_pinned(pin_dir_ + "/cls_flows");
 	cpumap_fd_ = get_pinned(pin_dir_ + "/cls_cpumap");
 	return true;
+}
+
+bool Classifier::read_row(uint32_t slot, umigame_cls_table &t) const
+{
+	return bpf_map_lookup_elem(tables_fd_, &slot, &t) == 0;
+}
+
+void Classifier::write_row(uint32_t slot, const umigame_cls_table &t) const
+{
+	if (bpf_map_update_elem(tables_fd_, &slot, &t, BPF_ANY) != 0)
+		fail_errno("cannot write row " + std::to_string(slot) + " of cls_tables", errno);
+}
+
+umigame_cls_port_counters Classifier::sum_row(uint32_t slot) const
+{
+	const int n = libbpf_num_possible_cpus();
+	std::vector<umigame_cls_cpu_row> v(size_t(n > 0 ? n : 1));
+	umigame_cls_port_counters s{};
+	if (bpf_map_lookup_elem(counters_fd_, &slot, v.data()) != 0)
+		return s;
+	for (const auto &[c, scratch] : v) {
+		for (size_t r = 0; r < UMIGAME_CLS_REASON_COUNT; r++) {
+			s.reasons[r].packets += c.reasons[r].packets;
+			s.reasons[r].bytes += c.reasons[r].bytes;
+		}
+		for (size_t r = 0; r < UMIGAME_CLS_MAX_RULES; r++) {
+			s.rules[r].packets += c.rules[r].packets;
+			s.rules[r].bytes += c.rules[r].bytes;
+		}
+	}
+	return s;
+}
+
+uint32_t Classifier::row_of(uint32_t ifindex) const
+{
+	auto t = std::make_unique<umigame_cls_table>();
+	uint32_t free_slot = UMIGAME_CLS_MAX_PORTS;
+	for (uint32_t slot = 0; slot < UMIGAME_CLS_MAX_PORTS; slot++) {
+		if (!read_row(slot, *t))
+			continue;
+		if (t->owner == ifindex)
+			return slot;
+		if (!t->owner && free_slot == UMIGAME_CLS_MAX_PORTS)
+			free_slot = slot;
+	}
+	if (free_slot == UMIGAME_CLS_MAX_PORTS)
+		throw std::runtime_error("all " + std::to_string(UMIGAME_CLS_MAX_PORTS) +
+					 " ports of the classifier are taken");
+	// The program only adds to counters; a row's new owner starts from
+	// what they hold now.
+	*t = umigame_cls_table{};
+	t->owner = ifindex;
+	t->base = sum_row(free_slot);
+	write_row(free_slot, *t);
+	return free_slot;
+}
+
+bool Classifier::have_module(uint32_t ifindex) const
+{
+	classify::classify__rodata ro{};
+	if (read_pinned_rodata(rodata_path(ifindex), &ro, sizeof(ro)))
+		return ro.have_module;
+	return access("/sys/kernel/btf/umigame", F_OK) == 0;
 }
 
 std::string Classifier::attach(const std::string &dev, bool allow_generic)
@@ -79,8 +156,24 @@ std::string Classifier::attach(const std::string &dev, bool allow_generic)
 	const std::string link = link_path(ifindex);
 	if (access(link.c_str(), F_OK) == 0)
 		return "the classifier is already attached to " + dev;
-	const std::string mode =
-		attach_xdp_link(prog_fd_, ifindex, dev, allow_generic, link, "the classifier");
+	const uint32_t slot = row_of(ifindex);
+	auto t = std::make_unique<umigame_cls_table>();
+	const bool module = access("/sys/kernel/btf/umigame", F_OK) == 0;
+	if (read_row(slot, *t) && !module) {
+		for (uint32_t r = 0; r < t->n_rules && r < UMIGAME_CLS_MAX_RULES; r++)
+			if (t->rules[r].action == UMIGAME_CLS_REWRITE || (t->flags & UMIGAME_CLS_F_VERIFY_CSUM))
+				throw std::runtime_error("the rules of " + dev + " need umigame.ko's CRC32c kfunc: "
+							 "load umigame.ko first");
+	}
+	std::unique_ptr<struct classify, void (*)(struct classify *)> skel(load_instance(pin_dir_, slot),
+									 classify__destroy);
+	const std::string mode = attach_xdp_link(bpf_program__fd(skel->progs.umigame_classify), ifindex, dev,
+						 allow_generic, link, "the classifier");
+	// Which instance has the kfuncs, for rules loaded later.
+	const std::string ro = rodata_path(ifindex);
+	unlink(ro.c_str());
+	if (int err = bpf_map__pin(skel->maps.rodata, ro.c_str()))
+		fail_errno("cannot pin " + ro, -err);
 	return "attached the classifier to " + dev + " (" + mode + " XDP)";
 }
 
@@ -95,31 +188,15 @@ void Classifier::detach(const std::string &dev)
 			throw std::runtime_error("the classifier is not attached to " + dev);
 		fail_errno("cannot remove " + link, errno);
 	}
-	bpf_map_delete_elem(tables_fd_, &ifindex);
+	unlink(rodata_path(ifindex).c_str());
+	auto t = std::make_unique<umigame_cls_table>();
+	for (uint32_t slot = 0; slot < UMIGAME_CLS_MAX_PORTS; slot++)
+		if (read_row(slot, *t) && t->owner == ifindex)
+			write_row(slot, umigame_cls_table{});
 	for (const auto &e : std::filesystem::directory_iterator(pin_dir_))
 		if (e.path().filename().string().rfind("link_", 0) == 0)
 			return;
 	remove_pin_dir(pin_dir_);
-}
-
-bool Classifier::have_module() const
-{
-	// The whole .rodata section: have_module is its first (only) byte.
-	return pinned_rodata_flag(pin_dir_ + "/cls_rodata");
-}
-
-umigame_cls_counter Classifier::sum(int fd, uint32_t idx) const
-{
-	const int n = libbpf_num_possible_cpus();
-	std::vector<umigame_cls_counter> v(size_t(n > 0 ? n : 1));
-	umigame_cls_counter s{};
-	if (bpf_map_lookup_elem(fd, &idx, v.data()) != 0)
-		return s;
-	for (const auto &c : v) {
-		s.packets += c.packets;
-		s.bytes += c.bytes;
-	}
-	return s;
 }
 
 std::vector<std::string> Classifier::load(const ClassifyRules &rules)
@@ -135,45 +212,40 @@ std::vector<std::string> Classifier::load(const ClassifyRules &rules)
 				throw ConfigError(r.where, "no interface " + r.target_dev);
 		ifindexes.push_back(ifindex);
 	}
-	const char *reload = "classifier was loaded without the module: load umigame.ko, detach every "
-			     "port and attach again";
-	for (const auto &p : rules.ports) {
-		if ((p.flags & UMIGAME_CLS_F_VERIFY_CSUM) && !have_module())
+	const char *reload = "classifier on this port was loaded without the module: load umigame.ko, "
+			     "detach the port and attach it again";
+	for (size_t i = 0; i < rules.ports.size(); i++) {
+		const auto &p = rules.ports[i];
+		const bool module = have_module(ifindexes[i]);
+		if ((p.flags & UMIGAME_CLS_F_VERIFY_CSUM) && !module)
 			throw ConfigError(p.where, std::string("checksum = \"verify\" needs umigame.ko's "
 							       "CRC32c kfunc, and the ") + reload);
 		for (const auto &r : p.rules)
-			if (r.rule.action == UMIGAME_CLS_REWRITE && !have_module())
+			if (r.rule.action == UMIGAME_CLS_REWRITE && !module)
 				throw ConfigError(r.where, std::string("action = \"rewrite\" needs umigame.ko's "
 								       "CRC32c kfunc, and the ") + reload);
 	}
-	// Slots in use by ports not in this file stay theirs.
-	std::vector<bool> used(UMIGAME_CLS_MAX_PORTS);
-	std::map<uint32_t, uint32_t> slot_of;
-	for (const auto &s : ports()) {
-		slot_of[s.ifindex] = s.table.slot;
-		if (s.table.slot < UMIGAME_CLS_MAX_PORTS)
-			used[s.table.slot] = true;
+	// Rows for every port first, so that a full table changes nothing.
+	std::vector<uint32_t> slots;
+	for (size_t i = 0; i < rules.ports.size(); i++) {
+		try {
+			slots.push_back(row_of(ifindexes[i]));
+		} catch (const std::runtime_error &e) {
+			throw ConfigError(rules.ports[i].where, e.what());
+		}
 	}
 	std::vector<std::string> out;
 	const int ncpus = libbpf_num_possible_cpus();
 	for (size_t i = 0; i < rules.ports.size(); i++) {
 		const auto &p = rules.ports[i];
 		auto t = std::make_unique<umigame_cls_table>();
-		auto it = slot_of.find(ifindexes[i]);
-		if (it != slot_of.end()) {
-			t->slot = it->second;
-		} else {
-			uint32_t s = 0;
-			while (s < UMIGAME_CLS_MAX_PORTS && used[s])
-				s++;
-			if (s == UMIGAME_CLS_MAX_PORTS)
-				throw ConfigError(p.where, "more than " + std::to_string(UMIGAME_CLS_MAX_PORTS) +
-								   " ports with rules");
-			used[s] = true;
-			t->slot = s;
-		}
+		if (!read_row(slots[i], *t))
+			fail_errno("cannot read row " + std::to_string(slots[i]) + " of cls_tables", errno);
+		t->ifindex = ifindexes[i];
 		t->flags = p.flags;
 		t->n_rules = uint32_t(p.rules.size());
+		t->n_cpus = 0;
+		std::memset(t->rules, 0, sizeof(t->rules));
 		bool cpumap = false;
 		for (size_t j = 0; j < p.rules.size(); j++) {
 			t->rules[j] = p.rules[j].rule;
@@ -190,15 +262,11 @@ std::vector<std::string> Classifier::load(const ClassifyRules &rules)
 					fail_errno("cannot add CPU " + std::to_string(c) + " to cls_cpumap", errno);
 			}
 		}
-		// New rules, new counters.
-		const int n = ncpus > 0 ? ncpus : 1;
-		std::vector<umigame_cls_counter> zero(static_cast<size_t>(n));
-		for (uint32_t j = 0; j < UMIGAME_CLS_MAX_RULES; j++) {
-			uint32_t idx = t->slot * UMIGAME_CLS_MAX_RULES + j;
-			bpf_map_update_elem(rule_counters_fd_, &idx, zero.data(), 0);
-		}
-		if (bpf_map_update_elem(tables_fd_, &ifindexes[i], t.get(), 0) != 0)
-			fail_errno("cannot write the rules of " + p.dev, errno);
+		// New rules, new rule counters: they start from what the row's
+		// counters hold now.
+		const umigame_cls_port_counters now = sum_row(slots[i]);
+		std::memcpy(t->base.rules, now.rules, sizeof(now.rules));
+		write_row(slots[i], *t);
 		out.push_back(p.dev + ": " + std::to_string(p.rules.size()) + " rules");
 	}
 	return out;
@@ -207,25 +275,23 @@ std::vector<std::string> Classifier::load(const ClassifyRules &rules)
 std::vector<ClassifyPortState> Classifier::ports() const
 {
 	std::vector<ClassifyPortState> out;
-	uint32_t key = 0, next = 0;
-	const uint32_t *prev = nullptr;
-	while (bpf_map_get_next_key(tables_fd_, prev, &next) == 0) {
+	for (uint32_t slot = 0; slot < UMIGAME_CLS_MAX_PORTS; slot++) {
 		ClassifyPortState s;
-		s.ifindex = next;
+		if (!read_row(slot, s.table) || !s.table.owner)
+			continue;
+		s.ifindex = s.table.owner;
 		char name[IF_NAMESIZE] = {};
-		if (if_indextoname(next, name))
+		if (if_indextoname(s.ifindex, name))
 			s.dev = name;
-		s.attached = access(link_path(next).c_str(), F_OK) == 0;
-		if (bpf_map_lookup_elem(tables_fd_, &next, &s.table) == 0 &&
-		    s.table.slot < UMIGAME_CLS_MAX_PORTS) {
-			for (uint32_t r = 0; r < UMIGAME_CLS_REASON_COUNT; r++)
-				s.reasons[r] = sum(counters_fd_, s.table.slot * UMIGAME_CLS_REASON_COUNT + r);
-			for (uint32_t r = 0; r < s.table.n_rules && r < UMIGAME_CLS_MAX_RULES; r++)
-				s.rules.push_back(sum(rule_counters_fd_, s.table.slot * UMIGAME_CLS_MAX_RULES + r));
-			out.push_back(std::move(s));
-		}
-		key = next;
-		prev = &key;
+		s.attached = access(link_path(s.ifindex).c_str(), F_OK) == 0;
+		const umigame_cls_port_counters now = sum_row(slot);
+		for (uint32_t r = 0; r < UMIGAME_CLS_REASON_COUNT; r++)
+			s.reasons[r] = {now.reasons[r].packets - s.table.base.reasons[r].packets,
+					now.reasons[r].bytes - s.table.base.reasons[r].bytes};
+		for (uint32_t r = 0; r < s.table.n_rules && r < UMIGAME_CLS_MAX_RULES; r++)
+			s.rules.push_back({now.rules[r].packets - s.table.base.rules[r].packets,
+					   now.rules[r].bytes - s.table.base.rules[r].bytes});
+		out.push_back(std::move(s));
 	}
 	return out;
 }

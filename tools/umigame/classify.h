@@ -1,6 +1,7 @@
-// The SCTP/DCCP classifier's pinned BPF objects: load and pin the program
-// once per network namespace, attach it to ports with bpf_link, replace a
-// port's rule table in one map update, read counters and flows.
+// The SCTP/DCCP classifier's pinned BPF objects: the maps, pinned once per
+// network namespace; an instance of the program per attached port (told its
+// row of the maps at load), attached with bpf_link; a port's rule table
+// replaced in one map update; counters and flows read.
 #pragma once
 
 #include <array>
@@ -36,8 +37,9 @@ public:
 	Classifier(const Classifier &) = delete;
 	Classifier &operator=(const Classifier &) = delete;
 
-	// Open the pinned program and maps; with create, load and pin first.
+	// Open the pinned maps; with create, create and pin them first.
 	bool open(bool create);
+	// Load an instance of the program for dev's row and attach it.
 	std::string attach(const std::string &dev, bool allow_generic);
 	// Detach and forget the port's rules; unpin everything after the last port.
 	void detach(const std::string &dev);
@@ -47,17 +49,22 @@ public:
 
 	std::vector<ClassifyPortState> ports() const;
 	std::vector<ClassifyFlow> flows() const;
-	int prog_fd() const { return prog_fd_; }
 
 private:
 	std::string link_path(uint32_t ifindex) const;
-	umigame_cls_counter sum(int fd, uint32_t idx) const;
-	// Whether the pinned program was loaded with umigame.ko's kfuncs.
-	bool have_module() const;
+	std::string rodata_path(uint32_t ifindex) const;
+	umigame_cls_port_counters sum_row(uint32_t slot) const;
+	bool read_row(uint32_t slot, umigame_cls_table &t) const;
+	void write_row(uint32_t slot, const umigame_cls_table &t) const;
+	// The row ifindex holds, or a free one given to it (its counters
+	// based anew); throws when all are taken.
+	uint32_t row_of(uint32_t ifindex) const;
+	// Whether the program serving ifindex can call umigame.ko's kfuncs:
+	// its instance's, when attached; the module's presence, when not.
+	bool have_module(uint32_t ifindex) const;
 
 	std::string pin_dir_;
-	int prog_fd_ = -1, tables_fd_ = -1, counters_fd_ = -1, rule_counters_fd_ = -1,
-	    flows_fd_ = -1, cpumap_fd_ = -1;
+	int tables_fd_ = -1, counters_fd_ = -1, flows_fd_ = -1, cpumap_fd_ = -1;
 };
 
 } // namespace umigame

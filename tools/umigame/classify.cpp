@@ -158,22 +158,32 @@ std::string Classifier::attach(const std::string &dev, bool allow_generic)
 		return "the classifier is already attached to " + dev;
 	const uint32_t slot = row_of(ifindex);
 	auto t = std::make_unique<umigame_cls_table>();
-	const bool module = access("/sys/kernel/btf/umigame", F_OK) == 0;
-	if (read_row(slot, *t) && !module) {
-		for (uint32_t r = 0; r < t->n_rules && r < UMIGAME_CLS_MAX_RULES; r++)
-			if (t->rules[r].action == UMIGAME_CLS_REWRITE || (t->flags & UMIGAME_CLS_F_VERIFY_CSUM))
-				throw std::runtime_error("the rules of " + dev + " need umigame.ko's CRC32c kfunc: "
-							 "load umigame.ko first");
+	if (!read_row(slot, *t))
+		fail_errno("cannot read row " + std::to_string(slot) + " of cls_tables", errno);
+	bool needs_module = t->flags & UMIGAME_CLS_F_VERIFY_CSUM;
+	for (uint32_t r = 0; r < t->n_rules && r < UMIGAME_CLS_MAX_RULES; r++)
+		needs_module |= t->rules[r].action == UMIGAME_CLS_REWRITE;
+	std::string mode;
+	try {
+		if (needs_module && access("/sys/kernel/btf/umigame", F_OK) != 0)
+			throw std::runtime_error("the rules of " + dev +
+						 " need umigame.ko's CRC32c kfunc: load umigame.ko first");
+		std::unique_ptr<struct classify, void (*)(struct classify *)> skel(load_instance(pin_dir_, slot),
+										 classify__destroy);
+		mode = attach_xdp_link(bpf_program__fd(skel->progs.umigame_classify), ifindex, dev, allow_generic,
+				       link, "the classifier");
+		// Which instance has the kfuncs, for rules loaded later.
+		const std::string ro = rodata_path(ifindex);
+		unlink(ro.c_str());
+		if (int err = bpf_map__pin(skel->maps.rodata, ro.c_str()))
+			fail_errno("cannot pin " + ro, -err);
+	} catch (...) {
+		// A row reserved for this attach, without rules: nothing could
+		// free it later (detach wants the link), so free it now.
+		if (!t->ifindex && access(link.c_str(), F_OK) != 0)
+			write_row(slot, umigame_cls_table{});
+		throw;
 	}
-	std::unique_ptr<struct classify, void (*)(struct classify *)> skel(load_instance(pin_dir_, slot),
-									 classify__destroy);
-	const std::string mode = attach_xdp_link(bpf_program__fd(skel->progs.umigame_classify), ifindex, dev,
-						 allow_generic, link, "the classifier");
-	// Which instance has the kfuncs, for rules loaded later.
-	const std::string ro = rodata_path(ifindex);
-	unlink(ro.c_str());
-	if (int err = bpf_map__pin(skel->maps.rodata, ro.c_str()))
-		fail_errno("cannot pin " + ro, -err);
 	return "attached the classifier to " + dev + " (" + mode + " XDP)";
 }
 

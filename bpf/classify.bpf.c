@@ -649,8 +649,6 @@ static __always_inline void cls_pkt_init(struct cls_pkt *p, __u8 family, __u8 pr
 	p->n_ppids = 0;
 	__builtin_memset(p->chunks, 0, sizeof(p->chunks));
 	p->has_service = 0;
-	p->service = 0;
-	p->dccp_type = 0xff;
 	p->opening = 0;
 	p->partial = 0;
 	p->csum_verified = 0;

@@ -56,6 +56,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "classify.h"
 #include "classify.skel.h"
 #include "classify_floor.skel.h"
 #include "empty_pass.skel.h"
@@ -77,16 +78,12 @@ using ClassifyPtr = std::unique_ptr<classify, void (*)(classify *)>;
 // pinned under pin_dir, as `umigame classify attach` loads one per port.
 ClassifyPtr load_classifier(const std::string &pin_dir, uint32_t slot)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir.c_str());
-	ClassifyPtr cls(classify__open_opts(&opts), classify__destroy);
-	if (!cls)
-		return cls;
-	// With umigame.ko (the guest part), the CRC32c kfunc is there to call.
-	cls->rodata->have_module = access("/sys/kernel/btf/umigame", F_OK) == 0;
-	cls->rodata->port_slot = slot;
-	if (classify__load(cls.get()) != 0)
-		cls.reset();
-	return cls;
+	try {
+		return ClassifyPtr(umigame::load_classify_instance(pin_dir, slot), classify__destroy);
+	} catch (const std::exception &e) {
+		std::fprintf(stderr, "classify bench: %s\n", e.what());
+		return ClassifyPtr(nullptr, classify__destroy);
+	}
 }
 
 // Rule `rule` of row `slot`: packets counted, over every CPU.
@@ -370,10 +367,8 @@ int main(int argc, char **argv)
 	const umigame::bench::ScratchPinDir pins("umigame-cls-bench");
 	// Port rows 0 and 1 (the guest's CRC32c rows verify on row 1's port).
 	ClassifyPtr cls = load_classifier(pins.path, 0), cls_verify = load_classifier(pins.path, 1);
-	if (!cls || !cls_verify) {
-		std::perror("loading the classifier");
+	if (!cls || !cls_verify)
 		return 1;
-	}
 	std::unique_ptr<empty_pass, void (*)(empty_pass *)> empty(empty_pass__open_and_load(),
 								   empty_pass__destroy);
 	if (!empty) {

@@ -2,6 +2,9 @@
 // maps, and per attached port its link and its instance's .rodata).
 #include "classify.h"
 
+#include <algorithm>
+#include <array>
+#include <set>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -42,11 +45,7 @@ std::string Classifier::rodata_path(uint32_t ifindex) const
 	return pin_dir_ + "/rodata_" + std::to_string(ifindex);
 }
 
-namespace {
-
-// An instance of the program for row `slot`, its maps those pinned under
-// pin_dir (created and pinned when missing). Destroy with classify__destroy.
-struct classify *load_instance(const std::string &pin_dir, uint32_t slot)
+struct classify *load_classify_instance(const std::string &pin_dir, uint32_t slot)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir.c_str());
 	struct classify *skel = classify__open_opts(&opts);
@@ -64,8 +63,6 @@ struct classify *load_instance(const std::string &pin_dir, uint32_t slot)
 	return skel;
 }
 
-} // namespace
-
 bool Classifier::open(bool create)
 {
 	require_bpffs();
@@ -76,7 +73,7 @@ bool Classifier::open(bool create)
 		// Loading an instance creates and pins the maps; it is attached
 		// nowhere and goes when the skeleton does.
 		create_pin_dir(pin_dir_);
-		classify__destroy(load_instance(pin_dir_, 0));
+		classify__destroy(load_classify_instance(pin_dir_, 0));
 	}
 	tables_fd_ = get_pinned(tables_path);
 	counters_fd_ = get_pinned(pin_dir_ + "/cls_counters");
@@ -116,28 +113,35 @@ umigame_cls_port_counters Classifier::sum_row(uint32_t slot) const
 	return s;
 }
 
+std::array<uint32_t, UMIGAME_CLS_MAX_PORTS> Classifier::owners() const
+{
+	std::array<uint32_t, UMIGAME_CLS_MAX_PORTS> out{};
+	auto t = std::make_unique<umigame_cls_table>();
+	for (uint32_t slot = 0; slot < UMIGAME_CLS_MAX_PORTS; slot++)
+		if (read_row(slot, *t))
+			out[slot] = t->owner;
+	return out;
+}
+
 uint32_t Classifier::row_of(uint32_t ifindex) const
 {
-	auto t = std::make_unique<umigame_cls_table>();
-	uint32_t free_slot = UMIGAME_CLS_MAX_PORTS;
-	for (uint32_t slot = 0; slot < UMIGAME_CLS_MAX_PORTS; slot++) {
-		if (!read_row(slot, *t))
-			continue;
-		if (t->owner == ifindex)
+	const auto owner = owners();
+	for (uint32_t slot = 0; slot < UMIGAME_CLS_MAX_PORTS; slot++)
+		if (owner[slot] == ifindex)
 			return slot;
-		if (!t->owner && free_slot == UMIGAME_CLS_MAX_PORTS)
-			free_slot = slot;
+	for (uint32_t slot = 0; slot < UMIGAME_CLS_MAX_PORTS; slot++) {
+		if (owner[slot])
+			continue;
+		// The program only adds to counters; a row's new owner starts
+		// from what they hold now.
+		auto t = std::make_unique<umigame_cls_table>();
+		t->owner = ifindex;
+		t->base = sum_row(slot);
+		write_row(slot, *t);
+		return slot;
 	}
-	if (free_slot == UMIGAME_CLS_MAX_PORTS)
-		throw std::runtime_error("all " + std::to_string(UMIGAME_CLS_MAX_PORTS) +
-					 " ports of the classifier are taken");
-	// The program only adds to counters; a row's new owner starts from
-	// what they hold now.
-	*t = umigame_cls_table{};
-	t->owner = ifindex;
-	t->base = sum_row(free_slot);
-	write_row(free_slot, *t);
-	return free_slot;
+	throw std::runtime_error("all " + std::to_string(UMIGAME_CLS_MAX_PORTS) +
+				 " ports of the classifier are taken");
 }
 
 bool Classifier::have_module(uint32_t ifindex) const
@@ -168,8 +172,8 @@ std::string Classifier::attach(const std::string &dev, bool allow_generic)
 		if (needs_module && access("/sys/kernel/btf/umigame", F_OK) != 0)
 			throw std::runtime_error("the rules of " + dev +
 						 " need umigame.ko's CRC32c kfunc: load umigame.ko first");
-		std::unique_ptr<struct classify, void (*)(struct classify *)> skel(load_instance(pin_dir_, slot),
-										 classify__destroy);
+		std::unique_ptr<struct classify, void (*)(struct classify *)> skel(
+			load_classify_instance(pin_dir_, slot), classify__destroy);
 		mode = attach_xdp_link(bpf_program__fd(skel->progs.umigame_classify), ifindex, dev, allow_generic,
 				       link, "the classifier");
 		// Which instance has the kfuncs, for rules loaded later.
@@ -178,8 +182,8 @@ std::string Classifier::attach(const std::string &dev, bool allow_generic)
 		if (int err = bpf_map__pin(skel->maps.rodata, ro.c_str()))
 			fail_errno("cannot pin " + ro, -err);
 	} catch (...) {
-		// A row reserved for this attach, without rules: nothing could
-		// free it later (detach wants the link), so free it now.
+		// A failed attach changes nothing: a row it reserved (one
+		// without rules) goes back.
 		if (!t->ifindex && access(link.c_str(), F_OK) != 0)
 			write_row(slot, umigame_cls_table{});
 		throw;
@@ -187,26 +191,30 @@ std::string Classifier::attach(const std::string &dev, bool allow_generic)
 	return "attached the classifier to " + dev + " (" + mode + " XDP)";
 }
 
-void Classifier::detach(const std::string &dev)
+std::string Classifier::detach(const std::string &dev)
 {
 	const uint32_t ifindex = if_nametoindex(dev.c_str());
 	if (!ifindex)
 		throw std::runtime_error("no interface " + dev);
 	const std::string link = link_path(ifindex);
-	if (unlink(link.c_str()) != 0) {
-		if (errno == ENOENT)
-			throw std::runtime_error("the classifier is not attached to " + dev);
+	bool attached = unlink(link.c_str()) == 0;
+	if (!attached && errno != ENOENT)
 		fail_errno("cannot remove " + link, errno);
-	}
 	unlink(rodata_path(ifindex).c_str());
-	auto t = std::make_unique<umigame_cls_table>();
+	const auto owner = owners();
+	bool had_row = false;
 	for (uint32_t slot = 0; slot < UMIGAME_CLS_MAX_PORTS; slot++)
-		if (read_row(slot, *t) && t->owner == ifindex)
+		if (owner[slot] == ifindex) {
 			write_row(slot, umigame_cls_table{});
+			had_row = true;
+		}
+	if (!attached && !had_row)
+		throw std::runtime_error("the classifier is not attached to " + dev + " and has no rules for it");
 	for (const auto &e : std::filesystem::directory_iterator(pin_dir_))
 		if (e.path().filename().string().rfind("link_", 0) == 0)
-			return;
+			return attached ? "detached the classifier from " + dev : "forgot the rules of " + dev;
 	remove_pin_dir(pin_dir_);
+	return attached ? "detached the classifier from " + dev : "forgot the rules of " + dev;
 }
 
 std::vector<std::string> Classifier::load(const ClassifyRules &rules)
@@ -235,15 +243,22 @@ std::vector<std::string> Classifier::load(const ClassifyRules &rules)
 				throw ConfigError(r.where, std::string("action = \"rewrite\" needs umigame.ko's "
 								       "CRC32c kfunc, and the ") + reload);
 	}
-	// Rows for every port first, so that a full table changes nothing.
-	std::vector<uint32_t> slots;
+	// Room for every port new to the classifier before any row is taken,
+	// so that a file naming too many changes nothing.
+	const auto owner = owners();
+	size_t free_rows = size_t(std::count(owner.begin(), owner.end(), 0u));
+	std::set<uint32_t> fresh;
 	for (size_t i = 0; i < rules.ports.size(); i++) {
-		try {
-			slots.push_back(row_of(ifindexes[i]));
-		} catch (const std::runtime_error &e) {
-			throw ConfigError(rules.ports[i].where, e.what());
-		}
+		if (std::find(owner.begin(), owner.end(), ifindexes[i]) != owner.end() ||
+		    !fresh.insert(ifindexes[i]).second)
+			continue;
+		if (fresh.size() > free_rows)
+			throw ConfigError(rules.ports[i].where, "all " + std::to_string(UMIGAME_CLS_MAX_PORTS) +
+									" ports of the classifier are taken");
 	}
+	std::vector<uint32_t> slots;
+	for (size_t i = 0; i < rules.ports.size(); i++)
+		slots.push_back(row_of(ifindexes[i]));
 	std::vector<std::string> out;
 	const int ncpus = libbpf_num_possible_cpus();
 	for (size_t i = 0; i < rules.ports.size(); i++) {

@@ -12,6 +12,8 @@
 #include "classify_rules.h"
 #include "umigame/classify.h"
 
+struct classify;
+
 namespace umigame {
 
 struct ClassifyPortState {
@@ -28,6 +30,12 @@ struct ClassifyFlow {
 	umigame_cls_flow stats{};
 };
 
+// An instance of the program for row `slot` of the maps pinned under
+// pin_dir (created and pinned when missing), with have_module set from
+// umigame.ko's presence; throws when it does not load. Free it with
+// classify__destroy.
+struct classify *load_classify_instance(const std::string &pin_dir, uint32_t slot);
+
 class Classifier {
 public:
 	static std::string default_pin_dir(); // bpf_pin_root() + "/classify"
@@ -41,8 +49,9 @@ public:
 	bool open(bool create);
 	// Load an instance of the program for dev's row and attach it.
 	std::string attach(const std::string &dev, bool allow_generic);
-	// Detach and forget the port's rules; unpin everything after the last port.
-	void detach(const std::string &dev);
+	// Detach and forget the port's rules (a port never attached: forget
+	// its rules); unpin everything after the last port. Says what it did.
+	std::string detach(const std::string &dev);
 	// Resolve interface names and write each port's table (a port's rule
 	// counters restart at 0). Returns one line per port.
 	std::vector<std::string> load(const ClassifyRules &rules);
@@ -56,6 +65,8 @@ private:
 	umigame_cls_port_counters sum_row(uint32_t slot) const;
 	bool read_row(uint32_t slot, umigame_cls_table &t) const;
 	void write_row(uint32_t slot, const umigame_cls_table &t) const;
+	// Each row's owner (0: free).
+	std::array<uint32_t, UMIGAME_CLS_MAX_PORTS> owners() const;
 	// The row ifindex holds, or a free one given to it (its counters
 	// based anew); throws when all are taken.
 	uint32_t row_of(uint32_t ifindex) const;

@@ -198,7 +198,7 @@ int classify(const Globals &globals, std::vector<std::string> args)
 		} else {
 			if (!c.open(false))
 				throw std::runtime_error("the classifier is not loaded");
-			c.detach(a.positional[1]);
+			std::printf("%s\n", c.detach(a.positional[1]).c_str());
 		}
 		return 0;
 	}

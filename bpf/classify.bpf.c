@@ -137,8 +137,8 @@ struct {
  * what a later reader may find unset is zeroed (cls_pkt_init).
  */
 struct cls_pkt {
-	__u8 saddr[16];
-	__u8 daddr[16];
+	__u8 saddr[16];   /* IPv4 in the first 4 bytes, the rest zero; */
+	__u8 daddr[16];   /* both valid only after cls_addrs() */
 	__u64 chunks[4];  /* SCTP: bitmap of the chunk types present */
 	__u32 ppids[UMIGAME_CLS_MAX_CHUNKS]; /* of DATA and first I-DATA chunks */
 	__u32 n_ppids;
@@ -153,6 +153,8 @@ struct cls_pkt {
 	__u8 dccp_type;
 	__u8 partial;     /* a first fragment, or more than the parser reaches */
 	__u8 csum_verified; /* the SCTP CRC32c was checked and is right */
+	__u8 have_addrs;  /* saddr and daddr are this packet's */
+	__u16 l3_off;     /* the IP header */
 };
 
 /* Packet fields a byte at a time: headers behind 14 bytes of Ethernet are
@@ -216,6 +218,38 @@ static __always_inline __u64 verifier_forget(__u64 v, __u64 noise)
 }
 
 /*
+ * The packet's addresses into p->saddr and p->daddr, read the first time a
+ * rule, the rate limit or a flow key needs them rather than for every
+ * packet: most rule tables never look at them.
+ */
+static __always_inline void cls_addrs(struct xdp_md *ctx, struct cls_pkt *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u8 *a;
+
+	if (p->have_addrs)
+		return;
+	p->have_addrs = 1;
+	if (p->family == 4) {
+		__builtin_memset(p->saddr, 0, sizeof(p->saddr));
+		__builtin_memset(p->daddr, 0, sizeof(p->daddr));
+		a = pkt_ptr(data, data_end, p->l3_off + 12, 8);
+		if (!a)
+			return; /* cannot be: the parse read this header */
+		/* Byte copies: the addresses are off alignment (rd16). */
+		__builtin_memcpy(p->saddr, a, 4);
+		__builtin_memcpy(p->daddr, a + 4, 4);
+	} else {
+		a = pkt_ptr(data, data_end, p->l3_off + 8, 32);
+		if (!a)
+			return;
+		__builtin_memcpy(p->saddr, a, 16);
+		__builtin_memcpy(p->daddr, a + 16, 16);
+	}
+}
+
+/*
  * SCTP (RFC 9260 §3): the common header at off, then every chunk up to end
  * (the end of the IP payload). partial: a first fragment, whose last chunk
  * may be cut by the end of the fragment.
@@ -226,7 +260,7 @@ static __always_inline int cls_sctp(struct xdp_md *ctx, struct cls_pkt *p, __u64
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u64 low_types = 0; /* chunk types 0-63; the others are rare */
-	__u32 solo = 0, n_ppids = 0;
+	__u32 solo = 0, n_ppids = 0, cut = 0;
 	__u8 *h;
 	int i;
 
@@ -244,11 +278,11 @@ static __always_inline int cls_sctp(struct xdp_md *ctx, struct cls_pkt *p, __u64
 		__u32 rule;
 
 		/* §3.2: chunks are padded to 4 bytes, so 1-3 bytes left are
-		 * not a chunk. */
+		 * not a chunk. Whether a cut chunk is malformed is decided
+		 * after the loop: fewer live values in it, a shorter walk. */
 		if (off + 4 > end) {
-			if (off >= end || partial)
-				break;
-			return UMIGAME_CLS_BAD_LENGTH;
+			cut = 1;
+			break;
 		}
 		ch = pkt_ptr(data, data_end, off, 4);
 		if (!ch)
@@ -260,9 +294,8 @@ static __always_inline int cls_sctp(struct xdp_md *ctx, struct cls_pkt *p, __u64
 			return UMIGAME_CLS_MALFORMED_CHUNK;
 		padded = (len + 3) & ~3ULL;
 		if (off + padded > end) {
-			if (partial)
-				break; /* cut by the fragment's end: judged on what is here */
-			return UMIGAME_CLS_BAD_LENGTH;
+			cut = 1;
+			break;
 		}
 		solo |= rule & CHUNK_ALONE;
 		if (type < 64)
@@ -297,8 +330,11 @@ static __always_inline int cls_sctp(struct xdp_md *ctx, struct cls_pkt *p, __u64
 		}
 		off += padded;
 	}
-	if (off < end && !partial)
-		return UMIGAME_CLS_TOO_MANY_CHUNKS;
+	/* Bytes left over: a chunk cut by the packet's end, or more chunks
+	 * than the walk reads; in a first fragment (partial) they are the
+	 * next fragment's, and what is here is judged. */
+	if (!partial && off < end)
+		return cut ? UMIGAME_CLS_BAD_LENGTH : UMIGAME_CLS_TOO_MANY_CHUNKS;
 	/* §3.1: at least one chunk (i were read); §6.10: INIT, INIT ACK and
 	 * SHUTDOWN COMPLETE are never bundled. */
 	if (!i || (solo && i > 1))
@@ -378,57 +414,66 @@ static __always_inline int addr_match(const __u8 *a, const __u8 *want, const __u
 	return ((x[0] & m[0]) == w[0]) && ((x[1] & m[1]) == w[1]);
 }
 
-static __always_inline int rule_matches(const struct umigame_cls_rule *r, const struct cls_pkt *p)
+static __always_inline int rule_matches(struct xdp_md *ctx, const struct umigame_cls_rule *r,
+					struct cls_pkt *p)
 {
 	__u32 m = r->match;
 	int j;
 
-	if ((m & UMIGAME_CLS_M_FAMILY) && r->family != p->family)
-		return 0;
-	if ((m & UMIGAME_CLS_M_PROTO) && r->proto != p->proto)
-		return 0;
-	if ((m & UMIGAME_CLS_M_SRC) && !addr_match(p->saddr, r->src, r->src_mask))
-		return 0;
-	if ((m & UMIGAME_CLS_M_DST) && !addr_match(p->daddr, r->dst, r->dst_mask))
-		return 0;
-	if ((m & UMIGAME_CLS_M_SPORT) && (p->sport < r->sport_lo || p->sport > r->sport_hi))
-		return 0;
-	if ((m & UMIGAME_CLS_M_DPORT) && (p->dport < r->dport_lo || p->dport > r->dport_hi))
-		return 0;
-	if (m & UMIGAME_CLS_M_CHUNK) {
-		if (p->proto != IPPROTO_SCTP ||
-		    !((p->chunks[(r->chunk_type >> 6) & 3] >> (r->chunk_type & 63)) & 1))
+	if (m & (UMIGAME_CLS_M_FAMILY | UMIGAME_CLS_M_PROTO | UMIGAME_CLS_M_SRC | UMIGAME_CLS_M_DST |
+		 UMIGAME_CLS_M_SPORT | UMIGAME_CLS_M_DPORT)) {
+		if ((m & UMIGAME_CLS_M_FAMILY) && r->family != p->family)
+			return 0;
+		if ((m & UMIGAME_CLS_M_PROTO) && r->proto != p->proto)
+			return 0;
+		if (m & (UMIGAME_CLS_M_SRC | UMIGAME_CLS_M_DST))
+			cls_addrs(ctx, p);
+		if ((m & UMIGAME_CLS_M_SRC) && !addr_match(p->saddr, r->src, r->src_mask))
+			return 0;
+		if ((m & UMIGAME_CLS_M_DST) && !addr_match(p->daddr, r->dst, r->dst_mask))
+			return 0;
+		if ((m & UMIGAME_CLS_M_SPORT) && (p->sport < r->sport_lo || p->sport > r->sport_hi))
+			return 0;
+		if ((m & UMIGAME_CLS_M_DPORT) && (p->dport < r->dport_lo || p->dport > r->dport_hi))
 			return 0;
 	}
-	if (m & UMIGAME_CLS_M_PPID) {
-		int found = 0;
-
+	if (m & (UMIGAME_CLS_M_CHUNK | UMIGAME_CLS_M_PPID)) {
 		if (p->proto != IPPROTO_SCTP)
 			return 0;
-		for (j = 0; j < UMIGAME_CLS_MAX_CHUNKS; j++) {
-			if (j >= p->n_ppids)
-				break;
-			if (p->ppids[j] == r->ppid) {
-				found = 1;
-				break;
+		if ((m & UMIGAME_CLS_M_CHUNK) &&
+		    !((p->chunks[(r->chunk_type >> 6) & 3] >> (r->chunk_type & 63)) & 1))
+			return 0;
+		if (m & UMIGAME_CLS_M_PPID) {
+			int found = 0;
+
+			for (j = 0; j < UMIGAME_CLS_MAX_CHUNKS; j++) {
+				if (j >= p->n_ppids)
+					break;
+				if (p->ppids[j] == r->ppid) {
+					found = 1;
+					break;
+				}
 			}
+			if (!found)
+				return 0;
 		}
-		if (!found)
+	}
+	if (m & (UMIGAME_CLS_M_DCCP_TYPE | UMIGAME_CLS_M_SERVICE)) {
+		if (p->proto != IPPROTO_DCCP)
+			return 0;
+		if ((m & UMIGAME_CLS_M_DCCP_TYPE) && p->dccp_type != r->dccp_type)
+			return 0;
+		if ((m & UMIGAME_CLS_M_SERVICE) && (!p->has_service || p->service != r->service))
 			return 0;
 	}
-	if ((m & UMIGAME_CLS_M_DCCP_TYPE) && (p->proto != IPPROTO_DCCP || p->dccp_type != r->dccp_type))
-		return 0;
-	if ((m & UMIGAME_CLS_M_SERVICE) &&
-	    (p->proto != IPPROTO_DCCP || !p->has_service || p->service != r->service))
-		return 0;
 	return 1;
 }
 
 /* The source may open one more association/connection: GCRA on its bucket. */
-static __always_inline int source_allowed(__u32 ifindex, __u32 rule, const struct umigame_cls_rule *r,
-					  const struct cls_pkt *p)
+static __always_inline int source_allowed(struct xdp_md *ctx, __u32 rule, const struct umigame_cls_rule *r,
+					  struct cls_pkt *p)
 {
-	struct umigame_cls_source_key k = {.ifindex = ifindex, .rule = rule};
+	struct umigame_cls_source_key k = {.ifindex = ctx->ingress_ifindex, .rule = rule};
 	struct umigame_cls_source *s, fresh = {};
 	__u64 now = bpf_ktime_get_ns();
 	__u64 interval, window, tat, next;
@@ -437,6 +482,7 @@ static __always_inline int source_allowed(__u32 ifindex, __u32 rule, const struc
 		return 0;
 	interval = 1000000000ULL / r->rate;
 	window = interval * (r->burst ? r->burst : 1);
+	cls_addrs(ctx, p);
 	__builtin_memcpy(k.addr, p->saddr, 16);
 	s = bpf_map_lookup_elem(&cls_sources, &k);
 	if (!s) {
@@ -460,13 +506,14 @@ static __always_inline __u32 mix(__u32 h, __u32 v)
 
 /* RFC-agnostic flow hash for the cpumap: SCTP by verification tag (one
  * association, both paths of a multihomed one, one CPU), DCCP by 5-tuple. */
-static __always_inline __u32 flow_hash(const struct cls_pkt *p)
+static __always_inline __u32 flow_hash(struct xdp_md *ctx, struct cls_pkt *p)
 {
 	const __u32 *s = (const __u32 *)p->saddr, *d = (const __u32 *)p->daddr;
 	__u32 h;
 
 	if (p->proto == IPPROTO_SCTP)
 		return mix(0, p->vtag);
+	cls_addrs(ctx, p);
 	h = mix(0, ((__u32)p->sport << 16) | p->dport);
 	h = mix(h, s[0] ^ s[1] ^ s[2] ^ s[3]);
 	return mix(h, d[0] ^ d[1] ^ d[2] ^ d[3]);
@@ -555,8 +602,7 @@ drop:
 
 /* The port's rules, in order. */
 static __always_inline int cls_rules(struct xdp_md *ctx, const struct umigame_cls_table *t,
-				     struct umigame_cls_port_counters *pc, const struct cls_pkt *p,
-				     __u64 bytes)
+				     struct umigame_cls_port_counters *pc, struct cls_pkt *p, __u64 bytes)
 {
 	__u32 i;
 
@@ -565,13 +611,13 @@ static __always_inline int cls_rules(struct xdp_md *ctx, const struct umigame_cl
 
 		if (i >= t->n_rules)
 			break;
-		if (!rule_matches(r, p))
+		if (!rule_matches(ctx, r, p))
 			continue;
 		if (r->action == UMIGAME_CLS_RATE_LIMIT) {
 			if (!p->opening)
 				continue;
 			count(&pc->rules[i], bytes);
-			if (source_allowed(ctx->ingress_ifindex, i, r, p))
+			if (source_allowed(ctx, i, r, p))
 				continue;
 			count(&pc->reasons[UMIGAME_CLS_RATE_LIMITED], bytes);
 			return XDP_DROP;
@@ -587,7 +633,7 @@ static __always_inline int cls_rules(struct xdp_md *ctx, const struct umigame_cl
 		case UMIGAME_CLS_REDIRECT_CPU:
 			if (!t->n_cpus)
 				return XDP_PASS;
-			return bpf_redirect_map(&cls_cpumap, flow_hash(p) % t->n_cpus, XDP_PASS);
+			return bpf_redirect_map(&cls_cpumap, flow_hash(ctx, p) % t->n_cpus, XDP_PASS);
 		case UMIGAME_CLS_REWRITE:
 			return rewrite_ports(ctx, r, p, pc, bytes);
 		default:
@@ -598,7 +644,7 @@ static __always_inline int cls_rules(struct xdp_md *ctx, const struct umigame_cl
 }
 
 /* Per-flow statistics (UMIGAME_CLS_F_FLOWS). */
-static __always_inline void account_flow(const struct cls_pkt *p, __u64 bytes)
+static __always_inline void account_flow(struct xdp_md *ctx, struct cls_pkt *p, __u64 bytes)
 {
 	struct umigame_cls_flow_key k = {
 		.proto = p->proto,
@@ -607,11 +653,14 @@ static __always_inline void account_flow(const struct cls_pkt *p, __u64 bytes)
 		.dport = p->dport,
 	};
 	struct umigame_cls_flow *f;
-	__u64 now = bpf_ktime_get_ns();
+	/* A tick's resolution is enough to say when a flow was seen, and the
+	 * coarse clock costs a third of the fine one (docs/classify.md). */
+	__u64 now = bpf_ktime_get_coarse_ns();
 
 	if (p->proto == IPPROTO_SCTP) {
 		k.vtag = p->vtag;
 	} else {
+		cls_addrs(ctx, p);
 		__builtin_memcpy(k.saddr, p->saddr, 16);
 		__builtin_memcpy(k.daddr, p->daddr, 16);
 	}
@@ -642,15 +691,18 @@ static __always_inline const struct umigame_cls_table *port_rows(struct xdp_md *
 	return *row ? t : NULL;
 }
 
-/* The fields a later reader may find unset: the parsers set the rest
- * before anything reads them. */
-static __always_inline void cls_pkt_init(struct cls_pkt *p, __u8 family, __u8 proto)
+/* The fields a later reader may find unset. The rest are set before anything
+ * reads them: partial and the offsets on every way to a parser, chunks[0]
+ * and n_ppids by cls_sctp's success, which alone leads to the rules. */
+static __always_inline void cls_pkt_init(struct cls_pkt *p, __u8 family, __u8 proto, __u64 l3_off)
 {
-	p->n_ppids = 0;
-	__builtin_memset(p->chunks, 0, sizeof(p->chunks));
+	p->l3_off = l3_off;
+	p->have_addrs = 0;
+	p->chunks[1] = 0; /* types 64-255, set bit by bit */
+	p->chunks[2] = 0;
+	p->chunks[3] = 0;
 	p->has_service = 0;
 	p->opening = 0;
-	p->partial = 0;
 	p->csum_verified = 0;
 	p->family = family;
 	p->proto = proto;
@@ -688,12 +740,7 @@ int umigame_classify(struct xdp_md *ctx)
 			return XDP_PASS;
 		pc = &row->counters;
 		p = (struct cls_pkt *)row->scratch;
-		cls_pkt_init(p, 4, ip4->protocol);
-		__builtin_memset(p->saddr, 0, sizeof(p->saddr));
-		__builtin_memset(p->daddr, 0, sizeof(p->daddr));
-		/* Byte copies: the addresses are off alignment (rd16). */
-		__builtin_memcpy(p->saddr, (const __u8 *)ip4 + 12, 4);
-		__builtin_memcpy(p->daddr, (const __u8 *)ip4 + 16, 4);
+		cls_pkt_init(p, 4, ip4->protocol, off);
 		ihl = ip4->ihl * 4;
 		tot = bpf_ntohs(ip4->tot_len);
 		frag = bpf_ntohs(ip4->frag_off);
@@ -711,6 +758,7 @@ int umigame_classify(struct xdp_md *ctx)
 		}
 	} else if (proto == ETH_P_IPV6_BE) {
 		struct ipv6hdr *ip6 = pkt_ptr(data, data_end, off, sizeof(*ip6));
+		__u64 l3_off = off;
 		enum walk_status st;
 
 		if (!ip6)
@@ -738,9 +786,7 @@ int umigame_classify(struct xdp_md *ctx)
 			return XDP_PASS;
 		pc = &row->counters;
 		p = (struct cls_pkt *)row->scratch;
-		cls_pkt_init(p, 6, nh);
-		__builtin_memcpy(p->saddr, &ip6->saddr, 16);
-		__builtin_memcpy(p->daddr, &ip6->daddr, 16);
+		cls_pkt_init(p, 6, nh, l3_off);
 		if (st == WALK_NONFIRST)
 			reason = UMIGAME_CLS_NONFIRST_FRAGMENT;
 		else if (st != WALK_UPPER)
@@ -793,7 +839,7 @@ int umigame_classify(struct xdp_md *ctx)
 	if (reason != UMIGAME_CLS_SCTP && reason != UMIGAME_CLS_DCCP)
 		return (t->flags & UMIGAME_CLS_F_PASS_MALFORMED) ? XDP_PASS : XDP_DROP;
 	if (t->flags & UMIGAME_CLS_F_FLOWS)
-		account_flow(p, bytes);
+		account_flow(ctx, p, bytes);
 	return cls_rules(ctx, t, pc, p, bytes);
 }
 

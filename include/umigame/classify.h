@@ -161,7 +161,8 @@ struct umigame_cls_flow_key {
 struct umigame_cls_flow {
 	__u64 packets;
 	__u64 bytes;
-	__u64 first_ns; /* bpf_ktime_get_ns */
+	/* CLOCK_MONOTONIC_COARSE (bpf_ktime_get_coarse_ns): to a tick */
+	__u64 first_ns;
 	__u64 last_ns;
 };
 

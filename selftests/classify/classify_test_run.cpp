@@ -603,6 +603,46 @@ TEST_F(ClassifyTestRun, AddressPortMatchesAndRedirects)
 	EXPECT_EQ(run(v4(sctp(1, {data_chunk(1)}))).action, XDP_REDIRECT); // the cpumap
 }
 
+// Address rules read the addresses where the IP header is, behind 0 to 2
+// VLAN tags, IPv4 and IPv6, source and destination: a /24 or /64 prefix
+// matches, the next prefix does not. A port rule before them on the same
+// packet leaves the addresses to be read by the first rule that needs them.
+TEST_F(ClassifyTestRun, AddressRulesBehindVlanTags)
+{
+	auto sport = rule(UMIGAME_CLS_COUNT);
+	sport.match = UMIGAME_CLS_M_SPORT;
+	sport.sport_lo = sport.sport_hi = 1234;
+	// A count rule on the prefix (bytes long) of the source or destination.
+	auto prefix_rule = [](int family, bool dst, const char *prefix, size_t bytes) {
+		auto r = rule(UMIGAME_CLS_COUNT);
+		r.match = UMIGAME_CLS_M_FAMILY | (dst ? UMIGAME_CLS_M_DST : UMIGAME_CLS_M_SRC);
+		r.family = uint8_t(family);
+		inet_pton(family == 4 ? AF_INET : AF_INET6, prefix, dst ? r.dst : r.src);
+		memset(dst ? r.dst_mask : r.src_mask, 0xff, bytes);
+		return r;
+	};
+	const auto v4_src = prefix_rule(4, false, "192.0.2.0", 3), v4_dst = prefix_rule(4, true, "198.51.100.0", 3),
+		   v6_src = prefix_rule(6, false, "2001:db8::", 8), v6_dst = prefix_rule(6, true, "2001:db8:0:2::", 8);
+	set_rules({sport, v4_src, v4_dst, v6_src, v6_dst}, 0);
+	const std::vector<uint16_t> tag_sets[] = {{}, {0x8100}, {0x88a8, 0x8100}};
+	for (const auto &tpids : tag_sets) {
+		const size_t tags = tpids.size();
+		Packet p;
+		p.vlan_tpids = tpids;
+		p.l4 = sctp(1, {data_chunk(1)}, 1234, 5000);
+		EXPECT_EQ(run(p.serialize()).rules, (std::set<int>{0, 1, 2})) << tags << " tags";
+		p.src4 = "192.0.3.1";
+		EXPECT_EQ(run(p.serialize()).rules, (std::set<int>{0, 2})) << tags << " tags";
+		p.dst4 = "198.51.101.2";
+		EXPECT_EQ(run(p.serialize()).rules, (std::set<int>{0})) << tags << " tags";
+		p.family = 6;
+		p.dst6 = "2001:db8:0:2::2";
+		EXPECT_EQ(run(p.serialize()).rules, (std::set<int>{0, 3, 4})) << tags << " tags";
+		p.src6 = "2001:db8:0:1::1"; // outside 2001:db8::/64
+		EXPECT_EQ(run(p.serialize()).rules, (std::set<int>{0, 4})) << tags << " tags";
+	}
+}
+
 // Flows: SCTP by verification tag, so a multihomed association's second
 // path is the same flow; DCCP by 5-tuple.
 TEST_F(ClassifyTestRun, FlowsKeyedByVerificationTag)

@@ -294,10 +294,12 @@ bg_stop srv_d
 # 9: a multihomed association (RFC 9260 §6.4): each side bound to two
 # addresses. After a first exchange over the primary path (to 10.0.0.2),
 # a drop rule cuts that path; the client retransmits to the other address
-# (10.0.1.2, §6.4.1) and the second exchange completes. cls_flows keys SCTP
-# by verification tag, so the association stays one flow across the
-# switch: its packets plus the INIT's (tag 0) are all tx sent to the port.
+# (10.0.1.2, §6.4.1) and the second exchange completes. cls_flows (flows =
+# true: off by default) keys SCTP by verification tag, so the association
+# stays one flow across the switch: its packets plus the INIT's (tag 0) are
+# all tx sent to the port.
 load_rules '
+flows = true
 [[port.rule]]
 action = "count"
 protocol = "sctp"
@@ -310,6 +312,7 @@ if listening srv_mh && cap_start mh "sctp and dst port 5004" &&
 	wait_for 30 "the first exchange" grep -q phase1 "$(bg_log cli_mh)"; then
 	before=$(rule_pkts 0)
 	load_rules '
+flows = true
 [[port.rule]]
 action = "drop"
 dst = "10.0.0.2/32"

@@ -273,8 +273,11 @@ ClassifyRules parse(const toml::table &doc, const std::string &file)
 			else if (v->value != "ignore")
 				throw ConfigError(v->where, "checksum must be verify or ignore, not '" + v->value + "'");
 		}
-		if (!p.boolean("flows", true))
-			port.flags &= ~UMIGAME_CLS_F_FLOWS;
+		// Off unless asked for, as conntrack's accounting
+		// (nf_conntrack_acct) is: the flow table's update costs more
+		// than the rest of the classifier (docs/classify.md, "Performance").
+		if (p.boolean("flows", false))
+			port.flags |= UMIGAME_CLS_F_FLOWS;
 		if (auto v = p.integer("cpus")) {
 			if (v->value < 1 || v->value > UMIGAME_CLS_MAX_CPUS)
 				throw ConfigError(v->where, "cpus must be between 1 and " +

@@ -19,7 +19,7 @@ struct ClassifyRule {
 
 struct ClassifyPort {
 	std::string dev;
-	uint32_t flags = UMIGAME_CLS_F_FLOWS;
+	uint32_t flags = 0; // per-flow statistics are asked for (flows = true)
 	uint32_t cpus = 0; // redirect-cpu: CPUs 0..cpus-1; 0: every possible CPU
 	std::vector<ClassifyRule> rules;
 	SourceLocation where;

@@ -13,7 +13,7 @@ const char *kRules = R"(
 [[port]]
 interface = "lan0"
 malformed = "pass"
-flows = false
+flows = true
 cpus = 2
 
 [[port.rule]]
@@ -52,7 +52,7 @@ TEST(ClassifyRules, FieldsLandInTheTable)
 	ASSERT_EQ(r.ports.size(), 2u);
 	const auto &p = r.ports[0];
 	EXPECT_EQ(p.dev, "lan0");
-	EXPECT_EQ(p.flags, uint32_t(UMIGAME_CLS_F_PASS_MALFORMED));
+	EXPECT_EQ(p.flags, uint32_t(UMIGAME_CLS_F_PASS_MALFORMED | UMIGAME_CLS_F_FLOWS));
 	EXPECT_EQ(p.cpus, 2u);
 	ASSERT_EQ(p.rules.size(), 5u);
 
@@ -82,7 +82,7 @@ TEST(ClassifyRules, FieldsLandInTheTable)
 	EXPECT_EQ(p.rules[4].rule.family, 6);
 	EXPECT_EQ(p.rules[4].rule.dst_mask[3], 0xff);
 	EXPECT_EQ(p.rules[4].rule.dst_mask[4], 0);
-	EXPECT_EQ(r.ports[1].flags, uint32_t(UMIGAME_CLS_F_FLOWS));
+	EXPECT_EQ(r.ports[1].flags, 0u); // no per-flow statistics unless asked for
 }
 
 struct Refusal {
@@ -164,8 +164,8 @@ TEST(ClassifyRules, ChecksumVerifyIsAPortFlag)
 				      "[[port]]\ninterface = \"b\"\nchecksum = \"ignore\"\n",
 				      "r.toml");
 	ASSERT_EQ(r.ports.size(), 2u);
-	EXPECT_EQ(r.ports[0].flags, uint32_t(UMIGAME_CLS_F_FLOWS | UMIGAME_CLS_F_VERIFY_CSUM));
-	EXPECT_EQ(r.ports[1].flags, uint32_t(UMIGAME_CLS_F_FLOWS));
+	EXPECT_EQ(r.ports[0].flags, uint32_t(UMIGAME_CLS_F_VERIFY_CSUM));
+	EXPECT_EQ(r.ports[1].flags, 0u);
 }
 
 TEST(ClassifyRules, AtMost32RulesPerPort)

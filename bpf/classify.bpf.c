@@ -157,32 +157,34 @@ struct cls_pkt {
 	__u16 l3_off;     /* the IP header */
 };
 
-/* Packet fields a byte at a time: headers behind 14 bytes of Ethernet are
- * 2 bytes off alignment, and an unaligned load is a slow path where the
- * loads are emulated (QEMU TCG: several times the whole classifier). */
+/* Network-order packet fields, however aligned: the headers behind 14
+ * bytes of Ethernet are 2 bytes off. One load each, not one per byte:
+ * under QEMU TCG every load is a software TLB lookup (docs/classify.md). */
 static __always_inline __u16 rd16(const __u8 *p)
 {
-	return ((__u16)p[0] << 8) | p[1];
+	return bpf_ntohs(*(const __u16 *)p);
 }
 
 static __always_inline __u32 rd32(const __u8 *p)
 {
-	return ((__u32)p[0] << 24) | ((__u32)p[1] << 16) | ((__u32)p[2] << 8) | p[3];
+	return bpf_ntohl(*(const __u32 *)p);
 }
 
 /* Per chunk type (RFC 9260 §3.3, RFC 8260 §2.1, RFC 4895 §4.1, RFC 3758
  * §3.2), stored so that the zero of the types left out means "at least 4
- * bytes, any longer": the least length less 4 in bits 0-7, CHUNK_ALONE for
- * chunks never bundled (§6.10), CHUNK_FIXED when no other length is
- * allowed. One load and one compare per chunk (chunk_len_ok). */
+ * bytes, any longer": the least length less 4 in bits 0-7, CHUNK_FIXED
+ * when no other length is allowed. One load and one compare per chunk
+ * (chunk_len_ok). */
 #define CHUNK_MIN(len) ((len) - 4)
-#define CHUNK_ALONE    0x100
 #define CHUNK_FIXED    (0xffffU << 16)
+
+/* §6.10: INIT, INIT ACK and SHUTDOWN COMPLETE are never bundled. */
+#define SCTP_SOLO_CHUNKS ((1ULL << SCTP_INIT) | (1ULL << SCTP_INIT_ACK) | (1ULL << SCTP_SHUTDOWN_COMPLETE))
 
 static const __u32 sctp_chunk_rule[256] = {
 	[SCTP_DATA] = CHUNK_MIN(17),          /* §3.3.1: 16 is DATA without user data */
-	[SCTP_INIT] = CHUNK_MIN(20) | CHUNK_ALONE,     /* §3.3.2 */
-	[SCTP_INIT_ACK] = CHUNK_MIN(20) | CHUNK_ALONE, /* §3.3.3 */
+	[SCTP_INIT] = CHUNK_MIN(20),          /* §3.3.2 */
+	[SCTP_INIT_ACK] = CHUNK_MIN(20),      /* §3.3.3 */
 	[SCTP_SACK] = CHUNK_MIN(16),          /* §3.3.4 */
 	[SCTP_HEARTBEAT] = CHUNK_MIN(8),      /* §3.3.5: a Heartbeat Info parameter */
 	[SCTP_HEARTBEAT_ACK] = CHUNK_MIN(8),  /* §3.3.6 */
@@ -192,7 +194,7 @@ static const __u32 sctp_chunk_rule[256] = {
 	[SCTP_COOKIE_ACK] = CHUNK_MIN(4) | CHUNK_FIXED,   /* §3.3.12 */
 	[SCTP_ECNE] = CHUNK_MIN(8) | CHUNK_FIXED,         /* Appendix A */
 	[SCTP_CWR] = CHUNK_MIN(8) | CHUNK_FIXED,          /* Appendix A */
-	[SCTP_SHUTDOWN_COMPLETE] = CHUNK_MIN(4) | CHUNK_FIXED | CHUNK_ALONE, /* §3.3.13 */
+	[SCTP_SHUTDOWN_COMPLETE] = CHUNK_MIN(4) | CHUNK_FIXED, /* §3.3.13 */
 	[SCTP_AUTH] = CHUNK_MIN(8),           /* RFC 4895 §4.1 */
 	[SCTP_IDATA] = CHUNK_MIN(21),         /* RFC 8260 §2.1: 20 is I-DATA without data */
 	[SCTP_FORWARD_TSN] = CHUNK_MIN(8),    /* RFC 3758 §3.2 */
@@ -222,7 +224,7 @@ static __always_inline __u64 verifier_forget(__u64 v, __u64 noise)
  * rule, the rate limit or a flow key needs them rather than for every
  * packet: most rule tables never look at them.
  */
-static __always_inline void cls_addrs(struct xdp_md *ctx, struct cls_pkt *p)
+static __noinline void cls_addrs(struct xdp_md *ctx, struct cls_pkt *p)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -251,16 +253,16 @@ static __always_inline void cls_addrs(struct xdp_md *ctx, struct cls_pkt *p)
 
 /*
  * SCTP (RFC 9260 §3): the common header at off, then every chunk up to end
- * (the end of the IP payload). partial: a first fragment, whose last chunk
- * may be cut by the end of the fragment.
+ * (the end of the IP payload). p->partial: a first fragment, whose last
+ * chunk may be cut by the end of the fragment. Few values live through
+ * the loop, so that they stay in registers.
  */
-static __always_inline int cls_sctp(struct xdp_md *ctx, struct cls_pkt *p, __u64 off, __u64 end,
-				    __u32 partial)
+static __always_inline int cls_sctp(struct xdp_md *ctx, struct cls_pkt *p, __u64 off, __u64 end)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u64 low_types = 0; /* chunk types 0-63; the others are rare */
-	__u32 solo = 0, n_ppids = 0, cut = 0;
+	__u32 n_ppids = 0, cut = 0;
 	__u8 *h;
 	int i;
 
@@ -297,7 +299,6 @@ static __always_inline int cls_sctp(struct xdp_md *ctx, struct cls_pkt *p, __u64
 			cut = 1;
 			break;
 		}
-		solo |= rule & CHUNK_ALONE;
 		if (type < 64)
 			low_types |= 1ULL << type;
 		else
@@ -333,11 +334,10 @@ static __always_inline int cls_sctp(struct xdp_md *ctx, struct cls_pkt *p, __u64
 	/* Bytes left over: a chunk cut by the packet's end, or more chunks
 	 * than the walk reads; in a first fragment (partial) they are the
 	 * next fragment's, and what is here is judged. */
-	if (!partial && off < end)
+	if (!p->partial && off < end)
 		return cut ? UMIGAME_CLS_BAD_LENGTH : UMIGAME_CLS_TOO_MANY_CHUNKS;
-	/* §3.1: at least one chunk (i were read); §6.10: INIT, INIT ACK and
-	 * SHUTDOWN COMPLETE are never bundled. */
-	if (!i || (solo && i > 1))
+	/* §3.1: at least one chunk (i were read); §6.10. */
+	if (!i || ((low_types & SCTP_SOLO_CHUNKS) && i > 1))
 		return UMIGAME_CLS_MALFORMED_CHUNK;
 	p->chunks[0] = low_types;
 	p->n_ppids = n_ppids;
@@ -470,7 +470,7 @@ static __always_inline int rule_matches(struct xdp_md *ctx, const struct umigame
 }
 
 /* The source may open one more association/connection: GCRA on its bucket. */
-static __always_inline int source_allowed(struct xdp_md *ctx, __u32 rule, const struct umigame_cls_rule *r,
+static __noinline int source_allowed(struct xdp_md *ctx, __u32 rule, const struct umigame_cls_rule *r,
 					  struct cls_pkt *p)
 {
 	struct umigame_cls_source_key k = {.ifindex = ctx->ingress_ifindex, .rule = rule};
@@ -561,7 +561,7 @@ static __always_inline int sctp_checksum_ok(struct xdp_md *ctx, __u32 off, __u32
  * for the new header. The old one is checked first, so that a packet
  * damaged on the way never leaves with a valid checksum.
  */
-static __always_inline int rewrite_ports(struct xdp_md *ctx, const struct umigame_cls_rule *r,
+static __noinline int rewrite_ports(struct xdp_md *ctx, const struct umigame_cls_rule *r,
 					 const struct cls_pkt *p, struct umigame_cls_port_counters *pc,
 					 __u64 bytes)
 {
@@ -644,7 +644,7 @@ static __always_inline int cls_rules(struct xdp_md *ctx, const struct umigame_cl
 }
 
 /* Per-flow statistics (UMIGAME_CLS_F_FLOWS). */
-static __always_inline void account_flow(struct xdp_md *ctx, struct cls_pkt *p, __u64 bytes)
+static __noinline void account_flow(struct xdp_md *ctx, struct cls_pkt *p, __u64 bytes)
 {
 	struct umigame_cls_flow_key k = {
 		.proto = p->proto,
@@ -674,6 +674,19 @@ static __always_inline void account_flow(struct xdp_md *ctx, struct cls_pkt *p, 
 
 		bpf_map_update_elem(&cls_flows, &k, &fresh, BPF_NOEXIST);
 	}
+}
+
+/* The IPv6 extension-header chain (bpf/hdr_walk.h), out of line: SCTP and
+ * DCCP seldom travel behind extension headers, and the walk, unrolled
+ * inline, lay between the IP parse and the SCTP walk, so that every
+ * packet's way through the JITed program crossed its pages (under TCG,
+ * a block lookup each; docs/classify.md, "Performance"). */
+static __noinline int cls_ipv6_chain(struct xdp_md *ctx, __u64 *off, __u8 *nh, __u32 *fragment)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+
+	return walk_ipv6_ext(data, data_end, off, nh, fragment);
 }
 
 /* This port's table and its row of cls_counters on this CPU, or none: a
@@ -771,7 +784,10 @@ int umigame_classify(struct xdp_md *ctx)
 			return XDP_PASS;
 		end = off + sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
 		off += sizeof(*ip6);
-		st = walk_ipv6_ext(data, data_end, &off, &nh, &fragment);
+		if (nh == IPPROTO_SCTP || nh == IPPROTO_DCCP)
+			st = WALK_UPPER;
+		else
+			st = cls_ipv6_chain(ctx, &off, &nh, &fragment);
 		if (st == WALK_UPPER && nh != IPPROTO_SCTP && nh != IPPROTO_DCCP)
 			return XDP_PASS;
 		if (st == WALK_NONFIRST) {
@@ -820,7 +836,7 @@ int umigame_classify(struct xdp_md *ctx)
 			/* As they were, for the verifier again. */
 			if (o > MAX_PARSE_OFFSET || e > MAX_PARSE_OFFSET)
 				return XDP_DROP;
-			reason = cls_sctp(ctx, p, o, e, verifier_forget(partial, bytes));
+			reason = cls_sctp(ctx, p, o, e);
 			/* A first fragment or a cut frame holds only part of
 			 * what the checksum covers: not verified. */
 			if (have_module && reason == UMIGAME_CLS_SCTP && !partial &&

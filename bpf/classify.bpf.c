@@ -171,41 +171,44 @@ static __always_inline __u32 rd32(const __u8 *p)
 }
 
 /* Per chunk type (RFC 9260 §3.3, RFC 8260 §2.1, RFC 4895 §4.1, RFC 3758
- * §3.2), stored so that the zero of the types left out means "at least 4
- * bytes, any longer": the least length less 4 in bits 0-7, CHUNK_FIXED
- * when no other length is allowed. One load and one compare per chunk
- * (chunk_len_ok). */
-#define CHUNK_MIN(len) ((len) - 4)
-#define CHUNK_FIXED    (0xffffU << 16)
+ * §3.2): the least length in bits 0-15 and how much longer it may be in
+ * bits 16-31, so that one load and one compare check a chunk's length
+ * (chunk_len_ok). §3.2: Length counts the chunk header, so any type is at
+ * least 4 bytes long. */
+#define CHUNK_LEN(least, most) ((least) | ((most) - (least)) << 16)
+#define CHUNK_AT_LEAST(least)  CHUNK_LEN(least, 0xffff)
+#define CHUNK_EXACTLY(len)     CHUNK_LEN(len, len)
 
 /* §6.10: INIT, INIT ACK and SHUTDOWN COMPLETE are never bundled. */
 #define SCTP_SOLO_CHUNKS ((1ULL << SCTP_INIT) | (1ULL << SCTP_INIT_ACK) | (1ULL << SCTP_SHUTDOWN_COMPLETE))
 
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Winitializer-overrides" /* the types named override the default */
 static const __u32 sctp_chunk_rule[256] = {
-	[SCTP_DATA] = CHUNK_MIN(17),          /* §3.3.1: 16 is DATA without user data */
-	[SCTP_INIT] = CHUNK_MIN(20),          /* §3.3.2 */
-	[SCTP_INIT_ACK] = CHUNK_MIN(20),      /* §3.3.3 */
-	[SCTP_SACK] = CHUNK_MIN(16),          /* §3.3.4 */
-	[SCTP_HEARTBEAT] = CHUNK_MIN(8),      /* §3.3.5: a Heartbeat Info parameter */
-	[SCTP_HEARTBEAT_ACK] = CHUNK_MIN(8),  /* §3.3.6 */
-	[SCTP_SHUTDOWN] = CHUNK_MIN(8) | CHUNK_FIXED,  /* §3.3.8 */
-	[SCTP_SHUTDOWN_ACK] = CHUNK_MIN(4) | CHUNK_FIXED, /* §3.3.9 */
-	[SCTP_COOKIE_ECHO] = CHUNK_MIN(5),    /* §3.3.11: a cookie of at least one byte */
-	[SCTP_COOKIE_ACK] = CHUNK_MIN(4) | CHUNK_FIXED,   /* §3.3.12 */
-	[SCTP_ECNE] = CHUNK_MIN(8) | CHUNK_FIXED,         /* Appendix A */
-	[SCTP_CWR] = CHUNK_MIN(8) | CHUNK_FIXED,          /* Appendix A */
-	[SCTP_SHUTDOWN_COMPLETE] = CHUNK_MIN(4) | CHUNK_FIXED, /* §3.3.13 */
-	[SCTP_AUTH] = CHUNK_MIN(8),           /* RFC 4895 §4.1 */
-	[SCTP_IDATA] = CHUNK_MIN(21),         /* RFC 8260 §2.1: 20 is I-DATA without data */
-	[SCTP_FORWARD_TSN] = CHUNK_MIN(8),    /* RFC 3758 §3.2 */
+	[0 ... 255] = CHUNK_AT_LEAST(4),
+	[SCTP_DATA] = CHUNK_AT_LEAST(17),     /* §3.3.1: 16 is DATA without user data */
+	[SCTP_INIT] = CHUNK_AT_LEAST(20),     /* §3.3.2 */
+	[SCTP_INIT_ACK] = CHUNK_AT_LEAST(20), /* §3.3.3 */
+	[SCTP_SACK] = CHUNK_AT_LEAST(16),     /* §3.3.4 */
+	[SCTP_HEARTBEAT] = CHUNK_AT_LEAST(8), /* §3.3.5: a Heartbeat Info parameter */
+	[SCTP_HEARTBEAT_ACK] = CHUNK_AT_LEAST(8), /* §3.3.6 */
+	[SCTP_SHUTDOWN] = CHUNK_EXACTLY(8),   /* §3.3.8 */
+	[SCTP_SHUTDOWN_ACK] = CHUNK_EXACTLY(4), /* §3.3.9 */
+	[SCTP_COOKIE_ECHO] = CHUNK_AT_LEAST(5), /* §3.3.11: a cookie of at least one byte */
+	[SCTP_COOKIE_ACK] = CHUNK_EXACTLY(4), /* §3.3.12 */
+	[SCTP_ECNE] = CHUNK_EXACTLY(8),       /* Appendix A */
+	[SCTP_CWR] = CHUNK_EXACTLY(8),        /* Appendix A */
+	[SCTP_SHUTDOWN_COMPLETE] = CHUNK_EXACTLY(4), /* §3.3.13 */
+	[SCTP_AUTH] = CHUNK_AT_LEAST(8),      /* RFC 4895 §4.1 */
+	[SCTP_IDATA] = CHUNK_AT_LEAST(21),    /* RFC 8260 §2.1: 20 is I-DATA without data */
+	[SCTP_FORWARD_TSN] = CHUNK_AT_LEAST(8), /* RFC 3758 §3.2 */
 };
+#pragma clang diagnostic pop
 
-/* §3.2: Length counts the chunk header, so below 4 (0 included) is
- * malformed, as is a length the type does not allow. Unsigned: a length
- * below the least wraps around and fails the one compare. */
+/* A length below the least wraps around and fails the one compare too. */
 static __always_inline int chunk_len_ok(__u64 len, __u32 rule)
 {
-	return len - ((rule & 0xff) + 4) <= (0xffffU ^ (rule >> 16));
+	return len - (rule & 0xffff) <= rule >> 16;
 }
 
 /* v, with all the verifier knew of it forgotten (noise: anything). The
@@ -262,7 +265,7 @@ static __always_inline int cls_sctp(struct xdp_md *ctx, struct cls_pkt *p, __u64
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u64 low_types = 0; /* chunk types 0-63; the others are rare */
-	__u32 n_ppids = 0, cut = 0;
+	__u32 cut = 0;
 	__u8 *h;
 	int i;
 
@@ -310,9 +313,11 @@ static __always_inline int cls_sctp(struct xdp_md *ctx, struct cls_pkt *p, __u64
 
 			if (!d)
 				return UMIGAME_CLS_TRUNCATED;
-			if (n_ppids < UMIGAME_CLS_MAX_CHUNKS)
-				p->ppids[n_ppids & (UMIGAME_CLS_MAX_CHUNKS - 1)] = rd32(d);
-			n_ppids++;
+			/* Counted in the row, not a register: the walk has
+			 * too few of those. One per chunk at most, so the
+			 * mask never wraps. */
+			p->ppids[p->n_ppids & (UMIGAME_CLS_MAX_CHUNKS - 1)] = rd32(d);
+			p->n_ppids++;
 		} else if (type == SCTP_INIT || type == SCTP_INIT_ACK) {
 			__u8 *d = pkt_ptr(data, data_end, off, 20);
 
@@ -340,7 +345,6 @@ static __always_inline int cls_sctp(struct xdp_md *ctx, struct cls_pkt *p, __u64
 	if (!i || ((low_types & SCTP_SOLO_CHUNKS) && i > 1))
 		return UMIGAME_CLS_MALFORMED_CHUNK;
 	p->chunks[0] = low_types;
-	p->n_ppids = n_ppids;
 	return UMIGAME_CLS_SCTP;
 }
 
@@ -711,6 +715,7 @@ static __always_inline void cls_pkt_init(struct cls_pkt *p, __u8 family, __u8 pr
 {
 	p->l3_off = l3_off;
 	p->have_addrs = 0;
+	p->n_ppids = 0;
 	p->chunks[1] = 0; /* types 64-255, set bit by bit */
 	p->chunks[2] = 0;
 	p->chunks[3] = 0;
@@ -733,7 +738,7 @@ int umigame_classify(struct xdp_md *ctx)
 	__u64 off = sizeof(struct ethhdr), end, bytes = data_end - data;
 	__u32 vlan = 0, fragment = 0, partial = 0;
 	__be16 proto;
-	__u8 nh;
+	__u8 nh, l4_proto;
 	int reason;
 
 	if (data + sizeof(struct ethhdr) > data_end)
@@ -753,7 +758,8 @@ int umigame_classify(struct xdp_md *ctx)
 			return XDP_PASS;
 		pc = &row->counters;
 		p = (struct cls_pkt *)row->scratch;
-		cls_pkt_init(p, 4, ip4->protocol, off);
+		l4_proto = ip4->protocol;
+		cls_pkt_init(p, 4, l4_proto, off);
 		ihl = ip4->ihl * 4;
 		tot = bpf_ntohs(ip4->tot_len);
 		frag = bpf_ntohs(ip4->frag_off);
@@ -784,10 +790,14 @@ int umigame_classify(struct xdp_md *ctx)
 			return XDP_PASS;
 		end = off + sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
 		off += sizeof(*ip6);
-		if (nh == IPPROTO_SCTP || nh == IPPROTO_DCCP)
+		if (nh == IPPROTO_SCTP || nh == IPPROTO_DCCP) {
 			st = WALK_UPPER;
-		else
-			st = cls_ipv6_chain(ctx, &off, &nh, &fragment);
+		} else {
+			__u64 chain_end = off; /* off itself stays a register */
+
+			st = cls_ipv6_chain(ctx, &chain_end, &nh, &fragment);
+			off = chain_end;
+		}
 		if (st == WALK_UPPER && nh != IPPROTO_SCTP && nh != IPPROTO_DCCP)
 			return XDP_PASS;
 		if (st == WALK_NONFIRST) {
@@ -802,7 +812,8 @@ int umigame_classify(struct xdp_md *ctx)
 			return XDP_PASS;
 		pc = &row->counters;
 		p = (struct cls_pkt *)row->scratch;
-		cls_pkt_init(p, 6, nh, l3_off);
+		l4_proto = nh;
+		cls_pkt_init(p, 6, l4_proto, l3_off);
 		if (st == WALK_NONFIRST)
 			reason = UMIGAME_CLS_NONFIRST_FRAGMENT;
 		else if (st != WALK_UPPER)
@@ -830,7 +841,7 @@ int umigame_classify(struct xdp_md *ctx)
 		p->l4_off = (__u32)off;
 		p->l4_end = (__u32)end;
 		p->partial = partial;
-		if (p->proto == IPPROTO_SCTP) {
+		if (l4_proto == IPPROTO_SCTP) {
 			__u64 o = verifier_forget(off, bytes), e = verifier_forget(end, bytes);
 
 			/* As they were, for the verifier again. */

@@ -267,7 +267,7 @@ static __always_inline int cls_sctp(struct xdp_md *ctx, struct cls_pkt *p, __u64
 	__u64 low_types = 0; /* chunk types 0-63; the others are rare */
 	__u32 cut = 0;
 	__u8 *h;
-	int i;
+	__u64 i; /* 64 bits: no zero extension each round */
 
 	h = pkt_ptr(data, data_end, off, 12);
 	if (!h || off + 12 > end)
@@ -732,7 +732,6 @@ int umigame_classify(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	const struct umigame_cls_table *t;
-	struct umigame_cls_port_counters *pc;
 	struct umigame_cls_cpu_row *row;
 	struct cls_pkt *p;
 	__u64 off = sizeof(struct ethhdr), end, bytes = data_end - data;
@@ -756,7 +755,6 @@ int umigame_classify(struct xdp_md *ctx)
 		t = port_rows(ctx, &row);
 		if (!t)
 			return XDP_PASS;
-		pc = &row->counters;
 		p = (struct cls_pkt *)row->scratch;
 		l4_proto = ip4->protocol;
 		cls_pkt_init(p, 4, l4_proto, off);
@@ -810,7 +808,6 @@ int umigame_classify(struct xdp_md *ctx)
 		t = port_rows(ctx, &row);
 		if (!t)
 			return XDP_PASS;
-		pc = &row->counters;
 		p = (struct cls_pkt *)row->scratch;
 		l4_proto = nh;
 		cls_pkt_init(p, 6, l4_proto, l3_off);
@@ -860,13 +857,13 @@ int umigame_classify(struct xdp_md *ctx)
 		} else
 			reason = cls_dccp(ctx, p, off, end, partial);
 	}
-	count(&pc->reasons[reason], bytes);
+	count(&row->counters.reasons[reason], bytes);
 	if (reason == UMIGAME_CLS_NONFIRST_FRAGMENT)
 		return XDP_PASS;
 	if (reason != UMIGAME_CLS_SCTP && reason != UMIGAME_CLS_DCCP)
 		return (t->flags & UMIGAME_CLS_F_PASS_MALFORMED) ? XDP_PASS : XDP_DROP;
 	if (t->flags & UMIGAME_CLS_F_FLOWS)
 		account_flow(ctx, p, bytes);
-	return cls_rules(ctx, t, pc, p, bytes);
+	return cls_rules(ctx, t, &row->counters, p, bytes);
 }
 

@@ -128,9 +128,10 @@ struct {
 /*
  * What the parse found, filled by the parsers. It lives in the port's row
  * of cls_counters on this CPU (umigame_cls_cpu_row.scratch), not on the
- * stack, so that the whole classifier can be one function: a BPF-to-BPF
- * call costs more than the chunk walk it would hold (return thunks; under
- * QEMU TCG it was half the classifier), and inlined, the walk's results
+ * stack, so that a plain packet's whole way (the walk and the rules) can be
+ * one function: a BPF-to-BPF call costs more than the chunk walk it would
+ * hold (return thunks; under QEMU TCG it was half the classifier; only
+ * what few packets need is out of line), and inlined, the walk's results
  * left on the stack make the verifier check the rules after it once per
  * way through 16 chunks, past its limit. Map memory it does not track.
  * XDP does not nest on a CPU, so the row is ours until the verdict. Only
@@ -242,7 +243,6 @@ static __noinline void cls_addrs(struct xdp_md *ctx, struct cls_pkt *p)
 		a = pkt_ptr(data, data_end, p->l3_off + 12, 8);
 		if (!a)
 			return; /* cannot be: the parse read this header */
-		/* Byte copies: the addresses are off alignment (rd16). */
 		__builtin_memcpy(p->saddr, a, 4);
 		__builtin_memcpy(p->daddr, a + 4, 4);
 	} else {
@@ -475,7 +475,7 @@ static __always_inline int rule_matches(struct xdp_md *ctx, const struct umigame
 
 /* The source may open one more association/connection: GCRA on its bucket. */
 static __noinline int source_allowed(struct xdp_md *ctx, __u32 rule, const struct umigame_cls_rule *r,
-					  struct cls_pkt *p)
+				     struct cls_pkt *p)
 {
 	struct umigame_cls_source_key k = {.ifindex = ctx->ingress_ifindex, .rule = rule};
 	struct umigame_cls_source *s, fresh = {};
@@ -566,8 +566,8 @@ static __always_inline int sctp_checksum_ok(struct xdp_md *ctx, __u32 off, __u32
  * damaged on the way never leaves with a valid checksum.
  */
 static __noinline int rewrite_ports(struct xdp_md *ctx, const struct umigame_cls_rule *r,
-					 const struct cls_pkt *p, struct umigame_cls_port_counters *pc,
-					 __u64 bytes)
+				    const struct cls_pkt *p, struct umigame_cls_port_counters *pc,
+				    __u64 bytes)
 {
 	__u32 reason = UMIGAME_CLS_CANNOT_REWRITE, crc;
 	__u32 off = p->l4_off, end = p->l4_end;
@@ -658,7 +658,7 @@ static __noinline void account_flow(struct xdp_md *ctx, struct cls_pkt *p, __u64
 	};
 	struct umigame_cls_flow *f;
 	/* A tick's resolution is enough to say when a flow was seen, and the
-	 * coarse clock costs a third of the fine one (docs/classify.md). */
+	 * coarse clock costs 10 ns less than the fine one (docs/classify.md). */
 	__u64 now = bpf_ktime_get_coarse_ns();
 
 	if (p->proto == IPPROTO_SCTP) {

@@ -210,11 +210,12 @@ std::string Classifier::detach(const std::string &dev)
 		}
 	if (!attached && !had_row)
 		throw std::runtime_error("the classifier is not attached to " + dev + " and has no rules for it");
+	const std::string done = attached ? "detached the classifier from " + dev : "forgot the rules of " + dev;
 	for (const auto &e : std::filesystem::directory_iterator(pin_dir_))
 		if (e.path().filename().string().rfind("link_", 0) == 0)
-			return attached ? "detached the classifier from " + dev : "forgot the rules of " + dev;
+			return done;
 	remove_pin_dir(pin_dir_);
-	return attached ? "detached the classifier from " + dev : "forgot the rules of " + dev;
+	return done;
 }
 
 std::vector<std::string> Classifier::load(const ClassifyRules &rules)

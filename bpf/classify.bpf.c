@@ -32,6 +32,12 @@
 #include "umigame/classify.h"
 #include "hdr_walk.h"
 
+/* Which way a branch usually goes: clang lays the usual way out as one
+ * straight run of code. Under QEMU TCG a jump to another page of code is a
+ * lookup; a packet's way over fewer pages costs less (docs/classify.md). */
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define likely(x)   __builtin_expect(!!(x), 1)
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by the loader: whether umigame.ko's BTF (its kfuncs) is present. The
@@ -134,29 +140,57 @@ struct {
  * what few packets need is out of line), and inlined, the walk's results
  * left on the stack make the verifier check the rules after it once per
  * way through 16 chunks, past its limit. Map memory it does not track.
- * XDP does not nest on a CPU, so the row is ours until the verdict. Only
- * what a later reader may find unset is zeroed (cls_pkt_init).
+ * XDP does not nest on a CPU, so the row is ours until the verdict. It is
+ * filled only for a packet the IP parse found whole (cls_pkt_start): the
+ * small fields every packet sets are packed so that they take three stores
+ * (under TCG each store is a software TLB lookup), and nothing but a field
+ * that says so makes the rest valid.
  */
 struct cls_pkt {
 	__u8 saddr[16];   /* IPv4 in the first 4 bytes, the rest zero; */
 	__u8 daddr[16];   /* both valid only after cls_addrs() */
-	__u64 chunks[4];  /* SCTP: bitmap of the chunk types present */
+	__u64 chunks[4];  /* SCTP: bitmap of the chunk types present; 1-3 only */
+			  /* when has_high_types */
 	__u32 ppids[UMIGAME_CLS_MAX_CHUNKS]; /* of DATA and first I-DATA chunks */
-	__u32 n_ppids;
-	__u32 vtag;       /* SCTP verification tag, host order */
 	__u32 service;    /* DCCP Request/Response service code, host order */
-	__u32 has_service;
-	__u32 opening;    /* SCTP INIT or DCCP Request: the rate limit applies */
-	__u32 l4_off, l4_end; /* the SCTP/DCCP header, and where the IP payload ends */
-	__u16 sport, dport; /* host order */
-	__u8 family;
-	__u8 proto;
-	__u8 dccp_type;
-	__u8 partial;     /* a first fragment, or more than the parser reaches */
-	__u8 csum_verified; /* the SCTP CRC32c was checked and is right */
-	__u8 have_addrs;  /* saddr and daddr are this packet's */
-	__u16 l3_off;     /* the IP header */
+	union {           /* SCTP: one store (cls_sctp) */
+		struct {
+			/* Host order; in this order the common header's
+			 * first word, in host order, is both. */
+			__u16 dport, sport;
+			__u32 vtag; /* SCTP verification tag */
+		};
+		__u64 ids;
+	};
+	union {           /* set as one word by cls_pkt_start */
+		struct {
+			__u8 family;
+			__u8 proto;
+			__u8 partial; /* a first fragment, or more than the parser reaches */
+			__u8 n_ppids;
+			__u8 opening; /* SCTP INIT or DCCP Request: the rate limit applies */
+			__u8 has_service;
+			__u8 have_addrs; /* saddr and daddr are this packet's */
+			__u8 csum_verified; /* the SCTP CRC32c was checked and is right */
+		};
+		__u64 state;
+	};
+	union {           /* set as one word by cls_pkt_start */
+		struct {
+			__u16 l3_off;  /* the IP header */
+			__u8 has_high_types; /* a chunk of type 64-255 was seen */
+			__u8 dccp_type;
+		};
+		__u32 layer3;
+	};
+	union {           /* the SCTP/DCCP header, and where the IP payload ends */
+		struct {
+			__u32 l4_off, l4_end;
+		};
+		__u64 layer4;
+	};
 };
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "cls_pkt.ids: the ports word in host order");
 
 /* Network-order packet fields, however aligned: the headers behind 14
  * bytes of Ethernet are 2 bytes off. One load each, not one per byte:
@@ -175,21 +209,25 @@ static __always_inline __u32 rd32(const __u8 *p)
  * §3.2): the least length in bits 0-15 and how much longer it may be in
  * bits 16-31, so that one load and one compare check a chunk's length
  * (chunk_len_ok). §3.2: Length counts the chunk header, so any type is at
- * least 4 bytes long. */
-#define CHUNK_LEN(least, most) ((least) | ((most) - (least)) << 16)
+ * least 4 bytes long. CHUNK_LOOK marks the types the walk reads more of
+ * (INIT, INIT ACK, I-DATA) and those past the first bitmap word, so that
+ * the others cost one test. */
+#define CHUNK_LEN(least, most) ((__u64)(least) | (__u64)((most) - (least)) << 16)
 #define CHUNK_AT_LEAST(least)  CHUNK_LEN(least, 0xffff)
 #define CHUNK_EXACTLY(len)     CHUNK_LEN(len, len)
+#define CHUNK_LOOK             (1ULL << 32)
 
 /* §6.10: INIT, INIT ACK and SHUTDOWN COMPLETE are never bundled. */
 #define SCTP_SOLO_CHUNKS ((1ULL << SCTP_INIT) | (1ULL << SCTP_INIT_ACK) | (1ULL << SCTP_SHUTDOWN_COMPLETE))
 
 #pragma clang diagnostic push
 #pragma clang diagnostic ignored "-Winitializer-overrides" /* the types named override the default */
-static const __u32 sctp_chunk_rule[256] = {
-	[0 ... 255] = CHUNK_AT_LEAST(4),
+static const __u64 sctp_chunk_rule[256] = {
+	[0 ... 63] = CHUNK_AT_LEAST(4),
+	[64 ... 255] = CHUNK_AT_LEAST(4) | CHUNK_LOOK,
 	[SCTP_DATA] = CHUNK_AT_LEAST(17),     /* §3.3.1: 16 is DATA without user data */
-	[SCTP_INIT] = CHUNK_AT_LEAST(20),     /* §3.3.2 */
-	[SCTP_INIT_ACK] = CHUNK_AT_LEAST(20), /* §3.3.3 */
+	[SCTP_INIT] = CHUNK_AT_LEAST(20) | CHUNK_LOOK, /* §3.3.2 */
+	[SCTP_INIT_ACK] = CHUNK_AT_LEAST(20) | CHUNK_LOOK, /* §3.3.3 */
 	[SCTP_SACK] = CHUNK_AT_LEAST(16),     /* §3.3.4 */
 	[SCTP_HEARTBEAT] = CHUNK_AT_LEAST(8), /* §3.3.5: a Heartbeat Info parameter */
 	[SCTP_HEARTBEAT_ACK] = CHUNK_AT_LEAST(8), /* §3.3.6 */
@@ -201,15 +239,15 @@ static const __u32 sctp_chunk_rule[256] = {
 	[SCTP_CWR] = CHUNK_EXACTLY(8),        /* Appendix A */
 	[SCTP_SHUTDOWN_COMPLETE] = CHUNK_EXACTLY(4), /* §3.3.13 */
 	[SCTP_AUTH] = CHUNK_AT_LEAST(8),      /* RFC 4895 §4.1 */
-	[SCTP_IDATA] = CHUNK_AT_LEAST(21),    /* RFC 8260 §2.1: 20 is I-DATA without data */
-	[SCTP_FORWARD_TSN] = CHUNK_AT_LEAST(8), /* RFC 3758 §3.2 */
+	[SCTP_IDATA] = CHUNK_AT_LEAST(21) | CHUNK_LOOK, /* RFC 8260 §2.1: 20 is I-DATA without data */
+	[SCTP_FORWARD_TSN] = CHUNK_AT_LEAST(8) | CHUNK_LOOK, /* RFC 3758 §3.2 */
 };
 #pragma clang diagnostic pop
 
 /* A length below the least wraps around and fails the one compare too. */
-static __always_inline int chunk_len_ok(__u64 len, __u32 rule)
+static __always_inline int chunk_len_ok(__u64 len, __u64 rule)
 {
-	return len - (rule & 0xffff) <= rule >> 16;
+	return len - (rule & 0xffff) <= ((rule >> 16) & 0xffff);
 }
 
 /* v, with all the verifier knew of it forgotten (noise: anything). The
@@ -255,6 +293,53 @@ static __noinline void cls_addrs(struct xdp_md *ctx, struct cls_pkt *p)
 }
 
 /*
+ * The chunks the walk reads more of than their type and length: INIT and
+ * INIT ACK, I-DATA, the types past 63 (their bitmap words). 0 or the
+ * reason the packet is malformed. Out of line: inline, what it keeps live
+ * pushed the walk's own values out of registers.
+ */
+static __noinline int look_at_chunk(void *data, void *data_end, struct cls_pkt *p, __u8 *ch,
+				    __u8 type)
+{
+	if (type >= 64) {
+		/* The rare types' words are zeroed by the first of them, not
+		 * for every packet. */
+		if (!p->has_high_types) {
+			p->has_high_types = 1;
+			p->chunks[1] = 0;
+			p->chunks[2] = 0;
+			p->chunks[3] = 0;
+		}
+		p->chunks[(type >> 6) & 3] |= 1ULL << (type & 63);
+	}
+	if (type == SCTP_IDATA && (ch[1] & SCTP_IDATA_FLAG_B)) {
+		/* RFC 8260 §2.1: the PPID at 16, in the first fragment only. */
+		__u8 *d = ch + 16;
+
+		if ((void *)(d + 4) > data_end)
+			return UMIGAME_CLS_TRUNCATED;
+		p->ppids[p->n_ppids & (UMIGAME_CLS_MAX_CHUNKS - 1)] = rd32(d);
+		p->n_ppids++;
+	} else if (type == SCTP_INIT || type == SCTP_INIT_ACK) {
+		__u8 *d = ch;
+
+		if ((void *)(d + 20) > data_end)
+			return UMIGAME_CLS_TRUNCATED;
+		/* §3.3.2/§3.3.3: Initiate Tag, outbound and inbound stream
+		 * counts must not be 0. */
+		if (!rd32(d + 4) || !rd16(d + 12) || !rd16(d + 14))
+			return UMIGAME_CLS_MALFORMED_CHUNK;
+		/* §8.5.1: an INIT travels with Verification Tag 0. */
+		if (type == SCTP_INIT) {
+			if (p->vtag)
+				return UMIGAME_CLS_MALFORMED_CHUNK;
+			p->opening = 1;
+		}
+	}
+	return 0;
+}
+
+/*
  * SCTP (RFC 9260 §3): the common header at off, then every chunk up to end
  * (the end of the IP payload). p->partial: a first fragment, whose last
  * chunk may be cut by the end of the fragment. Few values live through
@@ -269,18 +354,15 @@ static __always_inline int cls_sctp(struct xdp_md *ctx, struct cls_pkt *p, __u64
 	__u8 *h;
 	__u64 i; /* 64 bits: no zero extension each round */
 
-	h = pkt_ptr(data, data_end, off, 12);
-	if (!h || off + 12 > end)
+	if (!pkt_at(data, data_end, off, 12, &h) || off + 12 > end)
 		return UMIGAME_CLS_TRUNCATED;
-	p->sport = rd16(h);
-	p->dport = rd16(h + 2);
-	p->vtag = rd32(h + 4);
+	p->ids = rd32(h) | (__u64)rd32(h + 4) << 32; /* sport, dport, vtag */
 	off += 12;
 
 	for (i = 0; i < UMIGAME_CLS_MAX_CHUNKS; i++) {
-		__u64 len, padded;
+		__u64 len, padded, rule, o;
 		__u8 *ch, type;
-		__u32 rule;
+		int reason;
 
 		/* §3.2: chunks are padded to 4 bytes, so 1-3 bytes left are
 		 * not a chunk. Whether a cut chunk is malformed is decided
@@ -289,60 +371,57 @@ static __always_inline int cls_sctp(struct xdp_md *ctx, struct cls_pkt *p, __u64
 			cut = 1;
 			break;
 		}
-		ch = pkt_ptr(data, data_end, off, 4);
-		if (!ch)
+		/* off + 4 <= end <= MAX_PARSE_OFFSET, so the mask changes
+		 * nothing: it gives Linux 6.1's verifier, which learns no
+		 * bound from comparing two registers, the bound on off
+		 * without a branch. Laundered so that clang keeps it. */
+		o = off;
+		asm volatile("" : "+r"(o));
+		ch = (__u8 *)data + (o & (2 * MAX_PARSE_OFFSET - 1));
+		asm volatile("" : "+r"(ch));
+		if (unlikely((void *)(ch + 4) > data_end))
 			return UMIGAME_CLS_TRUNCATED;
 		type = ch[0];
 		len = rd16(ch + 2);
 		rule = sctp_chunk_rule[type];
-		if (!chunk_len_ok(len, rule))
+		if (unlikely(!chunk_len_ok(len, rule)))
 			return UMIGAME_CLS_MALFORMED_CHUNK;
 		padded = (len + 3) & ~3ULL;
-		if (off + padded > end) {
+		if (unlikely(off + padded > end)) {
 			cut = 1;
 			break;
 		}
-		if (type < 64)
-			low_types |= 1ULL << type;
-		else
-			p->chunks[(type >> 6) & 3] |= 1ULL << (type & 63);
+		off += padded;
 
-		if (type == SCTP_DATA || (type == SCTP_IDATA && (ch[1] & SCTP_IDATA_FLAG_B))) {
-			/* §3.3.1: PPID at 12; RFC 8260 §2.1: at 16, first fragment only. */
-			__u8 *d = pkt_ptr(data, data_end, off + (type == SCTP_DATA ? 12 : 16), 4);
+		if (type == SCTP_DATA) {
+			/* §3.3.1: the PPID at 12, behind the checked header:
+			 * one more end check. */
+			__u8 *d = ch + 12;
 
-			if (!d)
+			low_types |= 1ULL << SCTP_DATA;
+			if (unlikely((void *)(d + 4) > data_end))
 				return UMIGAME_CLS_TRUNCATED;
 			/* Counted in the row, not a register: the walk has
 			 * too few of those. One per chunk at most, so the
 			 * mask never wraps. */
 			p->ppids[p->n_ppids & (UMIGAME_CLS_MAX_CHUNKS - 1)] = rd32(d);
 			p->n_ppids++;
-		} else if (type == SCTP_INIT || type == SCTP_INIT_ACK) {
-			__u8 *d = pkt_ptr(data, data_end, off, 20);
-
-			if (!d)
-				return UMIGAME_CLS_TRUNCATED;
-			/* §3.3.2/§3.3.3: Initiate Tag, outbound and inbound
-			 * stream counts must not be 0. */
-			if (!rd32(d + 4) || !rd16(d + 12) || !rd16(d + 14))
-				return UMIGAME_CLS_MALFORMED_CHUNK;
-			/* §8.5.1: an INIT travels with Verification Tag 0. */
-			if (type == SCTP_INIT) {
-				if (p->vtag)
-					return UMIGAME_CLS_MALFORMED_CHUNK;
-				p->opening = 1;
-			}
+		} else if (likely(!(rule & CHUNK_LOOK))) {
+			low_types |= 1ULL << (type & 63); /* below 64: the table says so */
+		} else {
+			reason = look_at_chunk(data, data_end, p, ch, type);
+			if (reason)
+				return reason;
+			low_types |= type < 64 ? 1ULL << (type & 63) : 0;
 		}
-		off += padded;
 	}
 	/* Bytes left over: a chunk cut by the packet's end, or more chunks
 	 * than the walk reads; in a first fragment (partial) they are the
 	 * next fragment's, and what is here is judged. */
-	if (!p->partial && off < end)
+	if (unlikely(!p->partial && off < end))
 		return cut ? UMIGAME_CLS_BAD_LENGTH : UMIGAME_CLS_TOO_MANY_CHUNKS;
 	/* §3.1: at least one chunk (i were read); §6.10. */
-	if (!i || ((low_types & SCTP_SOLO_CHUNKS) && i > 1))
+	if (unlikely(!i || ((low_types & SCTP_SOLO_CHUNKS) && i > 1)))
 		return UMIGAME_CLS_MALFORMED_CHUNK;
 	p->chunks[0] = low_types;
 	return UMIGAME_CLS_SCTP;
@@ -351,9 +430,12 @@ static __always_inline int cls_sctp(struct xdp_md *ctx, struct cls_pkt *p, __u64
 /*
  * DCCP (RFC 4340 §5): the generic header at off (§5.1), the acknowledgement
  * subheader (§5.3) and the Request/Response service code (§5.4, §5.5).
+ * Out of line, as the rest that few packets need: inline, it lay between
+ * the SCTP walk and the rules and stretched every SCTP packet's way through
+ * the JITed code over one more page (docs/classify.md, "Performance").
  */
-static __always_inline int cls_dccp(struct xdp_md *ctx, struct cls_pkt *p, __u32 off, __u32 end,
-				    __u32 partial)
+static __noinline int cls_dccp(struct xdp_md *ctx, struct cls_pkt *p, __u32 off, __u32 end,
+			       __u32 partial)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -365,6 +447,7 @@ static __always_inline int cls_dccp(struct xdp_md *ctx, struct cls_pkt *p, __u32
 		return UMIGAME_CLS_TRUNCATED;
 	p->sport = rd16(h);
 	p->dport = rd16(h + 2);
+	p->chunks[0] = 0; /* so that no SCTP chunk rule matches (rule_matches) */
 	type = (h[8] >> 1) & 15;
 	x = h[8] & 1;
 	p->dccp_type = type;
@@ -418,6 +501,18 @@ static __always_inline int addr_match(const __u8 *a, const __u8 *want, const __u
 	return ((x[0] & m[0]) == w[0]) && ((x[1] & m[1]) == w[1]);
 }
 
+/* A rule's src and dst, out of line: reading the addresses is a call anyway. */
+static __noinline int addrs_match(struct xdp_md *ctx, const struct umigame_cls_rule *r,
+				  struct cls_pkt *p)
+{
+	cls_addrs(ctx, p);
+	if ((r->match & UMIGAME_CLS_M_SRC) && !addr_match(p->saddr, r->src, r->src_mask))
+		return 0;
+	if ((r->match & UMIGAME_CLS_M_DST) && !addr_match(p->daddr, r->dst, r->dst_mask))
+		return 0;
+	return 1;
+}
+
 static __always_inline int rule_matches(struct xdp_md *ctx, const struct umigame_cls_rule *r,
 					struct cls_pkt *p)
 {
@@ -430,37 +525,38 @@ static __always_inline int rule_matches(struct xdp_md *ctx, const struct umigame
 			return 0;
 		if ((m & UMIGAME_CLS_M_PROTO) && r->proto != p->proto)
 			return 0;
-		if (m & (UMIGAME_CLS_M_SRC | UMIGAME_CLS_M_DST))
-			cls_addrs(ctx, p);
-		if ((m & UMIGAME_CLS_M_SRC) && !addr_match(p->saddr, r->src, r->src_mask))
-			return 0;
-		if ((m & UMIGAME_CLS_M_DST) && !addr_match(p->daddr, r->dst, r->dst_mask))
+		if ((m & (UMIGAME_CLS_M_SRC | UMIGAME_CLS_M_DST)) && !addrs_match(ctx, r, p))
 			return 0;
 		if ((m & UMIGAME_CLS_M_SPORT) && (p->sport < r->sport_lo || p->sport > r->sport_hi))
 			return 0;
 		if ((m & UMIGAME_CLS_M_DPORT) && (p->dport < r->dport_lo || p->dport > r->dport_hi))
 			return 0;
 	}
-	if (m & (UMIGAME_CLS_M_CHUNK | UMIGAME_CLS_M_PPID)) {
-		if (p->proto != IPPROTO_SCTP)
-			return 0;
-		if ((m & UMIGAME_CLS_M_CHUNK) &&
-		    !((p->chunks[(r->chunk_type >> 6) & 3] >> (r->chunk_type & 63)) & 1))
-			return 0;
-		if (m & UMIGAME_CLS_M_PPID) {
-			int found = 0;
+	/* No proto test for the SCTP fields: a DCCP packet has no chunk
+	 * types and no PPIDs (cls_dccp, cls_pkt_start). */
+	if (m & UMIGAME_CLS_M_CHUNK) {
+		__u8 type = r->chunk_type;
 
-			for (j = 0; j < UMIGAME_CLS_MAX_CHUNKS; j++) {
-				if (j >= p->n_ppids)
-					break;
-				if (p->ppids[j] == r->ppid) {
-					found = 1;
-					break;
-				}
+		if (type >= 64 && !p->has_high_types)
+			return 0;
+		if (!((p->chunks[(type >> 6) & 3] >> (type & 63)) & 1))
+			return 0;
+	}
+	if (!(m & (UMIGAME_CLS_M_PPID | UMIGAME_CLS_M_DCCP_TYPE | UMIGAME_CLS_M_SERVICE)))
+		return 1;
+	if (m & UMIGAME_CLS_M_PPID) {
+		int found = 0;
+
+		for (j = 0; j < UMIGAME_CLS_MAX_CHUNKS; j++) {
+			if (j >= p->n_ppids)
+				break;
+			if (p->ppids[j] == r->ppid) {
+				found = 1;
+				break;
 			}
-			if (!found)
-				return 0;
 		}
+		if (!found)
+			return 0;
 	}
 	if (m & (UMIGAME_CLS_M_DCCP_TYPE | UMIGAME_CLS_M_SERVICE)) {
 		if (p->proto != IPPROTO_DCCP)
@@ -604,11 +700,49 @@ drop:
 	return XDP_DROP;
 }
 
+/* Rule i matched and its action calls into the kernel anyway (redirects, the
+ * rate limit, the rewrite): out of line. -1: on to the next rule. */
+static __noinline int rule_act(struct xdp_md *ctx, const struct umigame_cls_table *t, __u32 i,
+			       struct umigame_cls_cpu_row *row, __u64 bytes)
+{
+	const struct umigame_cls_rule *r;
+	struct umigame_cls_port_counters *pc = &row->counters;
+	struct cls_pkt *p = (struct cls_pkt *)row->scratch;
+
+	i &= UMIGAME_CLS_MAX_RULES - 1;
+	r = &t->rules[i];
+	if (r->action == UMIGAME_CLS_RATE_LIMIT) {
+		if (!p->opening)
+			return -1;
+		count(&pc->rules[i], bytes);
+		if (source_allowed(ctx, i, r, p))
+			return -1;
+		count(&pc->reasons[UMIGAME_CLS_RATE_LIMITED], bytes);
+		return XDP_DROP;
+	}
+	count(&pc->rules[i], bytes);
+	switch (r->action) {
+	case UMIGAME_CLS_REDIRECT:
+		return bpf_redirect(r->target, 0);
+	case UMIGAME_CLS_REDIRECT_CPU:
+		if (!t->n_cpus)
+			return XDP_PASS;
+		return bpf_redirect_map(&cls_cpumap, flow_hash(ctx, p) % t->n_cpus, XDP_PASS);
+	case UMIGAME_CLS_REWRITE:
+		return rewrite_ports(ctx, r, p, pc, bytes);
+	default:
+		return XDP_PASS;
+	}
+}
+
 /* The port's rules, in order. */
 static __always_inline int cls_rules(struct xdp_md *ctx, const struct umigame_cls_table *t,
-				     struct umigame_cls_port_counters *pc, struct cls_pkt *p, __u64 bytes)
+				     struct umigame_cls_cpu_row *row, __u64 bytes)
 {
-	__u32 i;
+	struct umigame_cls_port_counters *pc = &row->counters;
+	struct cls_pkt *p = (struct cls_pkt *)row->scratch;
+	__u32 i, action;
+	int verdict;
 
 	for (i = 0; i < UMIGAME_CLS_MAX_RULES; i++) {
 		const struct umigame_cls_rule *r = &t->rules[i];
@@ -617,32 +751,17 @@ static __always_inline int cls_rules(struct xdp_md *ctx, const struct umigame_cl
 			break;
 		if (!rule_matches(ctx, r, p))
 			continue;
-		if (r->action == UMIGAME_CLS_RATE_LIMIT) {
-			if (!p->opening)
-				continue;
+		action = r->action;
+		if (action == UMIGAME_CLS_COUNT || action == UMIGAME_CLS_DROP ||
+		    action == UMIGAME_CLS_PASS) {
 			count(&pc->rules[i], bytes);
-			if (source_allowed(ctx, i, r, p))
+			if (action == UMIGAME_CLS_COUNT)
 				continue;
-			count(&pc->reasons[UMIGAME_CLS_RATE_LIMITED], bytes);
-			return XDP_DROP;
+			return action == UMIGAME_CLS_DROP ? XDP_DROP : XDP_PASS;
 		}
-		count(&pc->rules[i], bytes);
-		switch (r->action) {
-		case UMIGAME_CLS_COUNT:
-			continue;
-		case UMIGAME_CLS_DROP:
-			return XDP_DROP;
-		case UMIGAME_CLS_REDIRECT:
-			return bpf_redirect(r->target, 0);
-		case UMIGAME_CLS_REDIRECT_CPU:
-			if (!t->n_cpus)
-				return XDP_PASS;
-			return bpf_redirect_map(&cls_cpumap, flow_hash(ctx, p) % t->n_cpus, XDP_PASS);
-		case UMIGAME_CLS_REWRITE:
-			return rewrite_ports(ctx, r, p, pc, bytes);
-		default:
-			return XDP_PASS;
-		}
+		verdict = rule_act(ctx, t, i, row, bytes);
+		if (verdict >= 0)
+			return verdict;
 	}
 	return XDP_PASS;
 }
@@ -708,22 +827,16 @@ static __always_inline const struct umigame_cls_table *port_rows(struct xdp_md *
 	return *row ? t : NULL;
 }
 
-/* The fields a later reader may find unset. The rest are set before anything
- * reads them: partial and the offsets on every way to a parser, chunks[0]
- * and n_ppids by cls_sctp's success, which alone leads to the rules. */
-static __always_inline void cls_pkt_init(struct cls_pkt *p, __u8 family, __u8 proto, __u64 l3_off)
+/* A packet the IP parse found whole: what every later reader may find
+ * unset, in two stores (struct cls_pkt). The offsets follow, once the
+ * parser's reach has cut the end. */
+static __always_inline void cls_pkt_start(struct cls_pkt *p, __u8 family, __u8 proto, __u8 partial,
+					  __u64 l3_off)
 {
-	p->l3_off = l3_off;
-	p->have_addrs = 0;
-	p->n_ppids = 0;
-	p->chunks[1] = 0; /* types 64-255, set bit by bit */
-	p->chunks[2] = 0;
-	p->chunks[3] = 0;
-	p->has_service = 0;
-	p->opening = 0;
-	p->csum_verified = 0;
-	p->family = family;
-	p->proto = proto;
+	struct cls_pkt start = {.family = family, .proto = proto, .partial = partial};
+
+	p->state = start.state;
+	p->layer3 = (__u16)l3_off; /* has_high_types, dccp_type: 0 */
 }
 
 SEC("xdp")
@@ -735,41 +848,42 @@ int umigame_classify(struct xdp_md *ctx)
 	struct umigame_cls_cpu_row *row;
 	struct cls_pkt *p;
 	__u64 off = sizeof(struct ethhdr), end, bytes = data_end - data;
-	__u32 vlan = 0, fragment = 0, partial = 0;
+	__u32 fragment = 0, partial = 0;
 	__be16 proto;
 	__u8 nh, l4_proto;
 	int reason;
 
-	if (data + sizeof(struct ethhdr) > data_end)
+	if (unlikely(data + sizeof(struct ethhdr) > data_end))
 		return XDP_PASS;
-	proto = ((struct ethhdr *)data)->h_proto;
-	if (walk_vlans(data, data_end, &off, &proto, &vlan))
+	proto = *(const __be16 *)(data + 12); /* h_proto, in one load */
+	if (unlikely(walk_vlans(data, data_end, &off, &proto, NULL)))
 		return XDP_PASS;
 
 	if (proto == ETH_P_IP_BE) {
-		struct iphdr *ip4 = pkt_ptr(data, data_end, off, sizeof(*ip4));
+		struct iphdr *ip4;
 		__u32 ihl, tot, frag;
 
-		if (!ip4 || (ip4->protocol != IPPROTO_SCTP && ip4->protocol != IPPROTO_DCCP))
+		if (!pkt_at(data, data_end, off, sizeof(*ip4), (__u8 **)&ip4) ||
+		    (ip4->protocol != IPPROTO_SCTP && ip4->protocol != IPPROTO_DCCP))
 			return XDP_PASS;
 		t = port_rows(ctx, &row);
-		if (!t)
+		if (unlikely(!t))
 			return XDP_PASS;
 		p = (struct cls_pkt *)row->scratch;
 		l4_proto = ip4->protocol;
-		cls_pkt_init(p, 4, l4_proto, off);
 		ihl = ip4->ihl * 4;
 		tot = bpf_ntohs(ip4->tot_len);
 		frag = bpf_ntohs(ip4->frag_off);
 		end = off + tot;
-		if (ip4->version != 4 || ihl < sizeof(*ip4) || tot < ihl)
+		if (unlikely(ip4->version != 4 || ihl < sizeof(*ip4) || tot < ihl))
 			reason = UMIGAME_CLS_BAD_IP;
-		else if (frag & 0x1fff)
+		else if (unlikely(frag & 0x1fff))
 			reason = UMIGAME_CLS_NONFIRST_FRAGMENT; /* RFC 791: offset != 0 */
-		else if (end > bytes)
+		else if (unlikely(end > bytes))
 			reason = UMIGAME_CLS_TRUNCATED;
 		else {
 			partial = !!(frag & 0x2000); /* MF: a first fragment */
+			cls_pkt_start(p, 4, l4_proto, partial, off);
 			reason = -1;
 			off += ihl;
 		}
@@ -806,11 +920,10 @@ int umigame_classify(struct xdp_md *ctx)
 			nh = fh->nexthdr;
 		}
 		t = port_rows(ctx, &row);
-		if (!t)
+		if (unlikely(!t))
 			return XDP_PASS;
 		p = (struct cls_pkt *)row->scratch;
 		l4_proto = nh;
-		cls_pkt_init(p, 6, l4_proto, l3_off);
 		if (st == WALK_NONFIRST)
 			reason = UMIGAME_CLS_NONFIRST_FRAGMENT;
 		else if (st != WALK_UPPER)
@@ -822,34 +935,36 @@ int umigame_classify(struct xdp_md *ctx)
 			reason = UMIGAME_CLS_BAD_LENGTH;
 		else {
 			partial = fragment;
+			cls_pkt_start(p, 6, l4_proto, partial, l3_off);
 			reason = -1;
 		}
 	} else {
 		return XDP_PASS;
 	}
 
-	if (reason < 0) {
+	if (likely(reason < 0)) {
 		/* Past what the verifier lets us address: judge what lies
 		 * before it, as for a first fragment. */
-		if (end > MAX_PARSE_OFFSET) {
+		if (unlikely(end > MAX_PARSE_OFFSET)) {
 			end = MAX_PARSE_OFFSET;
 			partial = 1;
+			p->partial = 1;
 		}
-		p->l4_off = (__u32)off;
-		p->l4_end = (__u32)end;
-		p->partial = partial;
-		if (l4_proto == IPPROTO_SCTP) {
+		p->layer4 = off | end << 32; /* l4_off, l4_end */
+		if (likely(l4_proto == IPPROTO_SCTP)) {
 			__u64 o = verifier_forget(off, bytes), e = verifier_forget(end, bytes);
 
 			/* As they were, for the verifier again. */
-			if (o > MAX_PARSE_OFFSET || e > MAX_PARSE_OFFSET)
+			if (unlikely(o > MAX_PARSE_OFFSET || e > MAX_PARSE_OFFSET))
 				return XDP_DROP;
 			reason = cls_sctp(ctx, p, o, e);
 			/* A first fragment or a cut frame holds only part of
 			 * what the checksum covers: not verified. */
-			if (have_module && reason == UMIGAME_CLS_SCTP && !partial &&
-			    (t->flags & UMIGAME_CLS_F_VERIFY_CSUM)) {
-				if (sctp_checksum_ok(ctx, (__u32)off, (__u32)end))
+			if (unlikely((t->flags & UMIGAME_CLS_F_VERIFY_CSUM) && have_module &&
+				     reason == UMIGAME_CLS_SCTP && !p->partial)) {
+				/* From the row: off and end kept across the
+				 * walk would cost it registers. */
+				if (sctp_checksum_ok(ctx, p->l4_off, p->l4_end))
 					p->csum_verified = 1;
 				else
 					reason = UMIGAME_CLS_BAD_CHECKSUM;
@@ -858,12 +973,13 @@ int umigame_classify(struct xdp_md *ctx)
 			reason = cls_dccp(ctx, p, off, end, partial);
 	}
 	count(&row->counters.reasons[reason], bytes);
-	if (reason == UMIGAME_CLS_NONFIRST_FRAGMENT)
-		return XDP_PASS;
-	if (reason != UMIGAME_CLS_SCTP && reason != UMIGAME_CLS_DCCP)
+	if (unlikely(reason != UMIGAME_CLS_SCTP && reason != UMIGAME_CLS_DCCP)) {
+		if (reason == UMIGAME_CLS_NONFIRST_FRAGMENT)
+			return XDP_PASS;
 		return (t->flags & UMIGAME_CLS_F_PASS_MALFORMED) ? XDP_PASS : XDP_DROP;
-	if (t->flags & UMIGAME_CLS_F_FLOWS)
+	}
+	if (unlikely(t->flags & UMIGAME_CLS_F_FLOWS))
 		account_flow(ctx, p, bytes);
-	return cls_rules(ctx, t, &row->counters, p, bytes);
+	return cls_rules(ctx, t, row, bytes);
 }
 

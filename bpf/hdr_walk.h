@@ -47,20 +47,31 @@ struct frag_hdr {
 };
 
 /* The one way these programs read the packet at a computed offset: the bound
- * on off keeps the verifier's range tracking, the end check keeps us honest. */
-static __always_inline void *pkt_ptr(void *data, void *data_end, __u64 off, __u32 size)
+ * on off keeps the verifier's range tracking, the end check keeps us honest.
+ * Whether it fits comes back apart from the pointer, so that a hot caller
+ * branches once on it rather than again on a NULL pointer (the compiler
+ * cannot see through the launder below to drop that test). */
+static __always_inline int pkt_at(void *data, void *data_end, __u64 off, __u32 size, __u8 **out)
 {
 	void *p;
 
 	if (off > MAX_PARSE_OFFSET)
-		return NULL;
+		return 0;
 	p = data + off;
 	/* Opaque from here on: otherwise clang may recompute data + off for
 	 * the caller's access, a pointer the verifier has not range-checked. */
 	asm volatile("" : "+r"(p));
 	if (p + size > data_end)
-		return NULL;
-	return p;
+		return 0;
+	*out = p;
+	return 1;
+}
+
+static __always_inline void *pkt_ptr(void *data, void *data_end, __u64 off, __u32 size)
+{
+	__u8 *p;
+
+	return pkt_at(data, data_end, off, size, &p) ? p : NULL;
 }
 
 /*
@@ -83,7 +94,7 @@ static __always_inline int walk_vlans(void *data, void *data_end, __u64 *off, __
 		vh = pkt_ptr(data, data_end, *off, sizeof(*vh));
 		if (!vh)
 			return -1;
-		if (i == 0)
+		if (i == 0 && vlan) /* NULL: the caller wants no id */
 			*vlan = bpf_ntohs(vh->tci) & 0x0fff;
 		*proto = vh->encap_proto;
 		*off += sizeof(*vh);

@@ -215,6 +215,33 @@ TEST_F(ClassifyTestRun, EveryChunkTypeFoundAnywhere)
 	}
 }
 
+// What one packet leaves in the per-CPU row never matches the next: the
+// words of chunk types 64-255 are zeroed only when a packet holds one
+// (bpf/classify.bpf.c, struct cls_pkt), the PPID count with every packet,
+// and a chunk rule does not test the protocol.
+TEST_F(ClassifyTestRun, OnePacketsChunksNeverMatchTheNext)
+{
+	set_rules({chunk_rule(64), chunk_rule(192), ppid_rule(60, UMIGAME_CLS_COUNT)});
+	auto o = run(v4(sctp(1, {idata_chunk(60, 0x03), chunk(192, 0, {0, 0, 3, 0xe8})})));
+	EXPECT_EQ(o.rules, (std::set<int>{0, 1, 2}));
+	o = run(v4(sctp(1, {sack_chunk()})));
+	EXPECT_EQ(o.reason, UMIGAME_CLS_SCTP);
+	EXPECT_TRUE(o.rules.empty());
+	o = run(v4(sctp(1, {chunk(192, 0, {0, 0, 3, 0xe8})})));
+	EXPECT_EQ(o.rules, std::set<int>{1});
+	o = run(v6(sctp(1, {idata_chunk(7, 0x01)})));
+	EXPECT_EQ(o.rules, std::set<int>{0});
+
+	// A DCCP packet has no chunks: nothing an SCTP packet left matches it.
+	set_rules({chunk_rule(0), chunk_rule(64), ppid_rule(60, UMIGAME_CLS_COUNT)});
+	o = run(v4(sctp(1, {data_chunk(60), idata_chunk(60, 0x02)})));
+	EXPECT_EQ(o.rules, (std::set<int>{0, 1, 2}));
+	Dccp d;
+	o = run(v4(d.serialize(), kDccp));
+	EXPECT_EQ(o.reason, UMIGAME_CLS_DCCP);
+	EXPECT_TRUE(o.rules.empty());
+}
+
 // §6.10: INIT, INIT ACK and SHUTDOWN COMPLETE must not be bundled.
 TEST_F(ClassifyTestRun, SoloChunksBundledAreMalformed)
 {

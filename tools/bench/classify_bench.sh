@@ -9,7 +9,7 @@
 #     SCTP stack's own checksum.
 #
 # Environment: CLASSIFY_BENCH_PARTS ("host guest": either part alone),
-# CLASSIFY_BENCH_ROUNDS (guest, 11), CLASSIFY_BENCH_REPEAT (guest, 20000),
+# CLASSIFY_BENCH_ROUNDS (guest, 20: 41 rounds), CLASSIFY_BENCH_REPEAT (guest, 20000),
 # UMIGAME_KO (another build of the module).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -41,6 +41,6 @@ done
 rmmod umigame 2>/dev/null
 insmod "$ko" || { echo "classify bench: insmod $ko failed" >&2; exit 1; }
 status=0
-"$bench" --guest "${CLASSIFY_BENCH_ROUNDS:-11}" "${CLASSIFY_BENCH_REPEAT:-20000}" || status=1
+"$bench" --guest "${CLASSIFY_BENCH_ROUNDS:-20}" "${CLASSIFY_BENCH_REPEAT:-20000}" || status=1
 rmmod umigame 2>/dev/null
 exit $status

@@ -149,8 +149,8 @@ struct {
 struct cls_pkt {
 	__u8 saddr[16];   /* IPv4 in the first 4 bytes, the rest zero; */
 	__u8 daddr[16];   /* both valid only after cls_addrs() */
-	__u64 chunks[4];  /* SCTP: bitmap of the chunk types present; 1-3 only */
-			  /* when has_high_types */
+	__u64 chunks[4];  /* SCTP: bitmap of the chunk types present (1-3: */
+			  /* types 64-255, valid only when has_high_types) */
 	__u32 ppids[UMIGAME_CLS_MAX_CHUNKS]; /* of DATA and first I-DATA chunks */
 	__u32 service;    /* DCCP Request/Response service code, host order */
 	union {           /* SCTP: one store (cls_sctp) */
@@ -321,13 +321,11 @@ static __noinline int look_at_chunk(void *data, void *data_end, struct cls_pkt *
 		p->ppids[p->n_ppids & (UMIGAME_CLS_MAX_CHUNKS - 1)] = rd32(d);
 		p->n_ppids++;
 	} else if (type == SCTP_INIT || type == SCTP_INIT_ACK) {
-		__u8 *d = ch;
-
-		if ((void *)(d + 20) > data_end)
+		if ((void *)(ch + 20) > data_end)
 			return UMIGAME_CLS_TRUNCATED;
 		/* §3.3.2/§3.3.3: Initiate Tag, outbound and inbound stream
 		 * counts must not be 0. */
-		if (!rd32(d + 4) || !rd16(d + 12) || !rd16(d + 14))
+		if (!rd32(ch + 4) || !rd16(ch + 12) || !rd16(ch + 14))
 			return UMIGAME_CLS_MALFORMED_CHUNK;
 		/* §8.5.1: an INIT travels with Verification Tag 0. */
 		if (type == SCTP_INIT) {

@@ -78,7 +78,8 @@ static __always_inline void *pkt_ptr(void *data, void *data_end, __u64 off, __u3
  * Up to two VLAN tags (802.1Q and 802.1ad, QinQ) after the Ethernet header.
  * On entry *proto is the Ethernet type and *off the offset after it; on
  * return they describe the frame behind the tags. *vlan gets the outer VLAN
- * id (left alone when untagged). Returns 0, or -1 on a truncated tag.
+ * id (left alone when untagged; vlan may be NULL). Returns 0, or -1 on a
+ * truncated tag.
  */
 static __always_inline int walk_vlans(void *data, void *data_end, __u64 *off, __be16 *proto,
 				      __u32 *vlan)
